@@ -1,0 +1,25 @@
+"""blockloop: checkpointed, resumable, deterministic numba prange kernels.
+
+Add ``@checkpointed_loop`` above ``@njit(parallel=True)``: the kernel runs in parallel
+chunks of fixed tiles, saves its progress at the Young/Daly interval, resumes from the last
+good checkpoint when called again, and returns the same bits however often it was stopped
+and however many threads ran it.
+"""
+
+from ._errors import BlockingError, CheckpointError, CheckpointWarning, Interrupted
+from ._version import __version__
+from .kernel import checkpointed_loop
+from .policy import daly_interval, young_interval
+from .report import Report
+
+__all__ = [
+    "BlockingError",
+    "CheckpointError",
+    "CheckpointWarning",
+    "Interrupted",
+    "Report",
+    "checkpointed_loop",
+    "daly_interval",
+    "young_interval",
+    "__version__",
+]

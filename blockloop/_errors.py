@@ -1,0 +1,55 @@
+"""Exceptions and warnings raised by blockloop."""
+
+from __future__ import annotations
+
+__all__ = ["BlockingError", "CheckpointError", "CheckpointWarning", "Interrupted"]
+
+
+class BlockingError(SyntaxError):
+    """A kernel that blockloop cannot cut into checkpointable chunks.
+
+    Raised when the decorator is applied, never later: blockloop refuses a kernel rather
+    than run it unblocked. It is a :class:`SyntaxError`, so tracebacks and IDEs point at
+    the user's own file, line and column; the message says what to change.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        filename: str | None = None,
+        lineno: int | None = None,
+        col: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(reason, (filename, lineno, None if col is None else col + 1, text))
+        self.reason = reason
+
+
+class CheckpointError(RuntimeError):
+    """A run's checkpoints cannot be read or written (locked, unwritable, inconsistent)."""
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint file was skipped (corrupt, truncated, other versions); the run goes on."""
+
+
+class Interrupted(SystemExit):
+    """A scheduler signal stopped the run after a durable checkpoint.
+
+    A subclass of :class:`SystemExit` whose ``code`` is the configured exit code (85 by
+    default, HTCondor's "checkpointed, run me again" convention), so a script exits with
+    that code and a job script can requeue it. ``signal``, ``tile`` and ``run_dir`` say
+    what happened and where the progress is.
+    """
+
+    def __init__(self, code: int, signal: int, tile: int, run_dir: str) -> None:
+        super().__init__(code)
+        self.signal = signal
+        self.tile = tile
+        self.run_dir = run_dir
+
+    def __str__(self) -> str:
+        return (
+            f"stopped by signal {self.signal} after a checkpoint at tile {self.tile} "
+            f"in {self.run_dir}; run again to continue (exit code {self.code})"
+        )

@@ -1,0 +1,119 @@
+"""Every ``BLOCKLOOP_*`` environment variable, read in this one module.
+
+=====================  =====================================================================
+variable               meaning
+=====================  =====================================================================
+BLOCKLOOP_DIR          root directory for run directories (default ``./.blockloop``)
+BLOCKLOOP_CACHE_DIR    where generated kernel modules and numba's cache go
+                       (default ``$XDG_CACHE_HOME/blockloop`` or ``~/.cache/blockloop``)
+BLOCKLOOP_MTBF         mean time between failures: seconds or ``"45m"``, ``"6h"``, ``"2d"``
+                       (default ``24h``)
+BLOCKLOOP_INTERVAL     fixed checkpoint interval (same syntax), overrides Young/Daly
+BLOCKLOOP_PROGRESS     ``1``/``0``: force the progress bar on or off (default: on for a
+                       terminal or a notebook)
+BLOCKLOOP_DISABLE      ``1``: run the original, unblocked kernel (debugging only)
+=====================  =====================================================================
+
+A value that cannot be parsed is reported with a warning and the default is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+DEFAULT_MTBF = 24 * 3600.0
+DEFAULT_DIR = ".blockloop"
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]*)\s*$")
+
+
+def parse_duration(value: float | int | str, what: str = "duration") -> float:
+    """Seconds from a number or a string such as ``"90"``, ``"45m"``, ``"6h"``, ``"2d"``.
+
+    Raises
+    ------
+    ValueError
+        If the value is not a positive duration.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be seconds or a string like '6h', not {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value).lower())
+        if match is None or match.group(2) not in _UNITS:
+            raise ValueError(
+                f"{what} {value!r} is not a duration: use seconds or a number with "
+                "s, m, h or d, e.g. '45m' or '6h'"
+            )
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{what} must be a positive, finite duration, not {value!r}")
+    return seconds
+
+
+def _env_duration(name: str) -> float | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return parse_duration(raw, name)
+    except ValueError as exc:
+        warnings.warn(f"ignoring {name}: {exc}", stacklevel=3)
+        return None
+
+
+def _env_flag(name: str) -> bool | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    warnings.warn(f"ignoring {name}={raw!r}: use 1 or 0", stacklevel=3)
+    return None
+
+
+def checkpoint_root() -> Path:
+    """The checkpoint root from ``BLOCKLOOP_DIR``, else ``./.blockloop``."""
+    return Path(os.environ.get("BLOCKLOOP_DIR") or DEFAULT_DIR)
+
+
+def cache_dir() -> Path:
+    """Where generated modules (and numba's cache beside them) are written."""
+    explicit = os.environ.get("BLOCKLOOP_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "blockloop"
+
+
+def mtbf() -> float | None:
+    """``BLOCKLOOP_MTBF`` in seconds, or None."""
+    return _env_duration("BLOCKLOOP_MTBF")
+
+
+def interval() -> float | None:
+    """``BLOCKLOOP_INTERVAL`` in seconds, or None."""
+    return _env_duration("BLOCKLOOP_INTERVAL")
+
+
+def progress() -> bool | None:
+    """``BLOCKLOOP_PROGRESS`` as a bool, or None for automatic."""
+    return _env_flag("BLOCKLOOP_PROGRESS")
+
+
+def disabled() -> bool:
+    """True when ``BLOCKLOOP_DISABLE`` asks for the original kernel."""
+    return bool(_env_flag("BLOCKLOOP_DISABLE"))
+
+
+def fault_point() -> str | None:
+    """Test-only: the commit step at which the store kills the process (``BLOCKLOOP_FAULT``)."""
+    return os.environ.get("BLOCKLOOP_FAULT") or None

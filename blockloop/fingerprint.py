@@ -1,0 +1,181 @@
+"""Fingerprints: what makes a run the same run, and a generated module the same module.
+
+A run is one kernel source, the sources of the helper functions and the values of the
+module constants it uses, and one set of arguments (dtype, shape and content). Hashes are
+xxh3-128, fast enough to hash arguments of many GB.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import types
+from collections.abc import Mapping
+
+import numpy as np
+import xxhash
+
+
+
+__all__ = [
+    "args_fingerprint",
+    "array_hash",
+    "check_closure",
+    "closure_values",
+    "describe_arg",
+    "digest",
+    "helpers_fingerprint",
+]
+
+
+def digest(*parts: str | bytes) -> str:
+    """xxh3-128 hex digest of the concatenated parts (each length-prefixed)."""
+    h = xxhash.xxh3_128()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def array_hash(array: np.ndarray) -> str:
+    """xxh3-64 of an array's bytes in C order (copies only non-contiguous arrays)."""
+    data = np.ascontiguousarray(array)
+    return xxhash.xxh3_64_hexdigest(memoryview(data.reshape(-1)).cast("B"))
+
+
+def describe_arg(value: object, where: str = "argument") -> str:
+    """A canonical text for one argument value (its type and exact content).
+
+    Raises
+    ------
+    TypeError
+        For values whose content blockloop cannot fingerprint.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return f"{type(value).__name__}:{value!r}"
+    if isinstance(value, np.generic):
+        return f"np.{value.dtype.str}:{value.tobytes().hex()}"
+    if isinstance(value, int):
+        return f"int:{value}"
+    if isinstance(value, float):
+        return f"float:{value.hex()}"
+    if isinstance(value, complex):
+        return f"complex:{value.real.hex()},{value.imag.hex()}"
+    if isinstance(value, bytes):
+        return f"bytes:{value.hex()}"
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise TypeError(f"{where} is an object array; blockloop needs numeric arrays")
+        return f"ndarray:{value.dtype.str}:{value.shape}:{array_hash(value)}"
+    if isinstance(value, tuple):
+        inner = ",".join(describe_arg(v, f"{where}[{k}]") for k, v in enumerate(value))
+        return f"tuple:({inner})"
+    raise TypeError(
+        f"{where} has type {type(value).__name__}, which blockloop cannot fingerprint; pass "
+        "numbers, strings, NumPy arrays or tuples of them"
+    )
+
+
+def args_fingerprint(names: tuple[str, ...], values: tuple[object, ...]) -> str:
+    """Fingerprint of a call's bound arguments."""
+    parts = [f"{n}={describe_arg(v, f'argument {n!r}')}" for n, v in zip(names, values)]
+    return digest(*parts)
+
+
+def _is_dispatcher(value: object) -> bool:
+    return hasattr(value, "py_func") and hasattr(value, "targetoptions")
+
+
+def _describe_global(name: str, value: object, seen: set[int]) -> str:
+    if _is_dispatcher(value):
+        return "jit:" + _function_fingerprint(value.py_func, seen) + repr(
+            sorted(value.targetoptions.items(), key=lambda kv: kv[0])
+        )
+    if isinstance(value, types.ModuleType):
+        return f"module:{value.__name__}:{getattr(value, '__version__', '')}"
+    if isinstance(value, types.BuiltinFunctionType) or value is getattr(builtins, name, None):
+        return f"builtin:{name}"
+    if isinstance(value, types.FunctionType):
+        return "function:" + _function_fingerprint(value, seen)
+    try:
+        return describe_arg(value, f"global {name!r}")
+    except TypeError:
+        return f"object:{type(value).__module__}.{type(value).__qualname__}:{value!r}"
+
+
+def _function_fingerprint(func: types.FunctionType, seen: set[int]) -> str:
+    if id(func) in seen:
+        return f"recursive:{func.__qualname__}"
+    seen.add(id(func))
+    try:
+        src = inspect.getsource(func)
+    except (OSError, TypeError):
+        src = func.__code__.co_code.hex()
+    code_names = set()
+    stack = [func.__code__]
+    while stack:
+        code = stack.pop()
+        code_names.update(code.co_names)
+        stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    g = func.__globals__
+    deps = [
+        f"{n}={_describe_global(n, g[n], seen)}" for n in sorted(code_names) if n in g
+    ]
+    return digest(src, *deps)
+
+
+def closure_values(func: types.FunctionType) -> dict[str, object]:
+    """The values of a function's closure cells by name (empty cells left out)."""
+    out = {}
+    for name, cell in zip(func.__code__.co_freevars, func.__closure__ or ()):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:
+            continue
+    return out
+
+
+def helpers_fingerprint(
+    used: frozenset[str] | set[str],
+    func_globals: Mapping[str, object],
+    closure: Mapping[str, object],
+) -> str:
+    """Fingerprint of the helpers and constants a kernel reads as globals or closure cells."""
+    seen: set[int] = set()
+    parts = []
+    for name in sorted(used):
+        if name in closure:
+            parts.append(f"{name}={_describe_global(name, closure[name], seen)}")
+        elif name in func_globals:
+            parts.append(f"{name}={_describe_global(name, func_globals[name], seen)}")
+        elif hasattr(builtins, name):
+            parts.append(f"{name}=builtin")
+        else:
+            parts.append(f"{name}=missing")
+    return digest(*parts)
+
+
+CONSTANT_TYPES = (bool, int, float, complex, str, bytes, np.generic, type(None))
+
+
+def check_closure(source_error, used: frozenset[str], closure: Mapping[str, object]) -> None:
+    """Refuse closure cells that are not constants or jitted helpers.
+
+    ``source_error(name, reason)`` makes the :class:`BlockingError` at the first use.
+    """
+    for name in sorted(used & set(closure)):
+        value = closure[name]
+        if isinstance(value, CONSTANT_TYPES) or _is_dispatcher(value):
+            continue
+        if isinstance(value, tuple) and all(isinstance(v, CONSTANT_TYPES) for v in value):
+            continue
+        raise source_error(
+            name,
+            f"the kernel closes over `{name}`, a {type(value).__name__} from an enclosing "
+            "function; numba freezes closure values at compile time and blockloop cannot "
+            "fingerprint or checkpoint them. Pass it as an argument instead",
+        )
+
+
+

@@ -1,0 +1,278 @@
+"""The ``@checkpointed_loop`` decorator and the kernel object it returns."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, overload
+
+import numba
+
+from . import config
+from ._version import __version__
+from .compile import load_module
+from .fingerprint import (
+    args_fingerprint,
+    check_closure,
+    closure_values,
+    digest,
+    helpers_fingerprint,
+)
+from .report import Report
+from .runtime import ReductionRun, RunSettings
+from .signals import DEFAULT_SIGNALS
+from .store import RunPaths, Store
+from .transform import analyse, read_source, render
+from .transform.analyse import names_loaded
+
+__all__ = ["checkpointed_loop", "CheckpointedKernel", "Options"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The decorator's options, validated once (environment variables are read per call)."""
+
+    checkpoint_dir: str | None = None
+    mtbf: float | None = None
+    interval: float | None = None
+    keep: int = 2
+    progress: bool | None = None
+    exit_code: int = 85
+    signals: tuple[int, ...] = DEFAULT_SIGNALS
+
+    @classmethod
+    def make(
+        cls,
+        checkpoint_dir: str | Path | None,
+        mtbf: float | str | None,
+        interval: float | str | None,
+        keep: int,
+        progress: bool | None,
+        exit_code: int,
+        signals: Iterable[int],
+    ) -> Options:
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"keep must be an integer >= 1 (generations kept), not {keep!r}")
+        if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not 0 <= exit_code < 256:
+            raise ValueError(f"exit_code must be an integer in 0..255, not {exit_code!r}")
+        return cls(
+            checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
+            mtbf=None if mtbf is None else config.parse_duration(mtbf, "mtbf"),
+            interval=None if interval is None else config.parse_duration(interval, "interval"),
+            keep=keep,
+            progress=progress,
+            exit_code=exit_code,
+            signals=tuple(int(s) for s in signals),
+        )
+
+
+def _is_dispatcher(obj: object) -> bool:
+    return hasattr(obj, "py_func") and hasattr(obj, "targetoptions")
+
+
+def _prange_names(func: Callable) -> frozenset[str]:
+    names = {"prange"}
+    for name, value in func.__globals__.items():  # type: ignore[attr-defined]
+        if value is numba.prange:
+            names.add(name)
+    return frozenset(names)
+
+
+class CheckpointedKernel:
+    """A kernel blocked into checkpointed chunks; call it like the original.
+
+    Attributes
+    ----------
+    original : numba dispatcher
+        The unblocked kernel (what ``BLOCKLOOP_DISABLE=1`` runs).
+    blocked_source : str
+        The generated module, as text.
+    options : Options
+        The decorator's options.
+    last_report : Report or None
+        What the last call did.
+    """
+
+    def __init__(self, target: Callable, options: Options) -> None:
+        if isinstance(target, CheckpointedKernel):
+            raise TypeError("@checkpointed_loop is applied twice")
+        if _is_dispatcher(target):
+            func = target.py_func  # type: ignore[attr-defined]
+            numba_options = dict(target.targetoptions)  # type: ignore[attr-defined]
+            self.original = target
+        elif inspect.isfunction(target):
+            func = target
+            numba_options = {}
+            self.original = numba.njit(parallel=True)(func)
+        else:
+            raise TypeError(
+                f"@checkpointed_loop decorates a function or an @njit kernel, not "
+                f"{type(target).__name__}; put it above @njit"
+            )
+        numba_options.pop("nopython", None)
+        numba_options.pop("parallel", None)
+        self.py_func = func
+        self.options = options
+        self.numba_options = numba_options
+        source = read_source(func)
+        self.plan = analyse(source, _prange_names(func))
+        closure = closure_values(func)
+
+        def closure_error(name: str, reason: str) -> Exception:
+            from .transform.analyse import find_function
+
+            node = names_loaded([find_function(source)]).get(name)
+            return source.error(node, reason)
+
+        check_closure(closure_error, self.plan.globals_used, closure)
+        self._namespace = {**func.__globals__, **closure}
+        self._helpers = helpers_fingerprint(self.plan.globals_used, func.__globals__, closure)
+        self.blocked_source = render(self.plan, numba_options, self._helpers, __version__)
+        self._source_key = digest(source.text, self.plan.kind, self._helpers)
+        self._module: Any = None
+        self.last_report: Report | None = None
+        self._signature = inspect.signature(func)
+        functools.update_wrapper(self, func)
+
+    @property
+    def module_path(self) -> Path | None:
+        """The generated module's file, once compiled."""
+        return None if self._module is None else Path(self._module.__file__)
+
+    def _compiled(self) -> Any:
+        if self._module is None:
+            self._module, _ = load_module(self.plan.name, self.blocked_source, self._namespace)
+        return self._module
+
+    def run_key(self, *args: object, **kwargs: object) -> str:
+        """The 16-hex-digit key of the run these arguments belong to."""
+        return self._key(self._bind(args, kwargs))
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return tuple(bound.arguments[n] for n in self.plan.args)
+
+    def _key(self, values: tuple) -> str:
+        return digest(self._source_key, args_fingerprint(self.plan.args, values))[:16]
+
+    def run_dir(self, *args: object, **kwargs: object) -> Path:
+        """The checkpoint directory of the run these arguments belong to."""
+        root = Path(self.options.checkpoint_dir or config.checkpoint_root())
+        return root / f"{self.plan.name}-{self.run_key(*args, **kwargs)}"
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        if config.disabled():
+            return self.original(*args, **kwargs)
+        values = self._bind(args, kwargs)
+        key = self._key(values)
+        root = Path(self.options.checkpoint_dir or config.checkpoint_root())
+        paths = RunPaths(root, f"{self.plan.name}-{key}")
+        identity = {
+            "kernel": self.plan.name,
+            "run_key": key,
+            "version_blockloop": __version__,
+            "version_numba": numba.__version__,
+        }
+        settings = RunSettings(
+            store=lambda ident: Store(paths, ident, self.options.keep),
+            mtbf=self.options.mtbf or config.mtbf() or config.DEFAULT_MTBF,
+            interval=self.options.interval or config.interval(),
+            progress=_want_progress(self.options.progress),
+            exit_code=self.options.exit_code,
+            signals=self.options.signals,
+        )
+        report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
+        self.last_report = report
+        run = ReductionRun(self.plan, self._compiled(), values, identity, settings, report)
+        return run.run()
+
+    def __repr__(self) -> str:
+        return f"<checkpointed_loop {self.plan.name} ({self.plan.kind}, line {self.plan.line})>"
+
+
+def _want_progress(option: bool | None) -> bool:
+    from .progress import want_progress
+
+    return want_progress(option)
+
+
+@overload
+def checkpointed_loop(func: Callable) -> CheckpointedKernel: ...
+@overload
+def checkpointed_loop(
+    func: None = None,
+    *,
+    checkpoint_dir: str | Path | None = ...,
+    mtbf: float | str | None = ...,
+    interval: float | str | None = ...,
+    keep: int = ...,
+    progress: bool | None = ...,
+    exit_code: int = ...,
+    signals: Iterable[int] = ...,
+) -> Callable[[Callable], CheckpointedKernel]: ...
+
+
+def checkpointed_loop(
+    func: Callable | None = None,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    mtbf: float | str | None = None,
+    interval: float | str | None = None,
+    keep: int = 2,
+    progress: bool | None = None,
+    exit_code: int = 85,
+    signals: Iterable[int] = DEFAULT_SIGNALS,
+) -> CheckpointedKernel | Callable[[Callable], CheckpointedKernel]:
+    """Make a numba prange reduction kernel checkpointed, resumable and deterministic.
+
+    Use it bare or with options, above ``@njit`` (or on a plain function, which is then
+    compiled with ``parallel=True``)::
+
+        @checkpointed_loop(mtbf="6h")
+        @njit(parallel=True)
+        def pi(n): ...
+
+    Parameters
+    ----------
+    func : callable, optional
+        The kernel, when used bare.
+    checkpoint_dir : str or Path, optional
+        Root of the run directories; default ``BLOCKLOOP_DIR`` or ``./.blockloop``.
+    mtbf : float or str, optional
+        Mean time between failures (seconds or ``"45m"``, ``"6h"``); default
+        ``BLOCKLOOP_MTBF`` or 24 h. Sets Daly's checkpoint interval with the measured
+        write cost.
+    interval : float or str, optional
+        A fixed checkpoint interval instead of Daly's (also ``BLOCKLOOP_INTERVAL``).
+    keep : int
+        Checkpoint generations kept (default 2).
+    progress : bool, optional
+        Force the progress bar on or off (default: on for a terminal or a notebook).
+    exit_code : int
+        Exit code after a scheduler signal (SIGTERM, SIGUSR1, SIGUSR2); default 85.
+    signals : iterable of int
+        Signals that stop the run at the next chunk boundary after a checkpoint.
+
+    Returns
+    -------
+    CheckpointedKernel
+        Callable like the original, with ``.blocked_source`` and ``.last_report``.
+
+    Raises
+    ------
+    BlockingError
+        At decoration, if the kernel's loop cannot be blocked.
+    """
+    options = Options.make(checkpoint_dir, mtbf, interval, keep, progress, exit_code, signals)
+
+    def wrap(target: Callable) -> CheckpointedKernel:
+        return CheckpointedKernel(target, options)
+
+    return wrap if func is None else wrap(func)
+
+

@@ -1,0 +1,162 @@
+"""When to checkpoint and how long a chunk should be: Young/Daly from measured costs.
+
+The formulas are pure functions of numbers; :class:`Policy` keeps the per-call
+measurements (seconds per tile, blocking write cost) and turns them into decisions.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["young_interval", "daly_interval", "expected_waste", "Policy"]
+
+
+def young_interval(cost: float, mtbf: float) -> float:
+    """Young's first-order optimum checkpoint interval, ``sqrt(2 * cost * mtbf)``.
+
+    Parameters
+    ----------
+    cost : float
+        Time to write one checkpoint (any unit).
+    mtbf : float
+        Mean time between failures (same unit).
+
+    Returns
+    -------
+    float
+        The compute time between two checkpoints, in the same unit.
+    """
+    _check_positive(cost=cost, mtbf=mtbf)
+    return math.sqrt(2.0 * cost * mtbf)
+
+
+def daly_interval(cost: float, mtbf: float) -> float:
+    """Daly's higher-order optimum checkpoint interval (Daly 2006, eq. 37).
+
+    ``sqrt(2δM) * (1 + sqrt(δ/2M)/3 + (δ/2M)/9) - δ`` for ``δ < 2M``, else ``M``.
+
+    Parameters
+    ----------
+    cost : float
+        Time to write one checkpoint, ``δ``.
+    mtbf : float
+        Mean time between failures, ``M``, in the same unit.
+
+    Returns
+    -------
+    float
+        The compute time between two checkpoints, in the same unit.
+
+    Examples
+    --------
+    >>> round(daly_interval(5, 24 * 60), 2)   # minutes: δ = 5 min, M = 24 h
+    116.69
+    """
+    _check_positive(cost=cost, mtbf=mtbf)
+    if cost >= 2.0 * mtbf:
+        return float(mtbf)
+    ratio = cost / (2.0 * mtbf)
+    return math.sqrt(2.0 * cost * mtbf) * (1.0 + math.sqrt(ratio) / 3.0 + ratio / 9.0) - cost
+
+
+def expected_waste(interval: float, cost: float, mtbf: float, restart: float = 0.0) -> float:
+    """Fraction of wall time not spent on useful work, in Daly's exponential model.
+
+    ``1 - τ / (M e^{R/M} (e^{(τ+δ)/M} - 1))``: checkpoint writes, rework after a failure and
+    restarts, with failures arriving as a Poisson process of mean ``M``.
+    """
+    _check_positive(interval=interval, mtbf=mtbf)
+    wall_per_work = mtbf * math.exp(restart / mtbf) * math.expm1((interval + cost) / mtbf) / interval
+    return 1.0 - 1.0 / wall_per_work
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, not {value!r}")
+
+
+class Policy:
+    """Per-call measurements and the decisions drawn from them.
+
+    Parameters
+    ----------
+    mtbf : float
+        Mean time between failures in seconds.
+    interval : float or None
+        A fixed checkpoint interval in seconds; None chooses Daly's from the measured cost.
+    threads : int
+        Numba threads, so a chunk holds whole rounds of tiles.
+    max_tiles : int
+        Upper bound on tiles per chunk (memory of the per-tile partials).
+    target : float
+        Longest wanted chunk in seconds; a chunk lasts about ``min(target, interval / 10)``.
+    initial_cost : float
+        Assumed write cost until the first checkpoint has been measured.
+    """
+
+    SMOOTHING = 0.3
+
+    def __init__(
+        self,
+        mtbf: float,
+        interval: float | None = None,
+        threads: int = 1,
+        max_tiles: int = 1 << 20,
+        target: float = 0.2,
+        initial_cost: float = 0.005,
+    ) -> None:
+        self.mtbf = float(mtbf)
+        self.fixed_interval = interval
+        self.threads = max(1, int(threads))
+        self.max_tiles = max(1, int(max_tiles))
+        self.target = target
+        self.write_cost = initial_cost
+        self.writes_measured = 0
+        self.seconds_per_tile: float | None = None
+        self.dispatch = 0.0
+        self._tiles = min(self.max_tiles, self.threads)
+
+    @property
+    def interval(self) -> float:
+        """Seconds of compute between two checkpoints."""
+        if self.fixed_interval is not None:
+            return self.fixed_interval
+        return daly_interval(self.write_cost, self.mtbf)
+
+    @property
+    def chunk_seconds(self) -> float:
+        """Wanted duration of one chunk: short enough to react, long enough to amortise."""
+        return max(min(self.target, self.interval / 10.0), 1000.0 * self.dispatch)
+
+    def next_tiles(self, remaining: int) -> int:
+        """Tiles in the next chunk (never more than ``remaining``)."""
+        return max(1, min(self._tiles, remaining))
+
+    def record_chunk(self, tiles: int, seconds: float) -> None:
+        """Fold one chunk's timing into the speed estimate and size the next chunk."""
+        if tiles <= 0:
+            return
+        rate = max(seconds, 1e-9) / tiles
+        if self.seconds_per_tile is None:
+            self.seconds_per_tile = rate
+        else:
+            self.seconds_per_tile += self.SMOOTHING * (rate - self.seconds_per_tile)
+        wanted = int(self.chunk_seconds / self.seconds_per_tile)
+        wanted = min(wanted, 4 * tiles, self.max_tiles)  # grow at most 4x a chunk
+        if wanted >= self.threads:
+            wanted -= wanted % self.threads
+        self._tiles = max(1, wanted)
+
+    def record_write(self, seconds: float) -> None:
+        """Fold one checkpoint's blocking write time into the cost estimate."""
+        seconds = max(seconds, 1e-6)
+        if self.writes_measured == 0:
+            self.write_cost = seconds
+        else:
+            self.write_cost += self.SMOOTHING * (seconds - self.write_cost)
+        self.writes_measured += 1
+
+    def due(self, compute_since_checkpoint: float) -> bool:
+        """True once the compute since the last checkpoint reaches the interval."""
+        return compute_since_checkpoint >= self.interval

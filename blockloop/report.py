@@ -1,0 +1,81 @@
+"""What one call of a checkpointed kernel did."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["Report"]
+
+
+@dataclass
+class Report:
+    """The record of the last call, available as ``kernel.last_report``.
+
+    Attributes
+    ----------
+    kernel : str
+        The kernel's name.
+    run_dir : str
+        The run's checkpoint directory.
+    tiles_total : int
+        Tiles in the whole run; ``tile_size`` iterations each (the last may be shorter).
+    resumed_from : int or None
+        Tile this call resumed from, None for a fresh start.
+    chunks, tiles : int
+        Chunks run and tiles computed by this call.
+    checkpoints : int
+        Checkpoints written by this call (interval, forced and the final one).
+    write_cost : float or None
+        Measured blocking write cost in seconds (moving average).
+    interval : float
+        Compute seconds between checkpoints in force at the end of the call.
+    mtbf : float
+        Mean time between failures used, in seconds.
+    compute_time, wall_time : float
+        Seconds in chunks, and seconds for the whole call.
+    complete : bool
+        The run has finished (a repeated call returns at once).
+    already_complete : bool
+        This call found the run complete and computed nothing.
+    interrupted_by : str or None
+        The signal that stopped this call after a checkpoint.
+    generation : int or None
+        The newest checkpoint generation.
+    """
+
+    kernel: str
+    run_dir: str
+    tiles_total: int = 0
+    tile_size: int = 0
+    resumed_from: int | None = None
+    chunks: int = 0
+    tiles: int = 0
+    checkpoints: int = 0
+    write_cost: float | None = None
+    interval: float = 0.0
+    mtbf: float = 0.0
+    compute_time: float = 0.0
+    wall_time: float = 0.0
+    complete: bool = False
+    already_complete: bool = False
+    interrupted_by: str | None = None
+    generation: int | None = None
+
+    def as_dict(self) -> dict:
+        """The report as a JSON-able dict."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        resumed = "fresh start" if self.resumed_from is None else f"resumed at tile {self.resumed_from}"
+        cost = "n/a" if self.write_cost is None else f"{self.write_cost * 1e3:.2f} ms"
+        state = (
+            "already complete"
+            if self.already_complete
+            else ("complete" if self.complete else f"interrupted by {self.interrupted_by}")
+        )
+        return (
+            f"{self.kernel}: {state}; {resumed}; {self.tiles}/{self.tiles_total} tiles of "
+            f"{self.tile_size} in {self.chunks} chunks; {self.checkpoints} checkpoints "
+            f"(write {cost}, interval {self.interval:.3g} s, MTBF {self.mtbf:.0f} s); "
+            f"compute {self.compute_time:.3f} s, wall {self.wall_time:.3f} s; {self.run_dir}"
+        )

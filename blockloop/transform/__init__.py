@@ -1,0 +1,19 @@
+"""The transformer: analyse -> rewrite -> render, pure functions of source text.
+
+Nothing in this package imports numba; :mod:`blockloop.compile` turns the rendered text
+into compiled functions.
+"""
+
+from .analyse import Accumulator, ReductionLoop, analyse
+from .render import epilogue_inputs, render
+from .source import Source, read_source
+
+__all__ = [
+    "Accumulator",
+    "ReductionLoop",
+    "Source",
+    "analyse",
+    "epilogue_inputs",
+    "read_source",
+    "render",
+]

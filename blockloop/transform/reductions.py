@@ -1,0 +1,113 @@
+"""The supported reductions: one declarative entry each.
+
+The analyser recognises an update by its operator, the renderer emits ``combine`` to merge
+two tile partials, and the runtime starts every tile from ``identity``. Documentation tables
+are generated from the same entries (``blockloop.transform.reductions.table()``).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Reduction", "REDUCTIONS", "by_ast_op", "table"]
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """One reduction operator.
+
+    Attributes
+    ----------
+    key : str
+        Name used in manifests and messages (``"+"``, ``"min"``, ...).
+    family : str
+        Updates of one family may be mixed on one accumulator (``+=`` and ``-=``).
+    combine : str
+        Python expression template merging partials ``{a}`` and ``{b}``.
+    integer_only : bool
+        Only defined for integer and boolean accumulators.
+    exact : bool
+        Associative in the machine arithmetic (so any fold order gives the same bits).
+    """
+
+    key: str
+    family: str
+    combine: str
+    integer_only: bool = False
+    exact: bool = False
+    spelling: str = ""
+
+    def identity(self, dtype: np.dtype) -> np.generic:
+        """The value a tile starts from, in ``dtype``."""
+        dtype = np.dtype(dtype)
+        kind = dtype.kind
+        if self.integer_only and kind not in "iub":
+            raise TypeError(
+                f"the {self.spelling} reduction needs an integer accumulator, not {dtype}"
+            )
+        if self.family in ("+",) or self.key in ("|", "^"):
+            value: object = 0
+        elif self.key == "*":
+            value = 1
+        elif self.key == "&":
+            value = True if kind == "b" else (-1 if kind == "i" else np.iinfo(dtype).max)
+        elif self.key in ("min", "max"):
+            sign = 1 if self.key == "min" else -1
+            if kind == "f":
+                value = sign * np.inf
+            elif kind in "iu":
+                info = np.iinfo(dtype)
+                value = info.max if sign == 1 else info.min
+            elif kind == "b":
+                value = sign == 1
+            else:
+                raise TypeError(f"{self.key} needs a real accumulator, not {dtype}")
+        else:  # pragma: no cover - the table is closed
+            raise AssertionError(self.key)
+        return dtype.type(value)
+
+
+REDUCTIONS: dict[str, Reduction] = {
+    r.key: r
+    for r in (
+        Reduction("+", "+", "{a} + {b}", spelling="s += e"),
+        Reduction("-", "+", "{a} + {b}", spelling="s -= e"),
+        Reduction("*", "*", "{a} * {b}", spelling="s *= e"),
+        Reduction("|", "|", "{a} | {b}", integer_only=True, exact=True, spelling="s |= e"),
+        Reduction("&", "&", "{a} & {b}", integer_only=True, exact=True, spelling="s &= e"),
+        Reduction("^", "^", "{a} ^ {b}", integer_only=True, exact=True, spelling="s ^= e"),
+        Reduction("min", "min", "min({a}, {b})", exact=True, spelling="s = min(s, e)"),
+        Reduction("max", "max", "max({a}, {b})", exact=True, spelling="s = max(s, e)"),
+    )
+}
+
+_AST_OPS: dict[type, str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.BitXor: "^",
+}
+
+# ``s = e op s`` may be normalised to ``s op= e`` only for commutative operators.
+COMMUTATIVE = frozenset({"+", "*", "|", "&", "^"})
+
+
+def by_ast_op(op: ast.operator) -> Reduction | None:
+    """The reduction for an augmented-assignment operator, or None."""
+    key = _AST_OPS.get(type(op))
+    return None if key is None else REDUCTIONS[key]
+
+
+def table() -> str:
+    """A Markdown table of the supported reductions (used by the README)."""
+    rows = ["| update | combine | dtypes | exact in any order |", "|---|---|---|---|"]
+    for r in REDUCTIONS.values():
+        dtypes = "integer, bool" if r.integer_only else "integer, float"
+        combine = r.combine.format(a="a", b="b")
+        rows.append(f"| `{r.spelling}` | `{combine}` | {dtypes} | {'yes' if r.exact else 'no'} |")
+    return "\n".join(rows)
