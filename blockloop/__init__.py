@@ -11,6 +11,9 @@ from ._version import __version__
 from .kernel import checkpointed_loop
 from .policy import daly_interval, young_interval
 from .report import Report
+from .threads import register_numba_controller
+
+register_numba_controller()
 
 __all__ = [
     "BlockingError",

@@ -125,7 +125,7 @@ class CheckpointedKernel:
         def closure_error(name: str, reason: str) -> Exception:
             from .transform.analyse import find_function
 
-            node = names_loaded([find_function(source)]).get(name)
+            node = names_loaded(find_function(source).body).get(name)
             return source.error(node, reason)
 
         check_closure(closure_error, self.plan.globals_used, closure)

@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import re
+import signal
 import time
 import warnings
 import zipfile
@@ -180,9 +181,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_fault_counts: dict[str, int] = {}
+
+
 def _fault(step: str) -> None:
-    """Test-only crash injection: ``BLOCKLOOP_FAULT=<step>`` ends the process right here."""
-    if config.fault_point() == step:
+    """Test-only fault injection at a commit step, from ``BLOCKLOOP_FAULT``.
+
+    ``STEP`` ends the process with ``os._exit(77)`` the first time the step is reached,
+    ``STEP@N`` the N-th time; ``stop:STEP[@N]`` stops it with SIGSTOP instead, so a test can
+    wait for the stop (``waitpid(WUNTRACED)``) and kill it with a real SIGKILL right there.
+    Steps: npz-written, npz-synced, npz-renamed, json-written, json-synced, json-renamed,
+    dir-synced, retire.
+    """
+    point = config.fault_point()
+    if point is None:
+        return
+    action, _, target = point.rpartition(":")
+    name, _, nth = target.partition("@")
+    if name != step:
+        return
+    _fault_counts[step] = count = _fault_counts.get(step, 0) + 1
+    if count != (int(nth) if nth else 1):
+        return
+    if action == "stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
+    else:
         os._exit(77)
 
 

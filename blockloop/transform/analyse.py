@@ -488,11 +488,11 @@ def _reduction(
     )
     chunk_inputs = tuple(n for n in carry if n in body_reads)
     epilogue_inputs = tuple(n for n in carry if n in epilogue_reads)
-    every = set(names_loaded([fn]))
+    every = set(names_loaded(fn.body))
     globals_used = frozenset(
         every - defined_before - body_locals - epilogue_locals - stores_outside - {index}
     )
-    for name in every | set(names_stored([fn])):
+    for name in every | set(names_stored(fn.body)):
         if name.startswith(RESERVED):
             raise source.error(fn, f"names starting with {RESERVED} are reserved for blockloop")
     return ReductionLoop(

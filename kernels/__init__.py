@@ -1,0 +1,1 @@
+"""Real example kernels, each runnable as ``python -m kernels.NAME --help``."""

@@ -1,0 +1,82 @@
+"""Shared fixtures: one compile cache for the whole session, subprocess helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Generated modules and numba's cache go to one directory for the whole session,
+    shared with every subprocess, so each kernel is compiled once."""
+    cache = os.environ.get("BLOCKLOOP_TEST_CACHE") or str(tmp_path_factory.mktemp("cache"))
+    old = os.environ.get("BLOCKLOOP_CACHE_DIR")
+    os.environ["BLOCKLOOP_CACHE_DIR"] = cache
+    os.environ.setdefault("BLOCKLOOP_PROGRESS", "0")
+    yield cache
+    if old is None:
+        os.environ.pop("BLOCKLOOP_CACHE_DIR", None)
+    else:
+        os.environ["BLOCKLOOP_CACHE_DIR"] = old
+
+
+@pytest.fixture
+def ckdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh checkpoint root, also set as BLOCKLOOP_DIR."""
+    root = tmp_path / "ckpt"
+    monkeypatch.setenv("BLOCKLOOP_DIR", str(root))
+    return root
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def start_kernel(name: str, *args: str, **env: str) -> subprocess.Popen:
+    """Start ``python -m kernels.NAME --json ARGS`` in the repository root."""
+    return subprocess.Popen(
+        [sys.executable, "-m", f"kernels.{name}", "--json", *args],
+        cwd=ROOT,
+        env=child_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, dict | None, str]:
+    """Wait for a kernel process; return its exit code, its JSON (if any) and stderr."""
+    out, err = proc.communicate(timeout=timeout)
+    data = None
+    for line in out.splitlines():
+        if line.startswith("{"):
+            data = json.loads(line)
+    return proc.returncode, data, err
+
+
+def wait_stopped(proc: subprocess.Popen) -> bool:
+    """Block until ``proc`` stops (SIGSTOP) or exits; True if it stopped."""
+    _, status = os.waitpid(proc.pid, os.WUNTRACED)
+    if os.WIFSTOPPED(status):
+        return True
+    # it exited: hand the status back to Popen
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return False
+
+
+def kill_stopped(proc: subprocess.Popen) -> None:
+    """SIGKILL a stopped process and reap it."""
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()

@@ -1,0 +1,157 @@
+"""Kernels blockloop must refuse. ``# refused: TEXT`` marks the line the error must name
+and a phrase its message must contain. Imported by tests/test_refusals.py."""
+
+import numpy as np
+from numba import prange
+
+
+def bad_no_loop(n):  # refused: no top-level `for i in prange
+    return n * 2
+
+
+def bad_two_loops(n):
+    s = 0.0
+    for i in prange(n):
+        s += i
+    for j in prange(n):  # refused: a second top-level prange loop
+        s += j
+    return s
+
+
+def bad_nested_only(n):
+    s = 0.0
+    if n > 0:
+        for i in prange(n):  # refused: must be a statement of the function body
+            s += i
+    return s
+
+
+def bad_decay(x):
+    s = 0.0
+    for i in prange(x.shape[0]):
+        s = s * 0.5 + x[i]  # refused: not a recognised reduction
+    return s
+
+
+def bad_last(n):
+    last = -1
+    for i in prange(n):
+        last = i  # refused: would depend on which iteration ran last
+    return last
+
+
+def bad_or(c):
+    f = False
+    for i in prange(c.shape[0]):
+        f = f or c[i]  # refused: not a recognised reduction
+    return f
+
+
+def bad_read_inside(x):
+    total = 0.0
+    for i in prange(x.shape[0]):
+        total += x[i]
+        x[i] = total  # refused: is a reduction variable and is read inside the loop
+    return total
+
+
+def bad_read_in_condition(x):
+    total = 0.0
+    for i in prange(x.shape[0]):
+        if total < 10.0:  # refused: is a reduction variable and is read inside the loop
+            total += x[i]
+    return total
+
+
+def bad_two_operators(x):
+    s = 1.0
+    for i in prange(x.shape[0]):
+        s += x[i]
+        s *= 2.0  # refused: a reduction needs one operator
+    return s
+
+
+def bad_break(x):
+    s = 0.0
+    for i in prange(x.shape[0]):
+        if x[i] < 0:
+            break  # refused: `break` out of the prange loop
+        s += x[i]
+    return s
+
+
+def bad_return(x):
+    s = 0.0
+    for i in prange(x.shape[0]):
+        if x[i] < 0:
+            return -1.0  # refused: `return` inside the prange loop
+        s += x[i]
+    return s
+
+
+def bad_yield(x):
+    for i in prange(x.shape[0]):
+        yield x[i]  # refused: `yield` inside the prange loop
+
+
+def bad_map_write(x):
+    out = np.empty_like(x)
+    for i in prange(x.shape[0]):
+        out[i] = 2.0 * x[i]  # refused: writes into `out`, which lives outside the loop
+    return out
+
+
+def bad_local_after_loop(x):
+    s = 0.0
+    for i in prange(x.shape[0]):
+        y = x[i] * 2.0
+        s += y
+    return s + y  # refused: bound inside the prange loop and read after it
+
+
+def ok_private_update(x):
+    for i in prange(x.shape[0]):
+        t = x[i]
+        t += 1.0
+    return 0.0
+
+
+def make_bad_closure():
+    table = np.arange(4.0)
+
+    def bad_closure(n):
+        s = 0.0
+        for i in prange(n):
+            s += table[i % 4]  # refused: closes over `table`
+        return s
+
+    return bad_closure
+
+
+def make_good_closure():
+    scale = 2.5
+
+    def good_closure(n):
+        s = 0.0
+        for i in prange(n):
+            s += scale * i
+        return s
+
+    return good_closure
+
+
+def bad_star_args(*xs):  # refused: give the kernel plain positional parameters
+    s = 0.0
+    for i in prange(3):
+        s += i
+    return s
+
+
+def bad_break_allowed_in_inner_loop(x):  # not refused: inner break is fine
+    s = 0.0
+    for i in prange(x.shape[0]):
+        for j in range(10):
+            if j > x[i]:
+                break
+            s += j
+    return s

@@ -1,0 +1,71 @@
+"""Every example kernel: blockloop equals plain numba, and the bits do not depend on threads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, child_env
+from tests.kernel_sizes import SIZES, load
+
+EXACT = {"monte_carlo_pi", "mandelbrot_area"}  # integer counts inside
+
+
+@pytest.mark.parametrize("name", list(SIZES))
+def test_matches_plain_numba(name, ckdir):
+    kernel, args = load(name)
+    blocked = kernel(*args)
+    threads = numba.get_num_threads()
+    if name == "histogram":
+        numba.set_num_threads(1)  # plain prange races on h[k] += w; compare with 1 thread
+    try:
+        plain = kernel.original(*args)
+    finally:
+        numba.set_num_threads(threads)
+    report = kernel.last_report
+    assert report.complete and report.tiles == report.tiles_total > 1
+    if name in EXACT:
+        assert blocked == plain
+    else:
+        np.testing.assert_allclose(blocked, plain, rtol=1e-12, atol=0)
+    again = kernel(*args)  # recorded run: returns at once, same bits
+    assert kernel.last_report.already_complete and kernel.last_report.tiles == 0
+    assert np.array_equal(np.asarray(again), np.asarray(blocked))
+
+
+def _hashes(threads: int, root) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.kernel_sizes"],
+        cwd=ROOT,
+        env=child_env(NUMBA_NUM_THREADS=str(threads), BLOCKLOOP_DIR=str(root)),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_bits_do_not_depend_on_thread_count(tmp_path):
+    one = _hashes(1, tmp_path / "t1")
+    two = _hashes(2, tmp_path / "t2")
+    assert set(one) == set(SIZES)
+    assert one == two
+
+
+def test_histogram_is_exact_where_plain_numba_races(ckdir):
+    """Integer-valued weights make every correct order give the same sums."""
+    from kernels.histogram import histogram
+
+    x = np.random.default_rng(1).standard_normal(2_000_000)
+    w = np.ones_like(x)
+    expected, _ = np.histogram(x, bins=8, range=(-4.0, 4.0))
+    inside = (x >= -4.0) & (x < 4.0)
+    assert expected.sum() == inside.sum()
+    blocked = histogram(x, w, 8, -4.0, 4.0)
+    assert np.array_equal(blocked, expected.astype(float))

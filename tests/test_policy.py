@@ -1,0 +1,104 @@
+"""Young/Daly formulas against published values, and the policy's decisions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from blockloop import daly_interval, young_interval
+from blockloop.config import parse_duration
+from blockloop.policy import Policy, expected_waste
+
+
+@pytest.mark.parametrize(
+    ("cost", "mtbf", "expected"),
+    [(5, 1440, 116.69), (5, 360, 56.71), (5, 15, 9.14)],  # Daly 2006, minutes
+)
+def test_daly_published_values(cost, mtbf, expected):
+    assert daly_interval(cost, mtbf) == pytest.approx(expected, abs=0.005)
+
+
+def test_daly_large_cost_branch_returns_mtbf():
+    assert daly_interval(10, 4) == 4
+    assert daly_interval(8, 4) == 4  # delta == 2M is in the M branch
+
+
+def test_young():
+    assert young_interval(5, 360) == pytest.approx(60, rel=1e-3)
+    assert young_interval(2, 100) == pytest.approx(20)
+
+
+def test_daly_is_near_the_model_optimum():
+    cost, mtbf = 30.0, 3600.0
+    tau = daly_interval(cost, mtbf)
+    grid = [tau * f for f in (0.5, 0.8, 0.9, 1.1, 1.25, 2.0)]
+    best = expected_waste(tau, cost, mtbf)
+    assert all(expected_waste(t, cost, mtbf) >= best - 1e-4 for t in grid)
+
+
+@pytest.mark.parametrize("bad", [0, -1, math.inf, math.nan, "5"])
+def test_formulas_refuse_bad_numbers(bad):
+    with pytest.raises(ValueError, match="positive finite"):
+        daly_interval(bad, 100)
+    with pytest.raises(ValueError, match="positive finite"):
+        young_interval(1, bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), (90, 90), ("45m", 2700), ("6h", 21600), ("2d", 172800), ("1.5h", 5400),
+     ("30s", 30), ("10 min", 600)],
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "6 hours", "h", "-5", "0", True, "1e999"])
+def test_parse_duration_refuses(text):
+    with pytest.raises(ValueError, match="duration|positive"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("cost", [0.001, 2.0])
+def test_policy_interval_follows_measured_write_cost(cost):
+    """With an injected write cost (no sleeping), the interval is Daly's for that cost."""
+    policy = Policy(mtbf=3600.0)
+    for _ in range(5):
+        policy.record_write(cost)
+    assert policy.write_cost == pytest.approx(cost)
+    assert policy.interval == pytest.approx(daly_interval(cost, 3600.0))
+    assert not policy.due(policy.interval * 0.99)
+    assert policy.due(policy.interval)
+
+
+def test_policy_costs_give_different_intervals():
+    fast, slow = Policy(mtbf=3600.0), Policy(mtbf=3600.0)
+    fast.record_write(0.001)
+    slow.record_write(2.0)
+    assert slow.interval / fast.interval == pytest.approx(
+        daly_interval(2.0, 3600) / daly_interval(0.001, 3600)
+    )
+    assert slow.interval > 30 * fast.interval
+
+
+def test_fixed_interval_overrides():
+    policy = Policy(mtbf=3600.0, interval=7.0)
+    policy.record_write(100.0)
+    assert policy.interval == 7.0
+
+
+def test_chunk_sizing_targets_a_fraction_of_a_second():
+    policy = Policy(mtbf=86400.0, threads=2, max_tiles=10**6)
+    tiles = policy.next_tiles(10**9)
+    for _ in range(12):  # 1 ms per tile, measured
+        policy.record_chunk(tiles, tiles * 1e-3)
+        tiles = policy.next_tiles(10**9)
+    assert tiles * 1e-3 == pytest.approx(policy.chunk_seconds, rel=0.05)
+    assert tiles % 2 == 0
+    assert policy.next_tiles(3) == 3
+
+
+def test_chunk_is_short_when_the_interval_is_short():
+    policy = Policy(mtbf=60.0, interval=0.5, threads=1)
+    assert policy.chunk_seconds == pytest.approx(0.05)
