@@ -166,8 +166,10 @@ def check_closure(source_error, used: frozenset[str], closure: Mapping[str, obje
     """
     for name in sorted(used & set(closure)):
         value = closure[name]
-        if isinstance(value, CONSTANT_TYPES) or _is_dispatcher(value):
+        if isinstance(value, (*CONSTANT_TYPES, types.ModuleType)) or _is_dispatcher(value):
             continue
+        if getattr(value, "__module__", "").split(".")[0] == "numba":
+            continue  # numba's own objects (prange, types) imported locally
         if isinstance(value, tuple) and all(isinstance(v, CONSTANT_TYPES) for v in value):
             continue
         raise source_error(

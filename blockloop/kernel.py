@@ -76,7 +76,8 @@ def _is_dispatcher(obj: object) -> bool:
 
 def _prange_names(func: Callable) -> frozenset[str]:
     names = {"prange"}
-    for name, value in func.__globals__.items():  # type: ignore[attr-defined]
+    scope = {**func.__globals__, **closure_values(func)}  # type: ignore[attr-defined]
+    for name, value in scope.items():
         if value is numba.prange:
             names.add(name)
     return frozenset(names)

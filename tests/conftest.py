@@ -47,7 +47,7 @@ def child_env(**extra: str) -> dict[str, str]:
 def start_kernel(name: str, *args: str, **env: str) -> subprocess.Popen:
     """Start ``python -m kernels.NAME --json ARGS`` in the repository root."""
     return subprocess.Popen(
-        [sys.executable, "-m", f"kernels.{name}", "--json", *args],
+        [sys.executable, "-m", name if "." in name else f"kernels.{name}", "--json", *args],
         cwd=ROOT,
         env=child_env(**env),
         stdout=subprocess.PIPE,

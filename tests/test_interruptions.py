@@ -1,0 +1,123 @@
+"""Real processes killed with real signals: the resumed result has the same bits."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+
+import pytest
+
+from tests.conftest import finish, kill_stopped, start_kernel, wait_stopped
+
+COMMIT_STEPS = ["npz-written", "npz-synced", "npz-renamed", "json-written", "json-synced",
+                "json-renamed", "dir-synced", "retire"]
+
+
+def _reference(name: str, n: int, root) -> str:
+    code, data, err = finish(start_kernel(name, "--n", str(n), "--checkpoint-dir", str(root),
+                                          "--threads", "1"))
+    assert code == 0, err
+    assert data["report"]["resumed_from"] is None
+    return data["hash"]
+
+
+def _kill_loop(name: str, n: int, root, kills: int, seed: int) -> tuple[str, dict]:
+    """Kill a run ``kills`` times (random moments and mid-commit), then let it finish."""
+    rng = random.Random(seed)
+    args = ("--n", str(n), "--checkpoint-dir", str(root), "--interval", "0.05")
+    stats = {"random": 0, "mid_commit": 0, "exited_early": 0, "resumed": 0}
+    for k in range(kills):
+        if k % 3 == 2:  # stopped at an exact commit step, then SIGKILLed there
+            step = rng.choice(COMMIT_STEPS)
+            proc = start_kernel(name, *args, BLOCKLOOP_FAULT=f"stop:{step}@{rng.randint(1, 3)}")
+            if wait_stopped(proc):
+                kill_stopped(proc)
+                stats["mid_commit"] += 1
+            else:
+                code, data, err = finish(proc)
+                assert code == 0, err
+                stats["exited_early"] += 1
+        else:  # SIGKILL at a random moment: start-up, a chunk, or a write
+            proc = start_kernel(name, *args)
+            try:
+                proc.wait(timeout=rng.uniform(0.5, 2.5))
+                code, data, err = finish(proc)
+                assert code == 0, err
+                stats["exited_early"] += 1
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                finish(proc)
+                stats["random"] += 1
+    code, data, err = finish(start_kernel(name, *args))
+    assert code == 0, err
+    if data["report"]["resumed_from"]:
+        stats["resumed"] += 1
+    return data["hash"], stats
+
+
+@pytest.mark.parametrize(("name", "n"), [("pi", 6 * 10**9), ("tests.hashed_histogram", 3 * 10**8)])
+def test_sigkill_at_random_moments_gives_the_same_bits(name, n, tmp_path):
+    expected = _reference(name, n, tmp_path / "reference")
+    got, stats = _kill_loop(name, n, tmp_path / "killed", kills=21, seed=hash(name) & 0xFFFF)
+    assert got == expected, stats
+    assert stats["random"] + stats["mid_commit"] >= 10, stats
+    assert stats["mid_commit"] >= 3, stats
+
+
+def _stopped_after_first_checkpoint(name, n, root):
+    proc = start_kernel(name, "--n", str(n), "--checkpoint-dir", str(root), "--interval", "0.05",
+                        BLOCKLOOP_FAULT="stop:dir-synced@1")
+    assert wait_stopped(proc), "the run ended before its first checkpoint"
+    return proc
+
+
+def test_sigterm_checkpoints_and_exits_85_then_resumes(tmp_path):
+    n = 300_000_000
+    expected = _reference("pi", n, tmp_path / "reference")
+    proc = _stopped_after_first_checkpoint("pi", n, tmp_path / "run")
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGCONT)
+    code, _, err = finish(proc)
+    assert code == 85, err
+    assert "SIGTERM received" in err and "run again to continue" in err
+    code, data, err = finish(start_kernel("pi", "--n", str(n), "--checkpoint-dir",
+                                          str(tmp_path / "run")))
+    assert code == 0, err
+    assert data["report"]["resumed_from"] > 0
+    assert data["report"]["tiles"] == data["report"]["tiles_total"] - data["report"]["resumed_from"]
+    assert data["hash"] == expected
+
+
+def test_sigint_checkpoints_then_raises_keyboard_interrupt(tmp_path):
+    n = 300_000_000
+    proc = _stopped_after_first_checkpoint("pi", n, tmp_path / "run")
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGCONT)
+    code, _, err = finish(proc)
+    assert code == 130, err  # the CLI's answer to KeyboardInterrupt
+    assert "SIGINT received" in err and "interrupted: checkpoint" in err
+    code, data, err = finish(start_kernel("pi", "--n", str(n), "--checkpoint-dir",
+                                          str(tmp_path / "run")))
+    assert code == 0 and data["report"]["resumed_from"] > 0, err
+
+
+def test_custom_exit_code_and_restored_handlers(tmp_path):
+    """In-process: the handlers in force before the call are back after it."""
+    import numpy as np
+    from numba import njit, prange
+
+    from blockloop import checkpointed_loop
+
+    @checkpointed_loop(checkpoint_dir=tmp_path, exit_code=3)
+    @njit(parallel=True)
+    def total(x):
+        s = 0.0
+        for i in prange(x.shape[0]):
+            s += x[i]
+        return s
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
+    assert total(np.ones(1000)) == 1000.0
+    assert {s: signal.getsignal(s) for s in before} == before
+    assert total.options.exit_code == 3
