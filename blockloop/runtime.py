@@ -121,7 +121,16 @@ class ReductionRun:
     def prologue(self) -> None:
         """Run the user's prologue: loop-invariant values, initial accumulators, bounds."""
         call = (*self.args, 0)
-        carry, inits, bounds = self.mod._bl_prologue(*call)
+        try:
+            carry, inits, bounds = self.mod._bl_prologue(*call)
+        except numba.core.errors.TypingError as exc:
+            src = self.plan.source
+            raise TypeError(
+                f"{src.filename}, line {self.plan.line}: numba cannot compile kernel "
+                f"`{self.plan.name}` for these argument types (the same error would stop the "
+                f"unblocked kernel): {str(exc).splitlines()[0]} -- see the chained error for "
+                "the statement"
+            ) from exc
         rtype = _return_type(self.mod._bl_prologue, call)
         carry, inits, bounds = retype((carry, inits, bounds), rtype)
         self.carry = dict(zip(self.plan.carry, carry))

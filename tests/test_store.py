@@ -1,0 +1,164 @@
+"""Damaged checkpoints, run identity and the run lock."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from blockloop import CheckpointError, CheckpointWarning
+from blockloop.store import RunPaths, read_manifest
+from kernels.pi import pi
+
+N = 20_000_000
+
+
+@pytest.fixture
+def finished_run(ckdir, monkeypatch):
+    """A completed pi run whose previous generation is an incomplete one."""
+    monkeypatch.setenv("BLOCKLOOP_INTERVAL", "0.000001")  # a checkpoint after every chunk
+    expected = pi(N)
+    report = pi.last_report
+    paths = RunPaths(ckdir, report.run_dir.rsplit("/", 1)[1])
+    generations = paths.generations()
+    assert len(generations) == 2 and report.checkpoints >= 3
+    newest, older = generations[-1], generations[0]
+    assert read_manifest(paths.manifest(newest))["complete"]
+    assert not read_manifest(paths.manifest(older))["complete"]
+    return expected, paths, newest, older
+
+
+def _resume_expecting_warning(match: str):
+    with pytest.warns(CheckpointWarning, match=match):
+        result = pi(N)
+    return result, pi.last_report
+
+
+def test_truncated_newest_falls_back_to_older(finished_run):
+    expected, paths, newest, older = finished_run
+    older_tile = read_manifest(paths.manifest(older))["next_tile"]
+    npz = paths.npz(newest)
+    npz.write_bytes(npz.read_bytes()[:-40])
+    result, report = _resume_expecting_warning(rf"ckpt-{newest:06d}\.json.*truncated")
+    assert report.resumed_from == older_tile and not report.already_complete
+    assert result.hex() == expected.hex()
+    assert npz.exists()  # the damaged file is kept
+
+
+def test_flipped_byte_in_array_data_falls_back(finished_run):
+    expected, paths, newest, _ = finished_run
+    npz = paths.npz(newest)
+    data = bytearray(npz.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    npz.write_bytes(bytes(data))
+    result, report = _resume_expecting_warning(rf"ckpt-{newest:06d}\.json")
+    assert report.resumed_from is not None and not report.already_complete
+    assert result.hex() == expected.hex()
+
+
+def test_flipped_byte_in_manifest_falls_back(finished_run):
+    expected, paths, newest, _ = finished_run
+    manifest = paths.manifest(newest)
+    text = manifest.read_text().replace('"complete": true', '"complete": false')
+    manifest.write_text(text)
+    result, _ = _resume_expecting_warning("manifest checksum mismatch")
+    assert result.hex() == expected.hex()
+
+
+def test_all_generations_corrupt_restarts_cleanly(finished_run):
+    expected, paths, newest, older = finished_run
+    for g in (newest, older):
+        paths.npz(g).write_bytes(b"not a zip file")
+    with pytest.warns(CheckpointWarning) as caught:
+        result = pi(N)
+    messages = [str(w.message) for w in caught]
+    assert any("no usable checkpoint" in m for m in messages)
+    assert pi.last_report.resumed_from is None
+    assert result.hex() == expected.hex()
+    assert paths.npz(older).read_bytes() == b"not a zip file"  # kept for inspection
+
+
+def test_checkpoint_is_plain_numpy_and_json(finished_run):
+    _, paths, newest, _ = finished_run
+    manifest = json.loads(paths.manifest(newest).read_text())
+    with np.load(paths.npz(newest), allow_pickle=False) as data:
+        stack = data["stack_total"]
+    assert manifest["arrays"]["stack_total"]["shape"] == list(stack.shape)
+    assert manifest["identity"]["tile"] > 0 and manifest["identity"]["range"] == [0, N, 1]
+
+
+def test_different_arguments_are_a_different_run(ckdir):
+    pi(1_000_000)
+    first = pi.last_report.run_dir
+    pi(1_000_001)
+    assert pi.last_report.run_dir != first
+    assert pi.last_report.resumed_from is None
+
+
+def _load_module(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MODULE = '''
+from numba import njit, prange
+from blockloop import checkpointed_loop
+
+@njit
+def weight(x):
+    return {helper}
+
+@checkpointed_loop
+@njit(parallel=True)
+def kernel(n):
+    s = 0.0
+    for i in prange(n):
+        s += weight(i * {scale})
+    return s
+'''
+
+
+@pytest.mark.parametrize(
+    ("change", "new_expected"),
+    [({"scale": "0.5"}, 0.5 * 45.0), ({"helper": "2.0 * x"}, 90.0)],
+    ids=["kernel source", "helper source"],
+)
+def test_changed_kernel_or_helper_is_a_new_run(tmp_path, ckdir, change, new_expected):
+    values = {"helper": "x", "scale": "1.0"}
+    path = tmp_path / "user_kernel.py"
+    path.write_text(textwrap.dedent(MODULE.format(**values)))
+    old = _load_module(path, "user_kernel_a")
+    assert old.kernel(10) == 45.0
+    old_dir = old.kernel.last_report.run_dir
+    path.write_text(textwrap.dedent(MODULE.format(**{**values, **change})))
+    new = _load_module(path, "user_kernel_b")
+    assert new.kernel(10) == new_expected
+    assert new.kernel.last_report.run_dir != old_dir
+    assert new.kernel.last_report.resumed_from is None
+    if "helper" in change:
+        assert new.kernel.blocked_source != old.kernel.blocked_source  # new helper fingerprint
+
+
+def test_second_process_on_the_same_run_gets_a_clear_error(ckdir):
+    run_dir = pi.run_dir(5_000_000)
+    run_dir.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+         "print('locked', flush=True); sys.stdin.read()", str(run_dir / "lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(CheckpointError, match="in use by another process"):
+            pi(5_000_000)
+    finally:
+        holder.communicate("")
+    assert pi(5_000_000) == pytest.approx(np.pi, abs=1e-12)  # free again
