@@ -21,8 +21,8 @@ __all__ = [
     "CheckpointWarning",
     "Interrupted",
     "Report",
+    "__version__",
     "checkpointed_loop",
     "daly_interval",
     "young_interval",
-    "__version__",
 ]

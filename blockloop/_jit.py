@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-__all__ = ["_bl_open", "_bl_close", "_bl_flat", "_bl_popcount"]
+__all__ = ["_bl_close", "_bl_flat", "_bl_open", "_bl_popcount"]
 
 
 def _bl_open(row, identity, like):  # pragma: no cover - replaced by the overload

@@ -15,8 +15,6 @@ from collections.abc import Mapping
 import numpy as np
 import xxhash
 
-
-
 __all__ = [
     "args_fingerprint",
     "array_hash",
@@ -79,7 +77,9 @@ def describe_arg(value: object, where: str = "argument") -> str:
 
 def args_fingerprint(names: tuple[str, ...], values: tuple[object, ...]) -> str:
     """Fingerprint of a call's bound arguments."""
-    parts = [f"{n}={describe_arg(v, f'argument {n!r}')}" for n, v in zip(names, values)]
+    parts = [
+        f"{n}={describe_arg(v, f'argument {n!r}')}" for n, v in zip(names, values, strict=True)
+    ]
     return digest(*parts)
 
 
@@ -89,8 +89,10 @@ def _is_dispatcher(value: object) -> bool:
 
 def _describe_global(name: str, value: object, seen: set[int]) -> str:
     if _is_dispatcher(value):
-        return "jit:" + _function_fingerprint(value.py_func, seen) + repr(
-            sorted(value.targetoptions.items(), key=lambda kv: kv[0])
+        return (
+            "jit:"
+            + _function_fingerprint(value.py_func, seen)
+            + repr(sorted(value.targetoptions.items(), key=lambda kv: kv[0]))
         )
     if isinstance(value, types.ModuleType):
         return f"module:{value.__name__}:{getattr(value, '__version__', '')}"
@@ -119,16 +121,14 @@ def _function_fingerprint(func: types.FunctionType, seen: set[int]) -> str:
         code_names.update(code.co_names)
         stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
     g = func.__globals__
-    deps = [
-        f"{n}={_describe_global(n, g[n], seen)}" for n in sorted(code_names) if n in g
-    ]
+    deps = [f"{n}={_describe_global(n, g[n], seen)}" for n in sorted(code_names) if n in g]
     return digest(src, *deps)
 
 
 def closure_values(func: types.FunctionType) -> dict[str, object]:
     """The values of a function's closure cells by name (empty cells left out)."""
     out = {}
-    for name, cell in zip(func.__code__.co_freevars, func.__closure__ or ()):
+    for name, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
         try:
             out[name] = cell.cell_contents
         except ValueError:
@@ -178,6 +178,3 @@ def check_closure(source_error, used: frozenset[str], closure: Mapping[str, obje
             "function; numba freezes closure values at compile time and blockloop cannot "
             "fingerprint or checkpoint them. Pass it as an argument instead",
         )
-
-
-

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from .store import RunPaths, Store
 from .transform import analyse, read_source, render
 from .transform.analyse import names_loaded
 
-__all__ = ["checkpointed_loop", "CheckpointedKernel", "Options"]
+__all__ = ["CheckpointedKernel", "Options", "checkpointed_loop"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,11 @@ class Options:
     ) -> Options:
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ValueError(f"keep must be an integer >= 1 (generations kept), not {keep!r}")
-        if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not 0 <= exit_code < 256:
+        if (
+            isinstance(exit_code, bool)
+            or not isinstance(exit_code, int)
+            or not 0 <= exit_code < 256
+        ):
             raise ValueError(f"exit_code must be an integer in 0..255, not {exit_code!r}")
         return cls(
             checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
@@ -275,5 +278,3 @@ def checkpointed_loop(
         return CheckpointedKernel(target, options)
 
     return wrap if func is None else wrap(func)
-
-

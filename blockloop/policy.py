@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["young_interval", "daly_interval", "expected_waste", "Policy"]
+__all__ = ["Policy", "daly_interval", "expected_waste", "young_interval"]
 
 
 def young_interval(cost: float, mtbf: float) -> float:
@@ -66,7 +66,9 @@ def expected_waste(interval: float, cost: float, mtbf: float, restart: float = 0
     restarts, with failures arriving as a Poisson process of mean ``M``.
     """
     _check_positive(interval=interval, mtbf=mtbf)
-    wall_per_work = mtbf * math.exp(restart / mtbf) * math.expm1((interval + cost) / mtbf) / interval
+    wall_per_work = (
+        mtbf * math.exp(restart / mtbf) * math.expm1((interval + cost) / mtbf) / interval
+    )
     return 1.0 - 1.0 / wall_per_work
 
 

@@ -38,8 +38,13 @@ class Progress:
             else:
                 from tqdm import tqdm
             self._bar = tqdm(
-                total=total, initial=done, desc=name, unit="tile", dynamic_ncols=True,
-                smoothing=0.1, leave=True,
+                total=total,
+                initial=done,
+                desc=name,
+                unit="tile",
+                dynamic_ncols=True,
+                smoothing=0.1,
+                leave=True,
             )
 
     def update(self, tiles: int, checkpoints: int) -> None:

@@ -66,7 +66,9 @@ class Report:
         return asdict(self)
 
     def __str__(self) -> str:
-        resumed = "fresh start" if self.resumed_from is None else f"resumed at tile {self.resumed_from}"
+        resumed = (
+            "fresh start" if self.resumed_from is None else f"resumed at tile {self.resumed_from}"
+        )
         cost = "n/a" if self.write_cost is None else f"{self.write_cost * 1e3:.2f} ms"
         state = (
             "already complete"

@@ -50,10 +50,8 @@ def choose_tile(count: int, elements: int) -> int:
 def retype(value: object, nbtype: object) -> object:
     """Give numba-returned scalars back their exact dtype (numba boxes float32 as float)."""
     if isinstance(nbtype, nbtypes.BaseTuple):
-        return tuple(retype(v, t) for v, t in zip(value, nbtype.types))  # type: ignore[arg-type]
-    if isinstance(nbtype, (nbtypes.Number, nbtypes.Boolean)) and not isinstance(
-        value, np.ndarray
-    ):
+        return tuple(retype(v, t) for v, t in zip(value, nbtype.types, strict=False))  # type: ignore[arg-type]
+    if isinstance(nbtype, (nbtypes.Number, nbtypes.Boolean)) and not isinstance(value, np.ndarray):
         return as_dtype(nbtype).type(value)
     return value
 
@@ -133,13 +131,13 @@ class ReductionRun:
             ) from exc
         rtype = _return_type(self.mod._bl_prologue, call)
         carry, inits, bounds = retype((carry, inits, bounds), rtype)
-        self.carry = dict(zip(self.plan.carry, carry))
+        self.carry = dict(zip(self.plan.carry, carry, strict=False))
         self.bounds = tuple(int(b) for b in bounds)
         if self.bounds[2] == 0:
             raise ValueError(f"{self.plan.name}: prange step must not be zero")
         self.count = len(range(*self.bounds))
         self.accs = []
-        for acc, init in zip(self.plan.accumulators, inits):
+        for acc, init in zip(self.plan.accumulators, inits, strict=False):
             arr = np.asarray(init)
             reduction = REDUCTIONS[acc.op]
             try:
@@ -170,8 +168,10 @@ class ReductionRun:
         for a in self.accs:
             saved = ckpt.arrays[f"stack_{a.name}"]
             if saved.shape != (depth, max(a.size, 1)):
-                raise CheckpointError(f"{store.paths.run_dir}: stack of {a.name} has shape "
-                                      f"{saved.shape}, expected {(depth, a.size)}")
+                raise CheckpointError(
+                    f"{store.paths.run_dir}: stack of {a.name} has shape "
+                    f"{saved.shape}, expected {(depth, a.size)}"
+                )
             a.stack[:depth] = saved
         self.compute_total = float(ckpt.manifest.get("compute_seconds", 0.0))
         self.restarts = list(ckpt.manifest.get("restarts", []))
@@ -220,8 +220,14 @@ class ReductionRun:
         self.report.checkpoints += 1
         self.report.generation = generation
         self.report.write_cost = policy.write_cost
-        log.debug("%s: checkpoint %d at tile %d (%s, %.2f ms)", self.plan.name, generation,
-                  self.next_tile, reason, seconds * 1e3)
+        log.debug(
+            "%s: checkpoint %d at tile %d (%s, %.2f ms)",
+            self.plan.name,
+            generation,
+            self.next_tile,
+            reason,
+            seconds * 1e3,
+        )
 
     def finish(self) -> object:
         """Combine the stacks with the initial values and run the epilogue."""
@@ -230,7 +236,7 @@ class ReductionRun:
             stacks += [a.init, a.stack]
         results = self.mod._bl_finish(self.next_tile, *stacks)
         values = dict(self.carry)
-        for a, flat in zip(self.accs, results):
+        for a, flat in zip(self.accs, results, strict=False):
             if isinstance(a.init, np.ndarray):
                 a.init[...] = flat.reshape(a.shape)
                 values[a.name] = a.init
@@ -256,8 +262,13 @@ class ReductionRun:
                 report.generation = ckpt.generation
                 if self.next_tile < self.ntiles:
                     self.restarts.append({"time": time.time(), "tile": self.next_tile})
-                    log.info("%s: resuming at tile %d of %d from %s", self.plan.name,
-                             self.next_tile, self.ntiles, store.paths.manifest(ckpt.generation))
+                    log.info(
+                        "%s: resuming at tile %d of %d from %s",
+                        self.plan.name,
+                        self.next_tile,
+                        self.ntiles,
+                        store.paths.manifest(ckpt.generation),
+                    )
             threads = numba.get_num_threads()
             per_tile = sum(max(a.size, 1) * a.dtype.itemsize for a in self.accs) or 1
             max_tiles = max(threads, min(PARTIAL_BUDGET // per_tile, 1 << 20))
@@ -321,7 +332,11 @@ class ReductionRun:
         self.checkpoint(store, policy, f"signal {signal_name(signum)}")
         log.warning(
             "%s: %s received; checkpoint saved at tile %d of %d in %s; run again to continue",
-            self.plan.name, signal_name(signum), self.next_tile, self.ntiles, store.paths.run_dir,
+            self.plan.name,
+            signal_name(signum),
+            self.next_tile,
+            self.ntiles,
+            store.paths.run_dir,
         )
         if signum == signal.SIGINT:
             raise KeyboardInterrupt

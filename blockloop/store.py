@@ -34,7 +34,7 @@ from . import config
 from ._errors import CheckpointError, CheckpointWarning
 from .fingerprint import array_hash
 
-__all__ = ["RunPaths", "Checkpoint", "Store", "FORMAT", "read_manifest"]
+__all__ = ["FORMAT", "Checkpoint", "RunPaths", "Store", "read_manifest"]
 
 FORMAT = 1
 _GEN = re.compile(r"^ckpt-(\d{6,})\.json$")
@@ -78,7 +78,11 @@ class RunPaths:
         if not self.run_dir.is_dir():
             return []
         return sorted(
-            {int(m.group(1)) for e in os.listdir(self.run_dir) if (m := re.match(r"^ckpt-(\d+)\.", e))}
+            {
+                int(m.group(1))
+                for e in os.listdir(self.run_dir)
+                if (m := re.match(r"^ckpt-(\d+)\.", e))
+            }
         )
 
 
@@ -355,8 +359,10 @@ class Store:
         except OSError:
             raise CheckpointError(f"{npz.name} is missing") from None
         if size != manifest.get("npz_size"):
-            raise CheckpointError(f"{npz.name} is {size} bytes, the manifest says "
-                                  f"{manifest.get('npz_size')} (truncated?)")
+            raise CheckpointError(
+                f"{npz.name} is {size} bytes, the manifest says "
+                f"{manifest.get('npz_size')} (truncated?)"
+            )
         arrays = read_arrays(npz, manifest.get("arrays", {}))
         return Checkpoint(generation, manifest, arrays)
 

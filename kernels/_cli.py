@@ -27,13 +27,17 @@ def describe(result: object) -> dict:
     """A result's exact identity: repr, and for arrays a hash of the bytes."""
     if isinstance(result, tuple):
         parts = [describe(r) for r in result]
-        return {"repr": "(" + ", ".join(p["repr"] for p in parts) + ")",
-                "hash": "+".join(p["hash"] for p in parts)}
+        return {
+            "repr": "(" + ", ".join(p["repr"] for p in parts) + ")",
+            "hash": "+".join(p["hash"] for p in parts),
+        }
     if isinstance(result, np.ndarray):
         data = np.ascontiguousarray(result)
         digest = xxhash.xxh3_64_hexdigest(memoryview(data.reshape(-1)).cast("B"))
-        return {"repr": f"array(dtype={data.dtype}, shape={data.shape}, sum={data.sum()!r})",
-                "hash": digest}
+        return {
+            "repr": f"array(dtype={data.dtype}, shape={data.shape}, sum={data.sum()!r})",
+            "hash": digest,
+        }
     if isinstance(result, (float, np.floating)):
         return {"repr": repr(result), "hash": float(result).hex()}
     return {"repr": repr(result), "hash": repr(result)}
@@ -49,23 +53,42 @@ def main(
     """Parse the common options, run ``kernel(*make_args(n))`` and print result and report."""
     name = kernel.__name__
     parser = argparse.ArgumentParser(prog=f"python -m kernels.{name}", description=doc)
-    parser.add_argument("--n", type=_count, default=default_n,
-                        help=f"problem size (iterations); default {default_n:g}")
-    parser.add_argument("--checkpoint-dir", help="checkpoint root (default: BLOCKLOOP_DIR or "
-                        "./.blockloop)")
+    parser.add_argument(
+        "--n",
+        type=_count,
+        default=default_n,
+        help=f"problem size (iterations); default {default_n:g}",
+    )
+    parser.add_argument(
+        "--checkpoint-dir", help="checkpoint root (default: BLOCKLOOP_DIR or ./.blockloop)"
+    )
     parser.add_argument("--threads", type=int, help="numba threads (default: all cores)")
     parser.add_argument("--mtbf", help="mean time between failures, e.g. 6h (default 24h)")
     parser.add_argument("--interval", help="fixed checkpoint interval instead of Young/Daly")
-    parser.add_argument("--stop-after", type=float, metavar="SECONDS",
-                        help="demo: interrupt the run with SIGINT after SECONDS")
-    parser.add_argument("--plain", action="store_true",
-                        help="run the plain numba kernel (no blocking, no checkpoints)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="show the progress bar (default: when stderr is a terminal)")
+    parser.add_argument(
+        "--stop-after",
+        type=float,
+        metavar="SECONDS",
+        help="demo: interrupt the run with SIGINT after SECONDS",
+    )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="run the plain numba kernel (no blocking, no checkpoints)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show the progress bar (default: when stderr is a terminal)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    for var, value in (("BLOCKLOOP_DIR", args.checkpoint_dir), ("BLOCKLOOP_MTBF", args.mtbf),
-                       ("BLOCKLOOP_INTERVAL", args.interval)):
+    for var, value in (
+        ("BLOCKLOOP_DIR", args.checkpoint_dir),
+        ("BLOCKLOOP_MTBF", args.mtbf),
+        ("BLOCKLOOP_INTERVAL", args.interval),
+    ):
         if value is not None:
             os.environ[var] = value
     if args.progress is not None:
@@ -86,8 +109,11 @@ def main(
         report = kernel.last_report
         where = report.run_dir if report else "the checkpoint directory"
         tile = report.generation if report else "?"
-        print(f"interrupted: checkpoint {tile} saved in {where}; run the same command again "
-              "to resume", file=sys.stderr)
+        print(
+            f"interrupted: checkpoint {tile} saved in {where}; run the same command again "
+            "to resume",
+            file=sys.stderr,
+        )
         return exc.code if isinstance(exc, Interrupted) else 130
     out = describe(result)
     report = None if args.plain else kernel.last_report

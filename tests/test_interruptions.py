@@ -10,13 +10,22 @@ import pytest
 
 from tests.conftest import finish, kill_stopped, start_kernel, wait_stopped
 
-COMMIT_STEPS = ["npz-written", "npz-synced", "npz-renamed", "json-written", "json-synced",
-                "json-renamed", "dir-synced", "retire"]
+COMMIT_STEPS = [
+    "npz-written",
+    "npz-synced",
+    "npz-renamed",
+    "json-written",
+    "json-synced",
+    "json-renamed",
+    "dir-synced",
+    "retire",
+]
 
 
 def _reference(name: str, n: int, root) -> str:
-    code, data, err = finish(start_kernel(name, "--n", str(n), "--checkpoint-dir", str(root),
-                                          "--threads", "1"))
+    code, data, err = finish(
+        start_kernel(name, "--n", str(n), "--checkpoint-dir", str(root), "--threads", "1")
+    )
     assert code == 0, err
     assert data["report"]["resumed_from"] is None
     return data["hash"]
@@ -66,8 +75,16 @@ def test_sigkill_at_random_moments_gives_the_same_bits(name, n, tmp_path):
 
 
 def _stopped_after_first_checkpoint(name, n, root):
-    proc = start_kernel(name, "--n", str(n), "--checkpoint-dir", str(root), "--interval", "0.05",
-                        BLOCKLOOP_FAULT="stop:dir-synced@1")
+    proc = start_kernel(
+        name,
+        "--n",
+        str(n),
+        "--checkpoint-dir",
+        str(root),
+        "--interval",
+        "0.05",
+        BLOCKLOOP_FAULT="stop:dir-synced@1",
+    )
     assert wait_stopped(proc), "the run ended before its first checkpoint"
     return proc
 
@@ -81,8 +98,9 @@ def test_sigterm_checkpoints_and_exits_85_then_resumes(tmp_path):
     code, _, err = finish(proc)
     assert code == 85, err
     assert "SIGTERM received" in err and "run again to continue" in err
-    code, data, err = finish(start_kernel("pi", "--n", str(n), "--checkpoint-dir",
-                                          str(tmp_path / "run")))
+    code, data, err = finish(
+        start_kernel("pi", "--n", str(n), "--checkpoint-dir", str(tmp_path / "run"))
+    )
     assert code == 0, err
     assert data["report"]["resumed_from"] > 0
     assert data["report"]["tiles"] == data["report"]["tiles_total"] - data["report"]["resumed_from"]
@@ -97,8 +115,9 @@ def test_sigint_checkpoints_then_raises_keyboard_interrupt(tmp_path):
     code, _, err = finish(proc)
     assert code == 130, err  # the CLI's answer to KeyboardInterrupt
     assert "SIGINT received" in err and "interrupted: checkpoint" in err
-    code, data, err = finish(start_kernel("pi", "--n", str(n), "--checkpoint-dir",
-                                          str(tmp_path / "run")))
+    code, data, err = finish(
+        start_kernel("pi", "--n", str(n), "--checkpoint-dir", str(tmp_path / "run"))
+    )
     assert code == 0 and data["report"]["resumed_from"] > 0, err
 
 

@@ -69,6 +69,8 @@ def test_bitwise_on_floats_is_a_clear_error(ckdir):
             s |= x[i]
         return s
 
-    with pytest.raises(TypeError, match=r"test_operators.py, line \d+: numba cannot compile") as info:
+    with pytest.raises(
+        TypeError, match=r"test_operators.py, line \d+: numba cannot compile"
+    ) as info:
         bad(np.ones(10))
     assert "ior(float64, float64)" in str(info.value.__cause__)

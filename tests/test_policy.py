@@ -47,8 +47,16 @@ def test_formulas_refuse_bad_numbers(bad):
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90", 90), (90, 90), ("45m", 2700), ("6h", 21600), ("2d", 172800), ("1.5h", 5400),
-     ("30s", 30), ("10 min", 600)],
+    [
+        ("90", 90),
+        (90, 90),
+        ("45m", 2700),
+        ("6h", 21600),
+        ("2d", 172800),
+        ("1.5h", 5400),
+        ("30s", 30),
+        ("10 min", 600),
+    ],
 )
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
@@ -56,7 +64,7 @@ def test_parse_duration(text, seconds):
 
 @pytest.mark.parametrize("text", ["", "6 hours", "h", "-5", "0", True, "1e999"])
 def test_parse_duration_refuses(text):
-    with pytest.raises(ValueError, match="duration|positive"):
+    with pytest.raises(ValueError, match=r"duration|positive"):
         parse_duration(text)
 
 

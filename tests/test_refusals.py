@@ -77,8 +77,12 @@ def test_decorator_refuses_non_functions_and_double_use():
 
 @pytest.mark.parametrize(
     ("option", "value", "match"),
-    [("mtbf", "soon", "not a duration"), ("interval", -1, "positive"), ("keep", 0, "keep"),
-     ("exit_code", 300, "exit_code")],
+    [
+        ("mtbf", "soon", "not a duration"),
+        ("interval", -1, "positive"),
+        ("keep", 0, "keep"),
+        ("exit_code", 300, "exit_code"),
+    ],
 )
 def test_bad_options_are_value_errors(option, value, match):
     with pytest.raises(ValueError, match=match):

@@ -107,7 +107,7 @@ def _load_module(path, name):
     return module
 
 
-MODULE = '''
+MODULE = """
 from numba import njit, prange
 from blockloop import checkpointed_loop
 
@@ -122,7 +122,7 @@ def kernel(n):
     for i in prange(n):
         s += weight(i * {scale})
     return s
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -150,10 +150,16 @@ def test_second_process_on_the_same_run_gets_a_clear_error(ckdir):
     run_dir = pi.run_dir(5_000_000)
     run_dir.mkdir(parents=True)
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
-         "print('locked', flush=True); sys.stdin.read()", str(run_dir / "lock")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('locked', flush=True); sys.stdin.read()",
+            str(run_dir / "lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"

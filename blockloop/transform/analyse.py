@@ -276,12 +276,8 @@ def _refuse_exits(
     visit(body, False)
 
 
-def _prange_loops(
-    stmts: list[ast.stmt], prange: frozenset[str]
-) -> tuple[list[int], list[ast.AST]]:
-    top = [
-        k for k, s in enumerate(stmts) if isinstance(s, ast.For) and _is_call_to(s.iter, prange)
-    ]
+def _prange_loops(stmts: list[ast.stmt], prange: frozenset[str]) -> tuple[list[int], list[ast.AST]]:
+    top = [k for k, s in enumerate(stmts) if isinstance(s, ast.For) and _is_call_to(s.iter, prange)]
     nested = [
         node
         for k, s in enumerate(stmts)
@@ -361,8 +357,10 @@ def _reduction(
     index = loop.target.id
     call = loop.iter
     assert isinstance(call, ast.Call)
-    if call.keywords or not 1 <= len(call.args) <= 3 or any(
-        isinstance(a, ast.Starred) for a in call.args
+    if (
+        call.keywords
+        or not 1 <= len(call.args) <= 3
+        or any(isinstance(a, ast.Starred) for a in call.args)
     ):
         raise source.error(call, "prange takes one to three positional arguments here")
     if loop.orelse:
@@ -431,9 +429,7 @@ def _reduction(
 
     for name in accs:
         if name.startswith(RESERVED):
-            raise source.error(
-                loop, f"names starting with {RESERVED} are reserved for blockloop"
-            )
+            raise source.error(loop, f"names starting with {RESERVED} are reserved for blockloop")
     for node in _walk(body):
         if (
             isinstance(node, ast.Name)
@@ -481,11 +477,7 @@ def _reduction(
 
     body_reads = names_loaded(body)
     epilogue_locals = set(names_stored(epilogue))
-    carry = sorted(
-        (set(body_reads) | set(epilogue_reads))
-        & defined_before
-        - set(accs)
-    )
+    carry = sorted((set(body_reads) | set(epilogue_reads)) & defined_before - set(accs))
     chunk_inputs = tuple(n for n in carry if n in body_reads)
     epilogue_inputs = tuple(n for n in carry if n in epilogue_reads)
     every = set(names_loaded(fn.body))

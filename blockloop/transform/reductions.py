@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Reduction", "REDUCTIONS", "by_ast_op", "table"]
+__all__ = ["REDUCTIONS", "Reduction", "by_ast_op", "table"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,8 @@ def table() -> str:
     rows = ["| update | combine | dtypes | exact in any order |", "|---|---|---|---|"]
     for r in REDUCTIONS.values():
         dtypes = "integer, bool" if r.integer_only else "integer, float"
-        combine = r.combine.format(a="a", b="b")
-        rows.append(f"| `{r.spelling}` | `{combine}` | {dtypes} | {'yes' if r.exact else 'no'} |")
+        combine = r.combine.format(a="a", b="b").replace("|", "\\|")
+        spelling = r.spelling.replace("|", "\\|")
+        exact = "yes" if r.exact else "integers: yes; floats: no (fixed pairwise order)"
+        rows.append(f"| `{spelling}` | `{combine}` | {dtypes} | {exact} |")
     return "\n".join(rows)
