@@ -20,25 +20,17 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blockloop import checkpointed_loop
 from blockloop.store import RunPaths, Store
-
-
-def pi_source(n):
-    step = 1.0 / n
-    total = 0.0
-    for i in prange(n):
-        x = (i + 0.5) * step
-        total += 4.0 / (1.0 + x * x)
-    return total * step
+from kernels.pi import pi
 
 
 def make_pair(fastmath: bool):
-    plain = njit(parallel=True, fastmath=fastmath, cache=True)(pi_source)
+    plain = njit(parallel=True, fastmath=fastmath, cache=True)(pi.py_func)
     return plain, checkpointed_loop(progress=False)(plain)
 
 
