@@ -22,7 +22,7 @@ from .fingerprint import (
     helpers_fingerprint,
 )
 from .report import Report
-from .runtime import ReductionRun, RunSettings
+from .runtime import ReductionRun, RunSettings, SequentialRun
 from .signals import DEFAULT_SIGNALS
 from .store import RunPaths, Store
 from .transform import analyse, read_source, render
@@ -192,7 +192,8 @@ class CheckpointedKernel:
         )
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         self.last_report = report
-        run = ReductionRun(self.plan, self._compiled(), values, identity, settings, report)
+        kind = SequentialRun if self.plan.kind == "sequential" else ReductionRun
+        run = kind(self.plan, self._compiled(), values, identity, settings, report)
         return run.run()
 
     def __repr__(self) -> str:

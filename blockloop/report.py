@@ -17,16 +17,22 @@ class Report:
         The kernel's name.
     run_dir : str
         The run's checkpoint directory.
+    unit : str
+        What the run counts: ``"tile"`` (``tile_size`` iterations of a prange reduction,
+        the last may be shorter) or ``"step"`` (one step of a sequential loop).
     tiles_total : int
-        Tiles in the whole run; ``tile_size`` iterations each (the last may be shorter).
+        Units in the whole run.
     resumed_from : int or None
         Tile this call resumed from, None for a fresh start.
     chunks, tiles : int
-        Chunks run and tiles computed by this call.
+        Chunks run and units (tiles or steps) computed by this call.
     checkpoints : int
         Checkpoints written by this call (interval, forced and the final one).
     write_cost : float or None
-        Measured blocking write cost in seconds (moving average).
+        Measured blocking write cost in seconds (moving average): the time the compute
+        loop was held up by checkpointing.
+    write_seconds : float
+        Total seconds of completed checkpoint writes, background ones included.
     interval : float
         Compute seconds between checkpoints in force at the end of the call.
     mtbf : float
@@ -45,6 +51,7 @@ class Report:
 
     kernel: str
     run_dir: str
+    unit: str = "tile"
     tiles_total: int = 0
     tile_size: int = 0
     resumed_from: int | None = None
@@ -52,6 +59,7 @@ class Report:
     tiles: int = 0
     checkpoints: int = 0
     write_cost: float | None = None
+    write_seconds: float = 0.0
     interval: float = 0.0
     mtbf: float = 0.0
     compute_time: float = 0.0
@@ -67,7 +75,9 @@ class Report:
 
     def __str__(self) -> str:
         resumed = (
-            "fresh start" if self.resumed_from is None else f"resumed at tile {self.resumed_from}"
+            "fresh start"
+            if self.resumed_from is None
+            else f"resumed at {self.unit} {self.resumed_from}"
         )
         cost = "n/a" if self.write_cost is None else f"{self.write_cost * 1e3:.2f} ms"
         state = (
@@ -75,9 +85,14 @@ class Report:
             if self.already_complete
             else ("complete" if self.complete else f"interrupted by {self.interrupted_by}")
         )
+        units = (
+            f"{self.tiles}/{self.tiles_total} tiles of {self.tile_size}"
+            if self.unit == "tile"
+            else f"{self.tiles}/{self.tiles_total} steps"
+        )
         return (
-            f"{self.kernel}: {state}; {resumed}; {self.tiles}/{self.tiles_total} tiles of "
-            f"{self.tile_size} in {self.chunks} chunks; {self.checkpoints} checkpoints "
+            f"{self.kernel}: {state}; {resumed}; {units} in {self.chunks} chunks; "
+            f"{self.checkpoints} checkpoints "
             f"(write {cost}, interval {self.interval:.3g} s, MTBF {self.mtbf:.0f} s); "
             f"compute {self.compute_time:.3f} s, wall {self.wall_time:.3f} s; {self.run_dir}"
         )

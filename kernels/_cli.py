@@ -49,8 +49,13 @@ def main(
     default_n: int,
     argv: Sequence[str] | None = None,
     doc: str | None = None,
+    size: int | None = None,
 ) -> int:
-    """Parse the common options, run ``kernel(*make_args(n))`` and print result and report."""
+    """Parse the common options, run ``kernel(*make_args(n))`` and print result and report.
+
+    Kernels with a ``size`` (grid edge) get ``--size`` and ``make_args(n, size)``; for them
+    ``--n`` counts steps.
+    """
     name = kernel.__name__
     parser = argparse.ArgumentParser(prog=f"python -m kernels.{name}", description=doc)
     parser.add_argument(
@@ -59,6 +64,10 @@ def main(
         default=default_n,
         help=f"problem size (iterations); default {default_n:g}",
     )
+    if size is not None:
+        parser.add_argument(
+            "--size", type=_count, default=size, help=f"grid edge length; default {size}"
+        )
     parser.add_argument(
         "--checkpoint-dir", help="checkpoint root (default: BLOCKLOOP_DIR or ./.blockloop)"
     )
@@ -97,7 +106,7 @@ def main(
         import numba
 
         numba.set_num_threads(args.threads)
-    inputs = make_args(args.n)
+    inputs = make_args(args.n) if size is None else make_args(args.n, args.size)
     if args.stop_after is not None:
         timer = threading.Timer(args.stop_after, os.kill, (os.getpid(), signal.SIGINT))
         timer.daemon = True
@@ -107,18 +116,20 @@ def main(
         result = run(*inputs)
     except (KeyboardInterrupt, Interrupted) as exc:
         report = kernel.last_report
-        where = report.run_dir if report else "the checkpoint directory"
-        tile = report.generation if report else "?"
-        print(
-            f"interrupted: checkpoint {tile} saved in {where}; run the same command again "
-            "to resume",
-            file=sys.stderr,
-        )
+        if report is None or report.generation is None:
+            print("interrupted before the first checkpoint: nothing saved", file=sys.stderr)
+        else:
+            print(
+                f"interrupted: checkpoint {report.generation} saved in {report.run_dir}; run "
+                "the same command again to resume",
+                file=sys.stderr,
+            )
         return exc.code if isinstance(exc, Interrupted) else 130
     out = describe(result)
     report = None if args.plain else kernel.last_report
     if args.json:
-        print(json.dumps({**out, "report": report.as_dict() if report else None}))
+        arrays = [describe(a)["hash"] for a in inputs if isinstance(a, np.ndarray)]
+        print(json.dumps({**out, "inputs": arrays, "report": report.as_dict() if report else None}))
     else:
         print(f"{name}(n={args.n}) = {out['repr']}")
         if report is not None:

@@ -22,21 +22,26 @@ COMMIT_STEPS = [
 ]
 
 
-_REFERENCES: dict[tuple[str, int], str] = {}
+_REFERENCES: dict[tuple, tuple[str, list[str]]] = {}
 
 
-def _reference(name: str, n: int, tmp_path_factory) -> str:
-    """The uninterrupted result's bits, computed once per session."""
-    if (name, n) not in _REFERENCES:
+def _reference(name: str, n: int, tmp_path_factory, *extra: str) -> tuple[str, list[str]]:
+    """The uninterrupted result's bits (and the input arrays' after the call), once per
+    session."""
+    if (name, n, extra) not in _REFERENCES:
         root = tmp_path_factory.mktemp("reference")
-        code, data, err = finish(start_kernel(name, "--n", str(n), "--checkpoint-dir", str(root)))
+        code, data, err = finish(
+            start_kernel(name, "--n", str(n), "--checkpoint-dir", str(root), *extra)
+        )
         assert code == 0, err
         assert data["report"]["resumed_from"] is None
-        _REFERENCES[name, n] = data["hash"]
-    return _REFERENCES[name, n]
+        _REFERENCES[name, n, extra] = data["hash"], data["inputs"]
+    return _REFERENCES[name, n, extra]
 
 
-def _kill_loop(name: str, n: int, root, kills: int, seed: int) -> tuple[str, dict]:
+def _kill_loop(
+    name: str, n: int, root, kills: int, seed: int, *extra: str
+) -> tuple[tuple[str, list[str]], dict]:
     """Kill a run ``kills`` times, then let it finish.
 
     Each cycle lets the process reach its first checkpoint (so it is past start-up and
@@ -45,7 +50,7 @@ def _kill_loop(name: str, n: int, root, kills: int, seed: int) -> tuple[str, dic
     writes are frequent) or stops it at an exact commit step and SIGKILLs it there.
     """
     rng = random.Random(seed)
-    args = ("--n", str(n), "--checkpoint-dir", str(root), "--interval", "0.05")
+    args = ("--n", str(n), "--checkpoint-dir", str(root), "--interval", "0.05", *extra)
     stats = {"random": 0, "mid_commit": 0, "resumed_at": []}
     for k in range(kills):
         if k % 3 == 2:
@@ -68,7 +73,7 @@ def _kill_loop(name: str, n: int, root, kills: int, seed: int) -> tuple[str, dic
     code, data, err = finish(start_kernel(name, *args))
     assert code == 0, err
     stats["resumed_at"] = data["report"]["resumed_from"]
-    return data["hash"], stats
+    return (data["hash"], data["inputs"]), stats
 
 
 @pytest.mark.parametrize(("name", "n"), [("pi", 6 * 10**9), ("tests.hashed_histogram", 6 * 10**8)])
@@ -77,6 +82,28 @@ def test_sigkill_at_random_moments_gives_the_same_bits(name, n, tmp_path, tmp_pa
     got, stats = _kill_loop(name, n, tmp_path / "killed", kills=21, seed=len(name))
     assert stats["random"] + stats["mid_commit"] == 21
     assert stats["mid_commit"] == 7
+    assert stats["resumed_at"] > 0
+    assert got == expected, stats
+
+
+@pytest.mark.parametrize(
+    ("name", "n", "extra"),
+    [
+        ("fibonacci", 8 * 10**8, ()),
+        ("heat2d", 40_000, ("--size", "512")),
+        ("life", 6_000, ("--size", "512")),
+    ],
+)
+def test_sequential_kernels_killed_resume_to_the_same_bits_and_arguments(
+    name, n, extra, tmp_path, tmp_path_factory
+):
+    """Sequential loops: the result and the argument arrays updated in place both end as
+    in an uninterrupted run; the state is written on the background thread, and some
+    kills land in the middle of those writes."""
+    expected = _reference(name, n, tmp_path_factory, *extra)
+    got, stats = _kill_loop(name, n, tmp_path / "killed", 12, len(name), *extra)
+    assert stats["random"] + stats["mid_commit"] == 12
+    assert stats["mid_commit"] == 4
     assert stats["resumed_at"] > 0
     assert got == expected, stats
 
@@ -98,7 +125,7 @@ def _stopped_after_first_checkpoint(name, n, root):
 
 def test_sigterm_checkpoints_and_exits_85_then_resumes(tmp_path, tmp_path_factory):
     n = 6 * 10**9
-    expected = _reference("pi", n, tmp_path_factory)
+    expected, _ = _reference("pi", n, tmp_path_factory)
     proc = _stopped_after_first_checkpoint("pi", n, tmp_path / "run")
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGCONT)

@@ -9,9 +9,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .reductions import COMMUTATIVE, REDUCTIONS, by_ast_op
 from .source import Source
+
+if TYPE_CHECKING:
+    from .sequential import SequentialLoop
 
 __all__ = ["Accumulator", "ReductionLoop", "analyse", "find_function", "names_loaded"]
 
@@ -291,8 +295,8 @@ def _prange_loops(stmts: list[ast.stmt], prange: frozenset[str]) -> tuple[list[i
 def analyse(
     source: Source,
     prange_names: frozenset[str] = frozenset({"prange"}),
-) -> ReductionLoop:
-    """Analyse a kernel's source into a :class:`ReductionLoop`.
+) -> ReductionLoop | SequentialLoop:
+    """Analyse a kernel's source into a :class:`ReductionLoop` or a ``SequentialLoop``.
 
     Parameters
     ----------
@@ -314,6 +318,27 @@ def analyse(
             body = body[1:]  # docstring
     top, nested = _prange_loops(body, prange_names)
     if not top:
+        steps = [
+            k
+            for k, s in enumerate(body)
+            if isinstance(s, ast.For) and _is_call_to(s.iter, frozenset({"range"}))
+        ]
+        if len(steps) > 1:
+            raise source.error(
+                body[steps[1]],
+                "a second top-level range loop: blockloop checkpoints one time loop per "
+                "kernel; move the set-up loop into an @njit helper called before the loop, or "
+                "split the kernel into two decorated functions",
+            )
+        if steps:
+            from .sequential import sequential
+
+            k = steps[0]
+            loop = body[k]
+            assert isinstance(loop, ast.For)
+            return sequential(
+                source, fn, args, list(body[:k]), loop, list(body[k + 1 :]), prange_names
+            )
         if nested:
             raise source.error(
                 nested[0],
@@ -322,8 +347,9 @@ def analyse(
             )
         raise source.error(
             fn,
-            f"{fn.name}() has no top-level `for i in prange(...)` loop to block; blockloop "
-            "checkpoints a function built around one prange reduction loop",
+            f"{fn.name}() has no top-level `for i in prange(...)` loop to block and no "
+            "top-level `for t in range(...)` time loop; blockloop checkpoints a function built "
+            "around one prange reduction loop or one sequential loop",
         )
     if len(top) > 1:
         raise source.error(
