@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,9 @@ class CheckpointedKernel:
         self._source_key = digest(source.text, self.plan.kind, self._helpers)
         self._module: Any = None
         self.last_report: Report | None = None
+        # seams for tests: a deterministic clock, a Store subclass that fails on purpose
+        self._clock: Callable[[], float] = time.perf_counter
+        self._store_class: type[Store] = Store
         self._signature = inspect.signature(func)
         functools.update_wrapper(self, func)
 
@@ -183,12 +187,13 @@ class CheckpointedKernel:
             "version_numba": numba.__version__,
         }
         settings = RunSettings(
-            store=lambda ident: Store(paths, ident, self.options.keep),
+            store=lambda ident: self._store_class(paths, ident, self.options.keep),
             mtbf=self.options.mtbf or config.mtbf() or config.DEFAULT_MTBF,
             interval=self.options.interval or config.interval(),
             progress=_want_progress(self.options.progress),
             exit_code=self.options.exit_code,
             signals=self.options.signals,
+            clock=self._clock,
         )
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         self.last_report = report

@@ -33,6 +33,9 @@ class Report:
         loop was held up by checkpointing.
     write_seconds : float
         Total seconds of completed checkpoint writes, background ones included.
+    blocked_seconds : float
+        Total seconds the compute loop was held up by interval checkpoints (waiting for
+        the previous write and copying the snapshot; forced checkpoints not counted).
     interval : float
         Compute seconds between checkpoints in force at the end of the call.
     mtbf : float
@@ -60,6 +63,7 @@ class Report:
     checkpoints: int = 0
     write_cost: float | None = None
     write_seconds: float = 0.0
+    blocked_seconds: float = 0.0
     interval: float = 0.0
     mtbf: float = 0.0
     compute_time: float = 0.0

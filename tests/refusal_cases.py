@@ -155,3 +155,60 @@ def bad_break_allowed_in_inner_loop(x):  # not refused: inner break is fine
                 break
             s += j
     return s
+
+
+# --------------------------------------------------------------- sequential loops
+
+
+def bad_seq_return(u, steps):
+    for _t in range(steps):
+        if u[0] > 1.0:
+            return u  # refused: `return` inside the time loop
+        u[0] += 1.0
+    return u
+
+
+def bad_seq_break(u, steps):
+    for _t in range(steps):
+        if u[0] > 1.0:
+            break  # refused: `break` out of the time loop
+        u[0] += 1.0
+    return u
+
+
+def bad_seq_index_after(n):
+    a = 0
+    for t in range(n):
+        a += t
+    return t  # refused: the loop variable `t` is read after the loop
+
+
+def bad_seq_local_after(n):
+    for t in range(n):
+        x = t * 2
+    return x  # refused: define it before the loop
+
+
+def bad_seq_two_loops(u, n):
+    for k in range(3):
+        u[k] = 0.0
+    for _t in range(n):  # refused: a second top-level range loop
+        u[0] += 1.0
+    return u
+
+
+def bad_seq_prange_before(u, n):
+    if n > 0:
+        for i in prange(u.shape[0]):  # refused: a prange loop before the time loop
+            u[i] = 0.0
+    for _t in range(n):
+        u[0] += 1.0
+    return u
+
+
+def bad_seq_rebound_index(n):
+    a = 0
+    for t in range(n):
+        t = t + 1  # refused: the loop variable `t` is rebound
+        a += t
+    return a

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, child_env
-from tests.kernel_sizes import SIZES, load
+from tests.kernel_sizes import SEQUENTIAL, SIZES, load
 
 EXACT = {"monte_carlo_pi", "mandelbrot_area"}  # integer counts inside
 
@@ -20,22 +20,28 @@ EXACT = {"monte_carlo_pi", "mandelbrot_area"}  # integer counts inside
 def test_matches_plain_numba(name, ckdir):
     kernel, args = load(name)
     blocked = kernel(*args)
+    report = kernel.last_report
     threads = numba.get_num_threads()
     if name == "histogram":
         numba.set_num_threads(1)  # plain prange races on h[k] += w; compare with 1 thread
+    _, plain_args = load(name)
     try:
-        plain = kernel.original(*args)
+        plain = kernel.original(*plain_args)
     finally:
         numba.set_num_threads(threads)
-    report = kernel.last_report
     assert report.complete and report.tiles == report.tiles_total > 1
-    if name in EXACT:
-        assert blocked == plain
+    if name in EXACT or name in SEQUENTIAL:
+        assert np.array_equal(blocked, plain)
     else:
         np.testing.assert_allclose(blocked, plain, rtol=1e-12, atol=0)
-    again = kernel(*args)  # recorded run: returns at once, same bits
+    for mine, theirs in zip(args, plain_args, strict=True):  # arguments updated in place
+        assert np.array_equal(mine, theirs)
+    _, again_args = load(name)
+    again = kernel(*again_args)  # recorded run: returns at once, same bits
     assert kernel.last_report.already_complete and kernel.last_report.tiles == 0
     assert np.array_equal(np.asarray(again), np.asarray(blocked))
+    for mine, theirs in zip(args, again_args, strict=True):
+        assert np.array_equal(mine, theirs)
 
 
 def _hashes(threads: int, root) -> dict:

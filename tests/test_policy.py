@@ -110,3 +110,17 @@ def test_chunk_sizing_targets_a_fraction_of_a_second():
 def test_chunk_is_short_when_the_interval_is_short():
     policy = Policy(mtbf=60.0, interval=0.5, threads=1)
     assert policy.chunk_seconds == pytest.approx(0.05)
+
+
+def test_mtbf_is_refined_from_the_runs_own_failures():
+    from blockloop.runtime import refine_mtbf
+
+    clean = [{"start": 0.0, "last": 500.0, "end": "signal SIGTERM"}]
+    assert refine_mtbf(3600.0, clean) == 3600.0  # no failure: the prior stands
+    failed = [
+        {"start": 0.0, "last": 600.0, "end": "interval"},
+        {"start": 700.0, "last": 1300.0, "end": "interval"},
+        {"start": 1400.0, "last": 2000.0, "end": "complete"},
+    ]
+    # two failures over 1800 s of exposure, the prior counting as one quiet observation
+    assert refine_mtbf(3600.0, failed) == (3600.0 + 1800.0) / 3
