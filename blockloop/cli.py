@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from pathlib import Path
 from . import config
 from ._errors import CheckpointError
 from .policy import daly_interval, expected_waste, young_interval
-from .store import RunPaths, read_manifest
+from .store import RunPaths, is_locked, progress_of, read_manifest, verify_generation
 
 __all__ = ["main"]
 
@@ -39,42 +40,180 @@ def _interval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runs(root: Path) -> list[dict]:
-    rows = []
-    for run_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-        paths = RunPaths(root, run_dir.name)
-        gens = paths.generations()
-        row = {
-            "run": run_dir.name,
-            "generations": len(gens),
-            "state": "empty",
-            "progress": None,
-            "age_s": None,
-        }
-        for g in reversed(gens):
-            try:
-                m = read_manifest(paths.manifest(g))
-            except CheckpointError:
-                row["state"] = "corrupt"
-                continue
-            row["progress"] = m["next_tile"] / max(m["tiles_total"], 1)
-            row["age_s"] = time.time() - m["written"]
-            row["state"] = "complete" if m["complete"] else "interrupted"
-            break
-        rows.append(row)
-    return rows
+def _run_dirs(path: Path) -> list[RunPaths]:
+    """The run directories at ``path``: the path itself if it is one, else its children."""
+    if not path.is_dir():
+        return []
+    if (path / "lock").exists() or RunPaths(path.parent, path.name).all_numbers():
+        return [RunPaths(path.parent, path.name)]
+    return [RunPaths(path, p.name) for p in sorted(path.iterdir()) if p.is_dir()]
+
+
+def _newest(paths: RunPaths) -> tuple[dict | None, int]:
+    """The newest readable manifest of a run, and how many manifests were unreadable."""
+    bad = 0
+    for g in reversed(paths.generations()):
+        try:
+            return read_manifest(paths.manifest(g)), bad
+        except CheckpointError:
+            bad += 1
+    return None, bad
+
+
+def _row(paths: RunPaths) -> dict:
+    manifest, bad = _newest(paths)
+    row = {
+        "run": paths.name,
+        "path": str(paths.run_dir),
+        "kernel": None,
+        "state": "empty",
+        "progress": None,
+        "generations": len(paths.generations()),
+        "age_s": None,
+    }
+    if manifest is not None:
+        done, total, _ = progress_of(manifest)
+        row["kernel"] = manifest.get("kernel")
+        row["progress"] = done / total if total else 1.0
+        row["age_s"] = max(0.0, time.time() - float(manifest.get("written", 0.0)))
+        row["state"] = "complete" if manifest.get("complete") else "interrupted"
+    elif bad:
+        row["state"] = "corrupt"
+    if is_locked(paths):
+        row["state"] = "running"
+    return row
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.dir or config.checkpoint_root())
 
 
 def _ls(args: argparse.Namespace) -> int:
-    rows = _runs(Path(args.dir or config.checkpoint_root()))
+    rows = [_row(p) for p in _run_dirs(_root(args))]
     if args.json:
         print(json.dumps(rows))
         return 0
+    if not rows:
+        print(f"no runs under {_root(args)}")
     for r in rows:
         progress = "-" if r["progress"] is None else f"{r['progress']:.1%}"
-        age = "-" if r["age_s"] is None else f"{r['age_s']:.0f}s ago"
+        age = "-" if r["age_s"] is None else f"{_age(r['age_s'])} ago"
         print(f"{r['run']:<40} {r['state']:<12} {progress:>7} {r['generations']} gen  {age}")
     return 0
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _resolve_run(text: str) -> RunPaths:
+    path = Path(text)
+    if not path.is_dir():
+        path = Path(config.checkpoint_root()) / text
+    if not path.is_dir():
+        raise ValueError(f"no run directory {text!r} (give a path or a run name under the root)")
+    return RunPaths(path.parent, path.name)
+
+
+def _show(args: argparse.Namespace) -> int:
+    paths = _resolve_run(args.run)
+    manifest, bad = _newest(paths)
+    if manifest is None:
+        print(f"blockloop show: {paths.run_dir} has no readable checkpoint", file=sys.stderr)
+        return 1
+    done, total, unit = progress_of(manifest)
+    info = {
+        "run": str(paths.run_dir),
+        "kernel": manifest.get("kernel"),
+        "generation": manifest.get("generation"),
+        "state": _row(paths)["state"],
+        "progress": {"done": done, "total": total, "unit": unit},
+        "reason": manifest.get("reason"),
+        "arrays": {k: [v["dtype"], v["shape"]] for k, v in manifest.get("arrays", {}).items()},
+        "identity": manifest.get("identity", {}),
+        "policy": manifest.get("policy", {}),
+        "compute_seconds": manifest.get("compute_seconds"),
+        "sessions": manifest.get("sessions", []),
+        "unreadable_newer_manifests": bad,
+    }
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    pol = info["policy"]
+    print(f"run         {info['run']}")
+    print(f"kernel      {info['kernel']}  ({info['state']})")
+    print(
+        f"progress    {unit} {done} of {total} ({done / max(total, 1):.1%}), "
+        f"generation {info['generation']} ({info['reason']})"
+    )
+    print(f"compute     {info['compute_seconds']:.1f} s so far")
+    if pol:
+        print(
+            f"policy      write cost {pol['write_cost'] * 1e3:.2f} ms, interval "
+            f"{pol['interval']:.3g} s, MTBF {pol['mtbf']:.0f} s"
+        )
+    for name, (dtype, shape) in info["arrays"].items():
+        print(f"array       {name}: {dtype} {tuple(shape)}")
+    ident = info["identity"]
+    print("identity    " + ", ".join(f"{k}={ident[k]}" for k in sorted(ident)))
+    for k, s in enumerate(info["sessions"], 1):
+        start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["start"]))
+        print(
+            f"session {k:<3} started {start}, ran {s['last'] - s['start']:.1f} s, ended: {s['end']}"
+        )
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    runs = _run_dirs(_root(args))
+    bad = checked = 0
+    for paths in runs:
+        for g in paths.generations():
+            checked += 1
+            try:
+                verify_generation(paths, g)
+            except CheckpointError as exc:
+                bad += 1
+                print(f"BAD  {paths.manifest(g)}: {exc}")
+            else:
+                if not args.quiet:
+                    print(f"ok   {paths.manifest(g)}")
+    print(f"{checked} generations in {len(runs)} runs checked, {bad} bad")
+    return 1 if bad else 0
+
+
+def _clean(args: argparse.Namespace) -> int:
+    if not (args.complete or args.all or args.older_than):
+        raise ValueError("say what to clean: --complete, --older-than AGE or --all")
+    age = config.parse_duration(args.older_than, "--older-than") if args.older_than else None
+    chosen = []
+    for paths in _run_dirs(_root(args)):
+        row = _row(paths)
+        if row["state"] == "running":
+            continue
+        if args.all or (args.complete and row["state"] == "complete"):
+            chosen.append(paths)
+        elif age is not None and row["age_s"] is not None and row["age_s"] > age:
+            chosen.append(paths)
+    for paths in chosen:
+        if args.yes:
+            shutil.rmtree(paths.run_dir)
+            print(f"removed {paths.run_dir}")
+        else:
+            print(f"would remove {paths.run_dir}")
+    if not args.yes and chosen:
+        print("(dry run: add --yes to remove)")
+    return 0
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from .selftest import selftest
+
+    ok = selftest(args.target, args.args, args.args_from, kills=args.kills, seed=args.seed)
+    return 0 if ok else 1
 
 
 def _source(args: argparse.Namespace) -> int:
@@ -99,9 +238,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("dir", nargs="?", help="checkpoint root (default BLOCKLOOP_DIR or .blockloop)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_ls)
+    p = sub.add_parser("show", help="one run: progress, arrays, policy, sessions")
+    p.add_argument("run", help="run directory, or a run name under the checkpoint root")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_show)
+    p = sub.add_parser("verify", help="verify every checksum; exit 1 on corruption")
+    p.add_argument("dir", nargs="?", help="checkpoint root or one run directory")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only bad generations")
+    p.set_defaults(func=_verify)
+    p = sub.add_parser("clean", help="remove run directories (dry run unless --yes)")
+    p.add_argument("dir", nargs="?", help="checkpoint root (default BLOCKLOOP_DIR or .blockloop)")
+    p.add_argument("--complete", action="store_true", help="runs that have finished")
+    p.add_argument("--older-than", metavar="AGE", help="runs last written before AGE, e.g. 7d")
+    p.add_argument("--all", action="store_true", help="every run that is not running")
+    p.add_argument("--yes", action="store_true", help="really remove them")
+    p.set_defaults(func=_clean)
     p = sub.add_parser("source", help="print the generated blocked code of a kernel")
     p.add_argument("target", help="MODULE:FUNCTION, e.g. kernels.pi:pi")
     p.set_defaults(func=_source)
+    p = sub.add_parser(
+        "selftest", help="kill a kernel at random moments and mid-commit; compare the bits"
+    )
+    p.add_argument("target", help="MODULE:FUNCTION of a @checkpointed_loop kernel")
+    p.add_argument("args", nargs="*", help="arguments as Python literals")
+    p.add_argument(
+        "--args-from", metavar="MODULE:FUNCTION", help="build the arguments from ARGS (arrays)"
+    )
+    p.add_argument("--kills", type=int, default=6)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_selftest)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

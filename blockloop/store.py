@@ -34,7 +34,16 @@ from . import config
 from ._errors import CheckpointError, CheckpointWarning
 from .fingerprint import array_hash
 
-__all__ = ["FORMAT", "Checkpoint", "RunPaths", "Store", "read_manifest"]
+__all__ = [
+    "FORMAT",
+    "Checkpoint",
+    "RunPaths",
+    "Store",
+    "is_locked",
+    "progress_of",
+    "read_manifest",
+    "verify_generation",
+]
 
 FORMAT = 1
 _GEN = re.compile(r"^ckpt-(\d{6,})\.json$")
@@ -204,6 +213,46 @@ def write_npz(f, arrays: dict[str, np.ndarray]) -> None:
                 data = memoryview(a.reshape(-1)).cast("B")
                 for start in range(0, len(data), _WRITE_BLOCK):
                     out.write(data[start : start + _WRITE_BLOCK])
+
+
+def verify_generation(paths: RunPaths, generation: int, manifest: dict | None = None) -> Checkpoint:
+    """Read one generation and verify every checksum; raise :class:`CheckpointError` if bad."""
+    if manifest is None:
+        manifest = read_manifest(paths.manifest(generation))
+    npz = paths.npz(generation)
+    try:
+        size = npz.stat().st_size
+    except OSError:
+        raise CheckpointError(f"{npz.name} is missing") from None
+    if size != manifest.get("npz_size"):
+        raise CheckpointError(
+            f"{npz.name} is {size} bytes, the manifest says {manifest.get('npz_size')} (truncated?)"
+        )
+    arrays = read_arrays(npz, manifest.get("arrays", {}))
+    return Checkpoint(generation, manifest, arrays)
+
+
+def progress_of(manifest: dict) -> tuple[int, int, str]:
+    """``(done, total, unit)`` of a manifest: tiles of a reduction or steps of a loop."""
+    for unit in ("tile", "step"):
+        if f"next_{unit}" in manifest:
+            return int(manifest[f"next_{unit}"]), int(manifest.get(f"{unit}s_total", 0)), unit
+    return 0, 0, "unit"
+
+
+def is_locked(paths: RunPaths) -> bool:
+    """True while a process holds the run (its lock cannot be taken)."""
+    try:
+        fd = os.open(paths.lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _fsync_dir(path: Path) -> None:
@@ -382,18 +431,7 @@ class Store:
                 CheckpointWarning,
                 stacklevel=4,
             )
-        npz = self.paths.npz(generation)
-        try:
-            size = npz.stat().st_size
-        except OSError:
-            raise CheckpointError(f"{npz.name} is missing") from None
-        if size != manifest.get("npz_size"):
-            raise CheckpointError(
-                f"{npz.name} is {size} bytes, the manifest says "
-                f"{manifest.get('npz_size')} (truncated?)"
-            )
-        arrays = read_arrays(npz, manifest.get("arrays", {}))
-        return Checkpoint(generation, manifest, arrays)
+        return verify_generation(self.paths, generation, manifest)
 
     # -- commit -----------------------------------------------------------------------
     def save(self, arrays: dict[str, np.ndarray], state: dict) -> tuple[int, float]:

@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import xxhash
 
 from blockloop import Interrupted
+from blockloop.selftest import describe
 
 
 def _count(text: str) -> int:
@@ -21,26 +21,6 @@ def _count(text: str) -> int:
     if value != int(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
     return int(value)
-
-
-def describe(result: object) -> dict:
-    """A result's exact identity: repr, and for arrays a hash of the bytes."""
-    if isinstance(result, tuple):
-        parts = [describe(r) for r in result]
-        return {
-            "repr": "(" + ", ".join(p["repr"] for p in parts) + ")",
-            "hash": "+".join(p["hash"] for p in parts),
-        }
-    if isinstance(result, np.ndarray):
-        data = np.ascontiguousarray(result)
-        digest = xxhash.xxh3_64_hexdigest(memoryview(data.reshape(-1)).cast("B"))
-        return {
-            "repr": f"array(dtype={data.dtype}, shape={data.shape}, sum={data.sum()!r})",
-            "hash": digest,
-        }
-    if isinstance(result, (float, np.floating)):
-        return {"repr": repr(result), "hash": float(result).hex()}
-    return {"repr": repr(result), "hash": repr(result)}
 
 
 def main(

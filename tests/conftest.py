@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,6 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from blockloop.selftest import finish, wait_stopped
+
+__all__ = ["child_env", "finish", "kill_stopped", "start_kernel", "wait_stopped"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,26 +57,6 @@ def start_kernel(name: str, *args: str, **env: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, dict | None, str]:
-    """Wait for a kernel process; return its exit code, its JSON (if any) and stderr."""
-    out, err = proc.communicate(timeout=timeout)
-    data = None
-    for line in out.splitlines():
-        if line.startswith("{"):
-            data = json.loads(line)
-    return proc.returncode, data, err
-
-
-def wait_stopped(proc: subprocess.Popen) -> bool:
-    """Block until ``proc`` stops (SIGSTOP) or exits; True if it stopped."""
-    _, status = os.waitpid(proc.pid, os.WUNTRACED)
-    if os.WIFSTOPPED(status):
-        return True
-    # it exited: hand the status back to Popen
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return False
 
 
 def kill_stopped(proc: subprocess.Popen) -> None:

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from blockloop import daly_interval
 from blockloop.cli import main
 from kernels.pi import pi
@@ -42,3 +44,116 @@ def test_source_subprocess():
     )
     assert out.returncode == 0, out.stderr
     assert "def _bl_chunk(" in out.stdout and "total += 4.0 / (1.0 + x * x)" in out.stdout
+
+
+def _interrupted_run(ckdir, monkeypatch) -> tuple:
+    """A complete pi run and an interrupted fibonacci run (its newest generation kept)."""
+    from blockloop.store import RunPaths
+    from kernels.fibonacci import fibonacci
+
+    monkeypatch.setenv("BLOCKLOOP_INTERVAL", "0.000001")
+    pi(200_000)
+    fibonacci(300_000, 1_000_000_007)
+    fib_dir = fibonacci.last_report.run_dir
+    paths = RunPaths(ckdir, fib_dir.rsplit("/", 1)[1])
+    newest = paths.generations()[-1]
+    # make it look interrupted: drop the final generation, keep the one before
+    paths.manifest(newest).unlink()
+    paths.npz(newest).unlink()
+    return paths
+
+
+def test_ls_states_and_progress(ckdir, monkeypatch, capsys):
+    fib = _interrupted_run(ckdir, monkeypatch)
+    assert main(["ls", str(ckdir), "--json"]) == 0
+    rows = {r["kernel"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["pi"]["state"] == "complete" and rows["pi"]["progress"] == 1.0
+    assert rows["fibonacci"]["state"] == "interrupted" and 0 < rows["fibonacci"]["progress"] < 1
+    assert main(["ls", str(ckdir)]) == 0
+    text = capsys.readouterr().out
+    assert "interrupted" in text and "complete" in text and "ago" in text
+    from blockloop.store import Store
+
+    with Store(fib, {}):  # a process holding the run: `running`
+        main(["ls", str(ckdir), "--json"])
+    rows = {r["kernel"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["fibonacci"]["state"] == "running"
+
+
+def test_show_reports_progress_arrays_and_sessions(ckdir, monkeypatch, capsys):
+    fib = _interrupted_run(ckdir, monkeypatch)
+    assert main(["show", str(fib.run_dir), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kernel"] == "fibonacci" and info["progress"]["unit"] == "step"
+    assert set(info["arrays"]) == {"val_a", "val_b"}
+    assert info["policy"]["mtbf"] > 0 and info["sessions"][0]["end"] == "interval"
+    assert main(["show", str(fib.run_dir)]) == 0
+    assert "session 1" in capsys.readouterr().out
+    assert main(["show", str(ckdir / "nothing-here")]) == 2
+
+
+def test_verify_passes_then_fails_on_a_flipped_byte(ckdir, monkeypatch, capsys):
+    fib = _interrupted_run(ckdir, monkeypatch)
+    assert main(["verify", str(ckdir)]) == 0
+    assert "0 bad" in capsys.readouterr().out
+    npz = fib.npz(fib.generations()[-1])
+    data = bytearray(npz.read_bytes())
+    data[-30] ^= 0xFF  # inside the zip directory or the last array
+    npz.write_bytes(bytes(data))
+    assert main(["verify", str(ckdir)]) == 1
+    assert "BAD" in capsys.readouterr().out
+
+
+def test_clean_is_a_dry_run_without_yes(ckdir, monkeypatch, capsys):
+    fib = _interrupted_run(ckdir, monkeypatch)
+    before = sorted(p.name for p in ckdir.iterdir())
+    assert main(["clean", str(ckdir), "--complete"]) == 0
+    assert "would remove" in capsys.readouterr().out
+    assert sorted(p.name for p in ckdir.iterdir()) == before  # nothing deleted
+    assert main(["clean", str(ckdir), "--complete", "--yes"]) == 0
+    assert [p.name for p in ckdir.iterdir()] == [fib.name]  # only the complete run went
+    assert main(["clean", str(ckdir), "--older-than", "7d", "--yes"]) == 0
+    assert [p.name for p in ckdir.iterdir()] == [fib.name]  # it is younger than that
+    assert main(["clean", str(ckdir)]) == 2  # says what to clean
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["interval", "--cost", "2s", "--mtbf", "6h"],
+        ["ls", "{root}"],
+        ["show", "{run}"],
+        ["verify", "{root}"],
+        ["clean", "{root}", "--all"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_each_subcommand_as_a_subprocess(argv, ckdir, monkeypatch):
+    fib = _interrupted_run(ckdir, monkeypatch)
+    argv = [a.format(root=ckdir, run=fib.run_dir) for a in argv]
+    out = subprocess.run(
+        [sys.executable, "-m", "blockloop", *argv],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip()
+
+
+def test_selftest_subprocess_reports_bit_identical():
+    out = subprocess.run(
+        [
+            *(sys.executable, "-m", "blockloop", "selftest", "kernels.fibonacci:fibonacci"),
+            *("300000000", "1000000007", "--kills", "3"),
+        ],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "3 interruptions" in out.stdout and "bit-identical" in out.stdout

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import random
 import signal
-import subprocess
 
 import pytest
 
-from tests.conftest import finish, kill_stopped, start_kernel, wait_stopped
-
-COMMIT_STEPS = [
-    "npz-written",
-    "npz-synced",
-    "npz-renamed",
-    "json-written",
-    "json-synced",
-    "json-renamed",
-    "dir-synced",
-    "retire",
-]
-
+from blockloop.selftest import COMMIT_STEPS, interrupt_cycles
+from tests.conftest import finish, start_kernel, wait_stopped
 
 _REFERENCES: dict[tuple, tuple[str, list[str]]] = {}
 
@@ -42,37 +29,10 @@ def _reference(name: str, n: int, tmp_path_factory, *extra: str) -> tuple[str, l
 def _kill_loop(
     name: str, n: int, root, kills: int, seed: int, *extra: str
 ) -> tuple[tuple[str, list[str]], dict]:
-    """Kill a run ``kills`` times, then let it finish.
-
-    Each cycle lets the process reach its first checkpoint (so it is past start-up and
-    makes bounded progress per cycle, whatever the machine's speed), then either SIGKILLs
-    it at a random moment in the next 0-0.2 s (a chunk or a write: with a 0.05 s interval
-    writes are frequent) or stops it at an exact commit step and SIGKILLs it there.
-    """
-    rng = random.Random(seed)
+    """Kill a run ``kills`` times (see :func:`blockloop.selftest.interrupt_cycles`), then
+    let it finish; checkpoints every 0.05 s make writes frequent."""
     args = ("--n", str(n), "--checkpoint-dir", str(root), "--interval", "0.05", *extra)
-    stats = {"random": 0, "mid_commit": 0, "resumed_at": []}
-    for k in range(kills):
-        if k % 3 == 2:
-            step = rng.choice(COMMIT_STEPS)
-            proc = start_kernel(name, *args, BLOCKLOOP_FAULT=f"stop:{step}@{rng.randint(1, 3)}")
-            assert wait_stopped(proc), f"run ended before commit step {step}"
-            kill_stopped(proc)
-            stats["mid_commit"] += 1
-        else:
-            proc = start_kernel(name, *args, BLOCKLOOP_FAULT="stop:dir-synced@1")
-            assert wait_stopped(proc), "run ended before its first checkpoint"
-            proc.send_signal(signal.SIGCONT)
-            try:
-                proc.wait(timeout=rng.uniform(0.0, 0.2))
-                raise AssertionError(f"run finished before kill {k}: {finish(proc)}")
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGKILL)
-                finish(proc)
-                stats["random"] += 1
-    code, data, err = finish(start_kernel(name, *args))
-    assert code == 0, err
-    stats["resumed_at"] = data["report"]["resumed_from"]
+    data, stats = interrupt_cycles(lambda **env: start_kernel(name, *args, **env), kills, seed)
     return (data["hash"], data["inputs"]), stats
 
 
@@ -106,6 +66,21 @@ def test_sequential_kernels_killed_resume_to_the_same_bits_and_arguments(
     assert stats["mid_commit"] == 4
     assert stats["resumed_at"] > 0
     assert got == expected, stats
+
+
+@pytest.mark.parametrize("step", COMMIT_STEPS)
+@pytest.mark.parametrize(("name", "n"), [("pi", 10**9), ("fibonacci", 3 * 10**8)])
+def test_exit_at_each_commit_step_then_resume(name, n, step, tmp_path, tmp_path_factory):
+    """``os._exit`` at every step of a commit (on the writer thread for the sequential
+    kernel), at its second occurrence; the next run resumes and ends with the same bits."""
+    expected = _reference(name, n, tmp_path_factory)
+    args = ("--n", str(n), "--checkpoint-dir", str(tmp_path), "--interval", "0.05")
+    code, _, err = finish(start_kernel(name, *args, BLOCKLOOP_FAULT=f"{step}@2"))
+    assert code == 77, err  # the fault hook's exit code: it died at that step
+    code, data, err = finish(start_kernel(name, *args))
+    assert code == 0, err
+    assert data["report"]["resumed_from"] > 0
+    assert (data["hash"], data["inputs"]) == expected
 
 
 def _stopped_after_first_checkpoint(name, n, root):
