@@ -128,7 +128,7 @@ def read_manifest(path: Path) -> dict:
         raise CheckpointError(f"{path} is {len(raw)} bytes, too large for a manifest")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise CheckpointError(f"{path} is not valid JSON ({exc})") from None
     if not isinstance(data, dict) or "manifest_xxh3" not in data:
         raise CheckpointError(f"{path} is not a blockloop manifest")
@@ -185,7 +185,7 @@ def read_arrays(path: Path, spec: dict) -> dict[str, np.ndarray]:
                 out[name] = array
     except CheckpointError:
         raise
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError, KeyError, TypeError) as exc:
+    except Exception as exc:  # any failure to parse an untrusted file means it is damaged
         raise CheckpointError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
     return out
 
@@ -219,6 +219,8 @@ def verify_generation(paths: RunPaths, generation: int, manifest: dict | None = 
     """Read one generation and verify every checksum; raise :class:`CheckpointError` if bad."""
     if manifest is None:
         manifest = read_manifest(paths.manifest(generation))
+    if not isinstance(manifest.get("arrays", {}), dict):
+        raise CheckpointError(f"{paths.manifest(generation)}: malformed list of arrays")
     npz = paths.npz(generation)
     try:
         size = npz.stat().st_size
@@ -271,7 +273,9 @@ def _fault(step: str) -> None:
 
     ``STEP`` ends the process with ``os._exit(77)`` the first time the step is reached,
     ``STEP@N`` the N-th time; ``stop:STEP[@N]`` stops it with SIGSTOP instead, so a test can
-    wait for the stop (``waitpid(WUNTRACED)``) and kill it with a real SIGKILL right there.
+    wait for the stop (``waitpid(WUNTRACED)``) and kill it with a real SIGKILL right there;
+    ``enospc:STEP`` raises ``OSError(ENOSPC)`` at every occurrence (a full disk where no
+    small filesystem can be mounted).
     Steps: npz-written, npz-synced, npz-renamed, json-written, json-synced, json-renamed,
     dir-synced, retire.
     """
@@ -282,6 +286,8 @@ def _fault(step: str) -> None:
     name, _, nth = target.partition("@")
     if name != step:
         return
+    if action == "enospc":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     _fault_counts[step] = count = _fault_counts.get(step, 0) + 1
     if count != (int(nth) if nth else 1):
         return
@@ -410,6 +416,14 @@ class Store:
         return None
 
     def _verify(self, generation: int) -> Checkpoint:
+        try:
+            return self._verify_unchecked(generation)
+        except CheckpointError:
+            raise
+        except Exception as exc:  # a well-sealed manifest with fields of the wrong kind
+            raise CheckpointError(f"malformed manifest ({type(exc).__name__}: {exc})") from None
+
+    def _verify_unchecked(self, generation: int) -> Checkpoint:
         manifest = read_manifest(self.paths.manifest(generation))
         if manifest.get("format") != FORMAT:
             raise CheckpointError(f"format {manifest.get('format')!r}, expected {FORMAT}")
