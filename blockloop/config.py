@@ -12,7 +12,13 @@ BLOCKLOOP_INTERVAL     fixed checkpoint interval (same syntax), overrides Young/
 BLOCKLOOP_PROGRESS     ``1``/``0``: force the progress bar on or off (default: on for a
                        terminal or a notebook)
 BLOCKLOOP_DISABLE      ``1``: run the original, unblocked kernel (debugging only)
+BLOCKLOOP_FAULT        test-only fault injection in the checkpoint store (see ``store``)
+BLOCKLOOP_FAULT_NOTIFY test-only: the FIFO a ``notify:`` fault writes to
 =====================  =====================================================================
+
+Read here too, never set: the MPI launchers' world size (``PMI_SIZE`` from MPICH's
+hydra and Slurm's PMI, ``OMPI_COMM_WORLD_SIZE`` from Open MPI, ``PMIX_SIZE``), which
+tells blockloop to run distributed.
 
 A value that cannot be parsed is reported with a warning and the default is used.
 """
@@ -117,3 +123,20 @@ def disabled() -> bool:
 def fault_point() -> str | None:
     """Test-only: the commit step at which the store kills the process (``BLOCKLOOP_FAULT``)."""
     return os.environ.get("BLOCKLOOP_FAULT") or None
+
+
+def fault_notify() -> str:
+    """Test-only: the FIFO a ``notify:`` fault writes to (``BLOCKLOOP_FAULT_NOTIFY``)."""
+    return os.environ.get("BLOCKLOOP_FAULT_NOTIFY") or os.devnull
+
+
+_MPI_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+
+
+def mpi_world_size() -> int:
+    """Ranks in the MPI job this process was launched in (1 when not under a launcher)."""
+    for name in _MPI_SIZE_VARIABLES:
+        raw = os.environ.get(name, "").strip()
+        if raw.isdigit() and int(raw) > 1:
+            return int(raw)
+    return 1

@@ -14,6 +14,7 @@ import numba
 
 from . import config
 from ._version import __version__
+from .comm import world
 from .compile import load_module
 from .fingerprint import (
     args_fingerprint,
@@ -43,6 +44,7 @@ class Options:
     progress: bool | None = None
     exit_code: int = 85
     signals: tuple[int, ...] = DEFAULT_SIGNALS
+    comm: object | None = None
 
     @classmethod
     def make(
@@ -54,6 +56,7 @@ class Options:
         progress: bool | None,
         exit_code: int,
         signals: Iterable[int],
+        comm: object | None = None,
     ) -> Options:
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ValueError(f"keep must be an integer >= 1 (generations kept), not {keep!r}")
@@ -71,6 +74,7 @@ class Options:
             progress=progress,
             exit_code=exit_code,
             signals=tuple(int(s) for s in signals),
+            comm=comm,
         )
 
 
@@ -197,8 +201,21 @@ class CheckpointedKernel:
         )
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         self.last_report = report
-        kind = SequentialRun if self.plan.kind == "sequential" else ReductionRun
-        run = kind(self.plan, self._compiled(), values, identity, settings, report)
+        comm = world(self.options.comm)
+        parts = (self.plan, self._compiled(), values, identity, settings, report)
+        if comm.size > 1:
+            if self.plan.kind == "sequential":
+                raise ValueError(
+                    f"{self.plan.name}: a sequential loop cannot be spread over {comm.size} MPI "
+                    "ranks; run it with one rank (prange reductions are distributed)"
+                )
+            from .distributed import DistributedReductionRun
+
+            run: ReductionRun | SequentialRun = DistributedReductionRun(*parts, comm=comm)
+        elif self.plan.kind == "sequential":
+            run = SequentialRun(*parts)
+        else:
+            run = ReductionRun(*parts)
         return run.run()
 
     def __repr__(self) -> str:
@@ -224,6 +241,7 @@ def checkpointed_loop(
     progress: bool | None = ...,
     exit_code: int = ...,
     signals: Iterable[int] = ...,
+    comm: object | None = ...,
 ) -> Callable[[Callable], CheckpointedKernel]: ...
 
 
@@ -237,6 +255,7 @@ def checkpointed_loop(
     progress: bool | None = None,
     exit_code: int = 85,
     signals: Iterable[int] = DEFAULT_SIGNALS,
+    comm: object | None = None,
 ) -> CheckpointedKernel | Callable[[Callable], CheckpointedKernel]:
     """Make a numba prange reduction kernel checkpointed, resumable and deterministic.
 
@@ -267,6 +286,9 @@ def checkpointed_loop(
         Exit code after a scheduler signal (SIGTERM, SIGUSR1, SIGUSR2); default 85.
     signals : iterable of int
         Signals that stop the run at the next chunk boundary after a checkpoint.
+    comm : mpi4py communicator, optional
+        Spread a reduction over this communicator's ranks. Without it, a kernel launched
+        under ``mpiexec`` (or ``srun``) with several ranks uses ``MPI.COMM_WORLD``.
 
     Returns
     -------
@@ -278,7 +300,7 @@ def checkpointed_loop(
     BlockingError
         At decoration, if the kernel's loop cannot be blocked.
     """
-    options = Options.make(checkpoint_dir, mtbf, interval, keep, progress, exit_code, signals)
+    options = Options.make(checkpoint_dir, mtbf, interval, keep, progress, exit_code, signals, comm)
 
     def wrap(target: Callable) -> CheckpointedKernel:
         return CheckpointedKernel(target, options)

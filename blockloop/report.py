@@ -50,6 +50,14 @@ class Report:
         The signal that stopped this call after a checkpoint.
     generation : int or None
         The newest checkpoint generation.
+    rank, ranks : int
+        This process's MPI rank and the number of ranks (0 and 1 when not distributed).
+    combine_time : float
+        Seconds this rank spent combining rounds across ranks (gather, fold, agreement);
+        part of ``compute_time``. Zero when not distributed.
+    wait_time : float
+        Seconds this rank waited at the end of its rounds for slower ranks (imbalance);
+        part of ``compute_time``. Zero when not distributed.
     """
 
     kernel: str
@@ -72,6 +80,10 @@ class Report:
     already_complete: bool = False
     interrupted_by: str | None = None
     generation: int | None = None
+    rank: int = 0
+    ranks: int = 1
+    combine_time: float = 0.0
+    wait_time: float = 0.0
 
     def as_dict(self) -> dict:
         """The report as a JSON-able dict."""

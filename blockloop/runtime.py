@@ -76,6 +76,7 @@ class Accumulated:
     identity: np.generic
     stack: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
     partials: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+    local: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
 
     @property
     def size(self) -> int:
@@ -121,6 +122,7 @@ class _Run:
 
     UNIT = "unit"
     ASYNC = False  # write interval checkpoints on a background thread
+    speaks = True  # this process reports for the run (rank 0 under MPI)
 
     def __init__(
         self,
@@ -246,7 +248,7 @@ class _Run:
         clock = settings.clock
         wall0 = clock()
         self.prologue()
-        store = settings.store(self.identity)
+        store = self.open_store()
         report.run_dir = str(store.paths.run_dir)
         report.unit = self.UNIT
         report.tiles_total, report.mtbf = self.total, settings.mtbf
@@ -288,12 +290,12 @@ class _Run:
                 report.wall_time = clock() - wall0
                 return self.finish()
             self._warm_up(policy)
-            bar = Progress(settings.progress, self.plan.name, self.total, self.done)
+            bar = Progress(self.shows_progress(), self.plan.name, self.total, self.done)
             since = 0.0
             try:
                 with SignalWatch(settings.signals) as watch:
                     while self.done < self.total:
-                        units = policy.next_tiles(self.total - self.done)
+                        units = self.next_units(policy)
                         t0 = clock()
                         self.advance(self.done, units)
                         elapsed = clock() - t0
@@ -305,9 +307,10 @@ class _Run:
                         report.compute_time += elapsed
                         policy.record_chunk(units, elapsed)
                         bar.update(units, report.checkpoints)
-                        if watch.received is not None and self.done < self.total:
-                            self._interrupt(store, policy, watch.received)
-                        if self.done < self.total and policy.due(since):
+                        signum, due = self.agree(watch.received, policy.due(since), policy)
+                        if signum is not None and self.done < self.total:
+                            self._interrupt(store, policy, signum)
+                        if self.done < self.total and due:
                             self.checkpoint(store, policy, "interval")
                             since = 0.0
                     self.checkpoint(store, policy, "complete")
@@ -323,6 +326,21 @@ class _Run:
             report.complete = True
             return self.finish()
 
+    # -- hooks a distributed run replaces --------------------------------------------
+    def open_store(self) -> Store:
+        return self.settings.store(self.identity)
+
+    def shows_progress(self) -> bool:
+        return self.settings.progress
+
+    def next_units(self, policy: Policy) -> int:
+        """Units in the next chunk."""
+        return policy.next_tiles(self.total - self.done)
+
+    def agree(self, signum: int | None, due: bool, policy: Policy) -> tuple[int | None, bool]:
+        """After a chunk: the signal to stop for, and whether a checkpoint is due."""
+        return signum, due
+
     def _warm_up(self, policy: Policy) -> None:
         """Compile (or load from cache) the chunk function before timing anything.
 
@@ -336,7 +354,8 @@ class _Run:
     def _interrupt(self, store: Store, policy: Policy, signum: int) -> None:
         self.report.interrupted_by = signal_name(signum)
         self.checkpoint(store, policy, f"signal {signal_name(signum)}")
-        log.warning(
+        log.log(
+            logging.WARNING if self.speaks else logging.DEBUG,
             "%s: %s received; checkpoint saved at %s %d of %d in %s; run again to continue",
             self.plan.name,
             signal_name(signum),
@@ -437,15 +456,27 @@ class ReductionRun(_Run):
 
     def advance(self, first: int, count: int) -> None:
         """Compute the partials of ``count`` tiles (numba-parallel) and fold them."""
+        self._partials(first, count)
+        stacks = []
+        for a in self.accs:
+            stacks += [a.stack, a.partials]
+        self.mod._bl_fold(first, count, *stacks)
+
+    def advance_local(self, first: int, count: int) -> None:
+        """Compute ``count`` (a power of two) tiles and fold them, from an empty stack, into
+        one node: ``a.local[0]`` of each accumulator."""
+        self._partials(first, count)
+        stacks = []
+        for a in self.accs:
+            stacks += [a.local, a.partials]
+        self.mod._bl_fold(0, count, *stacks)
+
+    def _partials(self, first: int, count: int) -> None:
         extra = []
         for a in self.accs:
             extra += [a.init, a.identity, a.partials]
         inputs = [self.carry[n] for n in self.plan.chunk_inputs]
         self.mod._bl_chunk(*inputs, *extra, self.bounds, first, count, self.tile, self.count)
-        stacks = []
-        for a in self.accs:
-            stacks += [a.stack, a.partials]
-        self.mod._bl_fold(first, count, *stacks)
 
     def snapshot(self, copy: bool) -> tuple[dict[str, np.ndarray], dict]:
         depth = self.done.bit_count()

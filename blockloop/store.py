@@ -275,7 +275,8 @@ def _fault(step: str) -> None:
     ``STEP@N`` the N-th time; ``stop:STEP[@N]`` stops it with SIGSTOP instead, so a test can
     wait for the stop (``waitpid(WUNTRACED)``) and kill it with a real SIGKILL right there;
     ``enospc:STEP`` raises ``OSError(ENOSPC)`` at every occurrence (a full disk where no
-    small filesystem can be mounted).
+    small filesystem can be mounted); ``notify:STEP[@N]`` writes ``PID STEP`` to the file
+    (a FIFO a test blocks on) named by ``BLOCKLOOP_FAULT_NOTIFY`` and carries on.
     Steps: npz-written, npz-synced, npz-renamed, json-written, json-synced, json-renamed,
     dir-synced, retire.
     """
@@ -291,7 +292,10 @@ def _fault(step: str) -> None:
     _fault_counts[step] = count = _fault_counts.get(step, 0) + 1
     if count != (int(nth) if nth else 1):
         return
-    if action == "stop":
+    if action == "notify":
+        with open(config.fault_notify(), "w") as fifo:
+            fifo.write(f"{os.getpid()} {step}\n")
+    elif action == "stop":
         os.kill(os.getpid(), signal.SIGSTOP)
     else:
         os._exit(77)

@@ -96,7 +96,9 @@ def main(
         result = run(*inputs)
     except (KeyboardInterrupt, Interrupted) as exc:
         report = kernel.last_report
-        if report is None or report.generation is None:
+        if report is not None and report.rank != 0:
+            pass  # under MPI, rank 0 speaks for the job
+        elif report is None or report.generation is None:
             print("interrupted before the first checkpoint: nothing saved", file=sys.stderr)
         else:
             print(
@@ -107,6 +109,8 @@ def main(
         return exc.code if isinstance(exc, Interrupted) else 130
     out = describe(result)
     report = None if args.plain else kernel.last_report
+    if report is not None and report.rank != 0:
+        return 0  # under MPI, rank 0 prints for the job
     if args.json:
         arrays = [describe(a)["hash"] for a in inputs if isinstance(a, np.ndarray)]
         print(json.dumps({**out, "inputs": arrays, "report": report.as_dict() if report else None}))
