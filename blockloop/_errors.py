@@ -34,22 +34,23 @@ class CheckpointWarning(UserWarning):
 
 
 class Interrupted(SystemExit):
-    """A scheduler signal stopped the run after a durable checkpoint.
+    """A scheduler signal or the deadline stopped the run after a durable checkpoint.
 
     A subclass of :class:`SystemExit` whose ``code`` is the configured exit code (85 by
     default, HTCondor's "checkpointed, run me again" convention), so a script exits with
-    that code and a job script can requeue it. ``signal``, ``tile`` and ``run_dir`` say
-    what happened and where the progress is.
+    that code and a job script can requeue it. ``signal`` (None for the deadline), ``tile``
+    (the unit reached) and ``run_dir`` say what happened and where the progress is.
     """
 
-    def __init__(self, code: int, signal: int, tile: int, run_dir: str) -> None:
+    def __init__(self, code: int, signal: int | None, tile: int, run_dir: str) -> None:
         super().__init__(code)
         self.signal = signal
         self.tile = tile
         self.run_dir = run_dir
 
     def __str__(self) -> str:
+        cause = "the deadline" if self.signal is None else f"signal {self.signal}"
         return (
-            f"stopped by signal {self.signal} after a checkpoint at tile {self.tile} "
-            f"in {self.run_dir}; run again to continue (exit code {self.code})"
+            f"stopped by {cause} after a checkpoint at {self.tile} in {self.run_dir}; run "
+            f"again to continue (exit code {self.code})"
         )

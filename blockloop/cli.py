@@ -209,6 +209,30 @@ def _clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sbatch(args: argparse.Namespace) -> int:
+    from .jobscript import slurm_script
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    text = slurm_script(
+        command,
+        args.time,
+        array=args.array,
+        job_name=args.job_name,
+        output=args.output,
+        chunk_seconds=config.parse_duration(args.chunk, "--chunk"),
+        write_cost=config.parse_duration(args.write_cost, "--write-cost"),
+        sbatch_options=args.sbatch_option,
+    )
+    if args.write:
+        Path(args.write).write_text(text)
+        print(f"wrote {args.write}; submit it with: sbatch {args.write}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def _selftest(args: argparse.Namespace) -> int:
     from .selftest import selftest
 
@@ -256,6 +280,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("source", help="print the generated blocked code of a kernel")
     p.add_argument("target", help="MODULE:FUNCTION, e.g. kernels.pi:pi")
     p.set_defaults(func=_source)
+    p = sub.add_parser(
+        "sbatch", help="a Slurm batch script that requeues (or continues in an array) until done"
+    )
+    p.add_argument("--time", required=True, help="time limit of each job or task, e.g. 4:00:00")
+    p.add_argument("--array", type=int, metavar="K", help="continue through --array=1-K%%1")
+    p.add_argument("--job-name", default="blockloop")
+    p.add_argument("--output", help="--output file (default blockloop-%%j.out)")
+    p.add_argument("--chunk", default="0.2", help="expected chunk time (for the signal lead)")
+    p.add_argument("--write-cost", default="1", help="expected checkpoint write time")
+    p.add_argument(
+        "--sbatch-option", action="append", default=[], metavar="OPT", help="more #SBATCH lines"
+    )
+    p.add_argument("-w", "--write", metavar="FILE", help="write the script to FILE")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- python script.py args")
+    p.set_defaults(func=_sbatch)
     p = sub.add_parser(
         "selftest", help="kill a kernel at random moments and mid-commit; compare the bits"
     )

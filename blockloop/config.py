@@ -16,7 +16,8 @@ BLOCKLOOP_FAULT        test-only fault injection in the checkpoint store (see ``
 BLOCKLOOP_FAULT_NOTIFY test-only: the FIFO a ``notify:`` fault writes to
 =====================  =====================================================================
 
-Read here too, never set: the MPI launchers' world size (``PMI_SIZE`` from MPICH's
+Read here too, never set: Slurm's ``SLURM_JOB_ID`` and ``SLURM_JOB_END_TIME`` (the job's
+end, for deadline awareness), and the MPI launchers' world size (``PMI_SIZE`` from MPICH's
 hydra and Slurm's PMI, ``OMPI_COMM_WORLD_SIZE`` from Open MPI, ``PMIX_SIZE``), which
 tells blockloop to run distributed.
 
@@ -140,3 +141,14 @@ def mpi_world_size() -> int:
         if raw.isdigit() and int(raw) > 1:
             return int(raw)
     return 1
+
+
+def slurm_job_id() -> str | None:
+    """The Slurm job this process runs in (``SLURM_JOB_ID``), if any."""
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
+def slurm_job_end_time() -> float | None:
+    """``SLURM_JOB_END_TIME`` (epoch seconds; set by Slurm 23.02 and later), if set."""
+    raw = os.environ.get("SLURM_JOB_END_TIME", "").strip()
+    return float(raw) if raw.isdigit() and int(raw) > 0 else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import inspect
 import time
@@ -25,6 +26,7 @@ from .fingerprint import (
 )
 from .report import Report
 from .runtime import ReductionRun, RunSettings, SequentialRun
+from .scheduler import resolve_deadline
 from .signals import DEFAULT_SIGNALS
 from .store import RunPaths, Store
 from .transform import analyse, read_source, render
@@ -45,6 +47,7 @@ class Options:
     exit_code: int = 85
     signals: tuple[int, ...] = DEFAULT_SIGNALS
     comm: object | None = None
+    deadline: object | None = None
 
     @classmethod
     def make(
@@ -57,6 +60,7 @@ class Options:
         exit_code: int,
         signals: Iterable[int],
         comm: object | None = None,
+        deadline: float | str | datetime.datetime | None = None,
     ) -> Options:
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ValueError(f"keep must be an integer >= 1 (generations kept), not {keep!r}")
@@ -66,6 +70,8 @@ class Options:
             or not 0 <= exit_code < 256
         ):
             raise ValueError(f"exit_code must be an integer in 0..255, not {exit_code!r}")
+        if deadline is not None:
+            resolve_deadline(deadline)  # a bad value fails here, at decoration
         return cls(
             checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
             mtbf=None if mtbf is None else config.parse_duration(mtbf, "mtbf"),
@@ -75,6 +81,7 @@ class Options:
             exit_code=exit_code,
             signals=tuple(int(s) for s in signals),
             comm=comm,
+            deadline=deadline,
         )
 
 
@@ -146,6 +153,7 @@ class CheckpointedKernel:
         self.last_report: Report | None = None
         # seams for tests: a deterministic clock, a Store subclass that fails on purpose
         self._clock: Callable[[], float] = time.perf_counter
+        self._wall_clock: Callable[[], float] = time.time
         self._store_class: type[Store] = Store
         self._signature = inspect.signature(func)
         functools.update_wrapper(self, func)
@@ -198,6 +206,8 @@ class CheckpointedKernel:
             exit_code=self.options.exit_code,
             signals=self.options.signals,
             clock=self._clock,
+            deadline=resolve_deadline(self.options.deadline, now=self._wall_clock()),
+            wall_clock=self._wall_clock,
         )
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         self.last_report = report
@@ -242,6 +252,7 @@ def checkpointed_loop(
     exit_code: int = ...,
     signals: Iterable[int] = ...,
     comm: object | None = ...,
+    deadline: float | str | datetime.datetime | None = ...,
 ) -> Callable[[Callable], CheckpointedKernel]: ...
 
 
@@ -256,6 +267,7 @@ def checkpointed_loop(
     exit_code: int = 85,
     signals: Iterable[int] = DEFAULT_SIGNALS,
     comm: object | None = None,
+    deadline: float | str | datetime.datetime | None = None,
 ) -> CheckpointedKernel | Callable[[Callable], CheckpointedKernel]:
     """Make a numba prange reduction kernel checkpointed, resumable and deterministic.
 
@@ -289,6 +301,11 @@ def checkpointed_loop(
     comm : mpi4py communicator, optional
         Spread a reduction over this communicator's ranks. Without it, a kernel launched
         under ``mpiexec`` (or ``srun``) with several ranks uses ``MPI.COMM_WORLD``.
+    deadline : datetime, str or float, optional
+        When the process will be killed: a datetime or ISO date-time string, or a duration
+        from the start of each call (seconds or ``"230m"``). Default: the Slurm job's end,
+        when running under Slurm. Shortly before it (a margin for the longest chunk and the
+        write), the run checkpoints and exits with ``exit_code``.
 
     Returns
     -------
@@ -300,7 +317,9 @@ def checkpointed_loop(
     BlockingError
         At decoration, if the kernel's loop cannot be blocked.
     """
-    options = Options.make(checkpoint_dir, mtbf, interval, keep, progress, exit_code, signals, comm)
+    options = Options.make(
+        checkpoint_dir, mtbf, interval, keep, progress, exit_code, signals, comm, deadline
+    )
 
     def wrap(target: Callable) -> CheckpointedKernel:
         return CheckpointedKernel(target, options)

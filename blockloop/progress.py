@@ -1,4 +1,4 @@
-"""A tqdm progress bar over tiles, on for terminals and notebooks, off otherwise."""
+"""A tqdm progress bar over tiles or steps, on for terminals and notebooks, off otherwise."""
 
 from __future__ import annotations
 
@@ -27,21 +27,33 @@ def want_progress(option: bool | None) -> bool:
     return _in_notebook() or bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
+def _tqdm_class() -> type:
+    """The notebook widget bar in a notebook with ipywidgets, else the text bar."""
+    if _in_notebook():
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm as widget
+
+            return widget
+        except ImportError:
+            pass
+    from tqdm import tqdm as text
+
+    return text
+
+
 class Progress:
     """Tiles done, ETA and the number of checkpoints written; a no-op when disabled."""
 
-    def __init__(self, enabled: bool, name: str, total: int, done: int) -> None:
+    def __init__(self, enabled: bool, name: str, total: int, done: int, unit: str = "tile") -> None:
         self._bar = None
         if enabled and total > 0:
-            if _in_notebook():
-                from tqdm.auto import tqdm
-            else:
-                from tqdm import tqdm
+            tqdm = _tqdm_class()
             self._bar = tqdm(
                 total=total,
                 initial=done,
                 desc=name,
-                unit="tile",
+                unit=unit,
                 dynamic_ncols=True,
                 smoothing=0.1,
                 leave=True,

@@ -34,6 +34,7 @@ __all__ = ["ReductionRun", "SequentialRun", "choose_tile", "refine_mtbf", "retyp
 log = logging.getLogger("blockloop")
 
 STACK_DEPTH = 64
+DEADLINE = 1 << 20  # stands for "the deadline is near" where a signal number would go
 PARTIAL_BUDGET = 64 << 20  # bytes of per-tile partials in one chunk
 
 
@@ -95,6 +96,8 @@ class RunSettings:
     signals: tuple[int, ...]
     clock: Callable[[], float] = time.perf_counter
     max_tiles: int | None = None
+    deadline: float | None = None  # epoch seconds by which the process must have exited
+    wall_clock: Callable[[], float] = time.time
 
 
 def refine_mtbf(prior: float, sessions: list[dict]) -> float:
@@ -145,6 +148,8 @@ class _Run:
         self.sessions: list[dict] = []
         self.session = {"start": time.time(), "last": time.time(), "end": "started"}
         self.writer = Writer()
+        self.longest_chunk = 0.0
+        self.longest_write = 0.0
 
     @property
     def next_key(self) -> str:
@@ -231,6 +236,7 @@ class _Run:
         log.debug("%s: checkpoint at %s %d (%s)", self.plan.name, self.UNIT, self.done, reason)
 
     def _written(self, generation: int, seconds: float) -> None:
+        self.longest_write = max(self.longest_write, seconds)
         self.report.checkpoints += 1
         self.report.generation = generation
         self.report.write_seconds += seconds
@@ -290,7 +296,7 @@ class _Run:
                 report.wall_time = clock() - wall0
                 return self.finish()
             self._warm_up(policy)
-            bar = Progress(self.shows_progress(), self.plan.name, self.total, self.done)
+            bar = Progress(self.shows_progress(), self.plan.name, self.total, self.done, self.UNIT)
             since = 0.0
             try:
                 with SignalWatch(settings.signals) as watch:
@@ -307,7 +313,11 @@ class _Run:
                         report.compute_time += elapsed
                         policy.record_chunk(units, elapsed)
                         bar.update(units, report.checkpoints)
-                        signum, due = self.agree(watch.received, policy.due(since), policy)
+                        self.longest_chunk = max(self.longest_chunk, elapsed)
+                        stop = watch.received
+                        if stop is None and self.deadline_near(policy):
+                            stop = DEADLINE
+                        signum, due = self.agree(stop, policy.due(since), policy)
                         if signum is not None and self.done < self.total:
                             self._interrupt(store, policy, signum)
                         if self.done < self.total and due:
@@ -351,14 +361,26 @@ class _Run:
         self.advance(self.done, 0)
         policy.dispatch = time.perf_counter() - t0
 
+    def deadline_near(self, policy: Policy) -> bool:
+        """True when one more chunk and a synchronous checkpoint might not fit before the
+        deadline: the margin is twice the longest chunk, twice the longest (or the
+        expected) full write, and two seconds for the process to exit."""
+        deadline = self.settings.deadline
+        if deadline is None:
+            return False
+        write = self.longest_write or self.state_bytes() / 100e6 + 0.05
+        margin = 2 * max(self.longest_chunk, policy.chunk_seconds) + 2 * write + 2.0
+        return self.settings.wall_clock() + margin >= deadline
+
     def _interrupt(self, store: Store, policy: Policy, signum: int) -> None:
-        self.report.interrupted_by = signal_name(signum)
-        self.checkpoint(store, policy, f"signal {signal_name(signum)}")
+        what = "deadline" if signum == DEADLINE else signal_name(signum)
+        self.report.interrupted_by = what
+        self.checkpoint(store, policy, what if signum == DEADLINE else f"signal {what}")
         log.log(
             logging.WARNING if self.speaks else logging.DEBUG,
-            "%s: %s received; checkpoint saved at %s %d of %d in %s; run again to continue",
+            "%s: %s; checkpoint saved at %s %d of %d in %s; run again to continue",
             self.plan.name,
-            signal_name(signum),
+            "the deadline is near" if signum == DEADLINE else f"{what} received",
             self.UNIT,
             self.done,
             self.total,
@@ -366,7 +388,12 @@ class _Run:
         )
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
-        raise Interrupted(self.settings.exit_code, signum, self.done, str(store.paths.run_dir))
+        raise Interrupted(
+            self.settings.exit_code,
+            None if signum == DEADLINE else signum,
+            self.done,
+            str(store.paths.run_dir),
+        )
 
     def state_bytes(self) -> int:
         """Bytes one checkpoint holds (about)."""
