@@ -33,15 +33,20 @@ def test_ls_lists_a_complete_run(ckdir, capsys):
     assert [r["state"] for r in rows] == ["complete"] and rows[0]["progress"] == 1.0
 
 
-def test_source_subprocess():
-    out = subprocess.run(
-        [sys.executable, "-m", "blockloop", "source", "kernels.pi:pi"],
+def blockloop(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m blockloop ARGV`` in the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "blockloop", *argv],
         cwd=ROOT,
         env=child_env(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
+
+
+def test_source_subprocess():
+    out = blockloop("source", "kernels.pi:pi")
     assert out.returncode == 0, out.stderr
     assert "def _bl_chunk(" in out.stdout and "total += 4.0 / (1.0 + x * x)" in out.stdout
 
@@ -130,29 +135,14 @@ def test_clean_is_a_dry_run_without_yes(ckdir, monkeypatch, capsys):
 )
 def test_each_subcommand_as_a_subprocess(argv, ckdir, monkeypatch):
     fib = _interrupted_run(ckdir, monkeypatch)
-    argv = [a.format(root=ckdir, run=fib.run_dir) for a in argv]
-    out = subprocess.run(
-        [sys.executable, "-m", "blockloop", *argv],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = blockloop(*[a.format(root=ckdir, run=fib.run_dir) for a in argv])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip()
 
 
 def test_selftest_subprocess_reports_bit_identical():
-    out = subprocess.run(
-        [
-            *(sys.executable, "-m", "blockloop", "selftest", "kernels.fibonacci:fibonacci"),
-            *("300000000", "1000000007", "--kills", "3"),
-        ],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
+    out = blockloop(
+        *("selftest", "kernels.fibonacci:fibonacci", "300000000", "1000000007", "--kills", "3"),
         timeout=600,
     )
     assert out.returncode == 0, out.stdout + out.stderr

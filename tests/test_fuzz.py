@@ -74,10 +74,14 @@ def test_truncated(cut):
 @FUZZ
 @given(flips=st.lists(st.tuples(st.integers(0, len(NPZ) - 1), st.integers(0, 7)), min_size=1))
 def test_bit_flips(flips):
-    data = bytearray(NPZ)
+    _check(_flipped(NPZ, flips))
+
+
+def _flipped(data: bytes, flips: list[tuple[int, int]]) -> bytes:
+    out = bytearray(data)
     for pos, bit in flips:
-        data[pos] ^= 1 << bit
-    _check(bytes(data))
+        out[pos] ^= 1 << bit
+    return bytes(out)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -143,11 +147,8 @@ def test_manifest_spec_disagreeing_with_the_file(name, dtype, shape):
 @FUZZ
 @given(flips=st.lists(st.tuples(st.integers(0, len(MANIFEST) - 1), st.integers(0, 7)), min_size=1))
 def test_manifest_bit_flips(flips):
-    data = bytearray(MANIFEST)
-    for pos, bit in flips:
-        data[pos] ^= 1 << bit
     try:
-        body = read_manifest_bytes(bytes(data))
+        body = read_manifest_bytes(_flipped(MANIFEST, flips))
     except CheckpointError:
         return
     assert body == read_manifest_bytes(MANIFEST)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .reductions import COMMUTATIVE, REDUCTIONS, by_ast_op
@@ -17,7 +17,7 @@ from .source import Source
 if TYPE_CHECKING:
     from .sequential import SequentialLoop
 
-__all__ = ["Accumulator", "ReductionLoop", "analyse", "find_function", "names_loaded"]
+__all__ = ["Accumulator", "LoopPlan", "ReductionLoop", "analyse", "find_function", "names_loaded"]
 
 RESERVED = "_bl_"
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -43,8 +43,12 @@ class Accumulator:
 
 
 @dataclass
-class ReductionLoop:
-    """A function whose body is ``prologue; for i in prange(...): body; epilogue``."""
+class LoopPlan:
+    """What both loop kinds know: ``prologue; for index in func(*bounds): body; epilogue``.
+
+    ``carry`` is what the prologue hands on to the loop and the epilogue; ``globals_used``
+    the module names the kernel reads (helpers, constants), for its fingerprint.
+    """
 
     source: Source
     name: str
@@ -55,18 +59,26 @@ class ReductionLoop:
     epilogue: list[ast.stmt]
     index: str
     bounds: tuple[ast.expr, ...]
-    accumulators: tuple[Accumulator, ...]
     carry: tuple[str, ...]
-    chunk_inputs: tuple[str, ...]
     epilogue_inputs: tuple[str, ...]
-    globals_used: frozenset[str] = field(default_factory=frozenset)
+    globals_used: frozenset[str]
 
-    kind = "reduction"
+    kind = "loop"
 
     @property
     def line(self) -> int:
-        """The user's line of the blocked loop."""
+        """The user's line of the checkpointed loop."""
         return self.source.line_of(self.loop)
+
+
+@dataclass
+class ReductionLoop(LoopPlan):
+    """A function whose body is ``prologue; for i in prange(...): body; epilogue``."""
+
+    accumulators: tuple[Accumulator, ...] = ()
+    chunk_inputs: tuple[str, ...] = ()
+
+    kind = "reduction"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -370,6 +382,42 @@ def analyse(
     return _reduction(source, fn, args, prologue, loop, epilogue)
 
 
+def loop_header(
+    source: Source,
+    loop: ast.For,
+    prologue: list[ast.stmt],
+    epilogue: list[ast.stmt],
+    func: str,
+    where: str,
+) -> tuple[str, ast.Call]:
+    """Checks shared by both loop kinds; the loop variable and the ``func(...)`` call.
+
+    Refuses a loop variable that is not one name, other than one to three positional
+    arguments, ``for ... else``, ``return`` before the loop, and ``return``, ``yield`` or
+    ``break`` inside it.
+    """
+    if not isinstance(loop.target, ast.Name):
+        raise source.error(loop.target, f"the loop variable of the {where} must be a single name")
+    call = loop.iter
+    assert isinstance(call, ast.Call)
+    if (
+        call.keywords
+        or not 1 <= len(call.args) <= 3
+        or any(isinstance(a, ast.Starred) for a in call.args)
+    ):
+        raise source.error(call, f"{func} takes one to three positional arguments here")
+    if loop.orelse:
+        raise source.error(loop.orelse[0], f"a `for ... else` {where} cannot be checkpointed")
+    for node in _walk(prologue):
+        if isinstance(node, ast.Return):
+            raise source.error(
+                node, f"`return` before the {where}; move early exits after the loop"
+            )
+    _refuse_exits(source, loop.body, where)
+    _refuse_exits(source, [*prologue, *epilogue], "kernel", allow_return=True)
+    return loop.target.id, call
+
+
 def _reduction(
     source: Source,
     fn: ast.FunctionDef,
@@ -378,27 +426,7 @@ def _reduction(
     loop: ast.For,
     epilogue: list[ast.stmt],
 ) -> ReductionLoop:
-    if not isinstance(loop.target, ast.Name):
-        raise source.error(loop.target, "the prange loop variable must be a single name")
-    index = loop.target.id
-    call = loop.iter
-    assert isinstance(call, ast.Call)
-    if (
-        call.keywords
-        or not 1 <= len(call.args) <= 3
-        or any(isinstance(a, ast.Starred) for a in call.args)
-    ):
-        raise source.error(call, "prange takes one to three positional arguments here")
-    if loop.orelse:
-        raise source.error(loop.orelse[0], "a `for ... else` prange loop cannot be blocked")
-    for node in prologue:
-        for sub in _walk([node]):
-            if isinstance(sub, ast.Return):
-                raise source.error(
-                    sub, "`return` before the blocked loop; move early exits after the loop"
-                )
-    _refuse_exits(source, loop.body, "prange loop")
-    _refuse_exits(source, [*prologue, *epilogue], "kernel", allow_return=True)
+    index, call = loop_header(source, loop, prologue, epilogue, "prange", "prange loop")
 
     defined_before = set(args) | set(names_stored(prologue))
     body = [ast.fix_missing_locations(s) for s in loop.body]

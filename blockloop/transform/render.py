@@ -51,6 +51,21 @@ def _tuple(names: list[str] | tuple[str, ...]) -> str:
     return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
 
+def _prologue(plan: ReductionLoop | SequentialLoop, options: str, values: list[str]) -> str:
+    """``_bl_prologue``: the user's statements, the loop range, and a never-run copy of the
+    loop body, so that numba unifies each returned value's type exactly as in the original
+    loop (``total = 0`` updated with floats is a float)."""
+    return (
+        f"@_bl_njit({options})\n"
+        f"def _bl_prologue({', '.join([*plan.args, '_bl_probe'])}):\n"
+        + (_stmts(plan.prologue, 4) if plan.prologue else "")
+        + f"    _bl_range = {_bounds(plan)}\n"
+        f"    for {plan.index} in range(_bl_range[0], _bl_range[0] + _bl_probe):\n"
+        + _stmts(plan.body, 8)
+        + f"    return {_tuple(list(plan.carry))}, {_tuple(values)}, _bl_range\n\n\n"
+    )
+
+
 def _combine(op: str, a: str, b: str) -> str:
     return REDUCTIONS[op].combine.format(a=a, b=b)
 
@@ -99,13 +114,7 @@ def render(
 
     # prologue: the user's statements, the loop bounds, and a never-run copy of the body
     # so that numba unifies each accumulator's type exactly as in the original loop
-    w(f"@_bl_njit({user})\n")
-    w(f"def _bl_prologue({', '.join([*plan.args, '_bl_probe'])}):\n")
-    w(_stmts(plan.prologue, 4) if plan.prologue else "")
-    w(f"    _bl_range = {_bounds(plan)}\n")
-    w(f"    for {idx} in range(_bl_range[0], _bl_range[0] + _bl_probe):\n")
-    w(_stmts(plan.body, 8))
-    w(f"    return {_tuple(list(plan.carry))}, {_tuple(names)}, _bl_range\n\n\n")
+    w(_prologue(plan, user, names))
 
     # chunk: one partial per tile, each tile a plain sequential loop from the identity
     params = [*plan.chunk_inputs]
@@ -210,13 +219,7 @@ def _render_sequential(
 
     # prologue: the user's statements, the loop range, and a never-run copy of the step so
     # that numba unifies the type of each state variable exactly as in the original loop
-    w(f"@_bl_njit({user})\n")
-    w(f"def _bl_prologue({', '.join([*plan.args, '_bl_probe'])}):\n")
-    w(_stmts(plan.prologue, 4) if plan.prologue else "")
-    w(f"    _bl_range = {_bounds(plan)}\n")
-    w(f"    for {t} in range(_bl_range[0], _bl_range[0] + _bl_probe):\n")
-    w(_stmts(plan.body, 8))
-    w(f"    return {_tuple(list(plan.carry))}, {_tuple(state)}, _bl_range\n\n\n")
+    w(_prologue(plan, user, state))
 
     # steps: steps _bl_first .. _bl_first + _bl_count of the loop, on the state passed in
     w(f"@_bl_njit({par})\n")

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from .analyse import (
     RESERVED,
+    LoopPlan,
     _is_call_to,
-    _refuse_exits,
     _walk,
+    loop_header,
     names_loaded,
     names_stored,
 )
@@ -37,7 +38,7 @@ _READ_ONLY_METHODS = frozenset(
 
 
 @dataclass
-class SequentialLoop:
+class SequentialLoop(LoopPlan):
     """A function whose body is ``prologue; for t in range(...): body; epilogue``.
 
     Attributes
@@ -53,29 +54,12 @@ class SequentialLoop:
         Names the statements after the loop read.
     """
 
-    source: Source
-    name: str
-    args: tuple[str, ...]
-    prologue: list[ast.stmt]
-    loop: ast.For
-    body: list[ast.stmt]
-    epilogue: list[ast.stmt]
-    index: str
-    bounds: tuple[ast.expr, ...]
-    state: tuple[str, ...]
-    invariants: tuple[str, ...]
-    carry: tuple[str, ...]
-    epilogue_inputs: tuple[str, ...]
+    state: tuple[str, ...] = ()
+    invariants: tuple[str, ...] = ()
     parallel: bool = False
     bindings: dict[str, int] = field(default_factory=dict)
-    globals_used: frozenset[str] = field(default_factory=frozenset)
 
     kind = "sequential"
-
-    @property
-    def line(self) -> int:
-        """The user's line of the checkpointed loop."""
-        return self.source.line_of(self.loop)
 
 
 def possibly_mutated(body: list[ast.stmt], names: Iterable[str]) -> set[str]:
@@ -168,19 +152,7 @@ def sequential(
     prange_names: frozenset[str],
 ) -> SequentialLoop:
     """Analyse ``prologue; for t in range(...): body; epilogue`` into a plan."""
-    if not isinstance(loop.target, ast.Name):
-        raise source.error(loop.target, "the loop variable of the time loop must be a single name")
-    index = loop.target.id
-    call = loop.iter
-    assert isinstance(call, ast.Call)
-    if (
-        call.keywords
-        or not 1 <= len(call.args) <= 3
-        or any(isinstance(a, ast.Starred) for a in call.args)
-    ):
-        raise source.error(call, "range takes one to three positional arguments here")
-    if loop.orelse:
-        raise source.error(loop.orelse[0], "a `for ... else` loop cannot be checkpointed")
+    index, call = loop_header(source, loop, prologue, epilogue, "range", "time loop")
     for part, where in ((prologue, "before"), (epilogue, "after")):
         for node in _walk(part):
             if _is_call_to(node, prange_names):
@@ -190,13 +162,6 @@ def sequential(
                     "checkpoints one loop per kernel, so move it inside the time loop or into "
                     "an @njit helper",
                 )
-    for node in _walk(prologue):
-        if isinstance(node, ast.Return):
-            raise source.error(
-                node, "`return` before the checkpointed loop; move early exits after the loop"
-            )
-    _refuse_exits(source, loop.body, "time loop")
-    _refuse_exits(source, [*prologue, *epilogue], "kernel", allow_return=True)
 
     defined_before = set(args) | set(names_stored(prologue))
     body = [ast.fix_missing_locations(s) for s in loop.body]
