@@ -130,6 +130,7 @@ def test_clean_is_a_dry_run_without_yes(ckdir, monkeypatch, capsys):
         ["show", "{run}"],
         ["verify", "{root}"],
         ["clean", "{root}", "--all"],
+        ["sbatch", "--time", "1:00:00", "--", "python", "run.py"],
     ],
     ids=lambda a: a[0],
 )
