@@ -114,7 +114,12 @@ class CheckpointedKernel:
     """
 
     def __init__(self, target: Callable, options: Options) -> None:
-        if isinstance(target, CheckpointedKernel):
+        if _is_dispatcher(target) and hasattr(target.py_func, "__blockloop_kernel__"):
+            raise TypeError(
+                "@checkpointed_loop is already below this @njit: the kernel is checkpointed; "
+                "remove one of the two @checkpointed_loop"
+            )
+        if isinstance(target, CheckpointedKernel) or hasattr(target, "__blockloop_kernel__"):
             raise TypeError("@checkpointed_loop is applied twice")
         if _is_dispatcher(target):
             func = target.py_func  # type: ignore[attr-defined]
@@ -271,11 +276,17 @@ def checkpointed_loop(
 ) -> CheckpointedKernel | Callable[[Callable], CheckpointedKernel]:
     """Make a numba prange reduction kernel checkpointed, resumable and deterministic.
 
-    Use it bare or with options, above ``@njit`` (or on a plain function, which is then
-    compiled with ``parallel=True``)::
+    Use it bare or with options, above ``@njit``::
 
         @checkpointed_loop(mtbf="6h")
         @njit(parallel=True)
+        def pi(n): ...
+
+    or below it (or on a plain function), where the kernel is compiled with
+    ``parallel=True`` and the user's numba options of an outer ``@njit`` do not reach it::
+
+        @njit
+        @checkpointed_loop(mtbf="6h")
         def pi(n): ...
 
     Parameters
@@ -310,7 +321,9 @@ def checkpointed_loop(
     Returns
     -------
     CheckpointedKernel
-        Callable like the original, with ``.blocked_source`` and ``.last_report``.
+        Callable like the original, with ``.blocked_source`` and ``.last_report``. For a
+        plain function, a plain function with the same attributes (so that ``@njit`` can
+        decorate it; then they are on the dispatcher's ``.py_func``).
 
     Raises
     ------
@@ -322,6 +335,11 @@ def checkpointed_loop(
     )
 
     def wrap(target: Callable) -> CheckpointedKernel:
-        return CheckpointedKernel(target, options)
+        kernel = CheckpointedKernel(target, options)
+        if inspect.isfunction(target):  # a real function, so that @njit can go above
+            from .njit_above import as_function
+
+            return as_function(kernel)  # type: ignore[return-value]
+        return kernel
 
     return wrap if func is None else wrap(func)
