@@ -60,8 +60,9 @@ def _newest(paths: RunPaths) -> tuple[dict | None, int]:
     return None, bad
 
 
-def _row(paths: RunPaths) -> dict:
-    manifest, bad = _newest(paths)
+def _row(paths: RunPaths, newest: tuple[dict | None, int] | None = None) -> dict:
+    """What ``ls`` shows of one run; ``newest`` is ``_newest(paths)`` if already read."""
+    manifest, bad = newest or _newest(paths)
     row = {
         "run": paths.name,
         "path": str(paths.run_dir),
@@ -129,7 +130,7 @@ def _show(args: argparse.Namespace) -> int:
         "run": str(paths.run_dir),
         "kernel": manifest.get("kernel"),
         "generation": manifest.get("generation"),
-        "state": _row(paths)["state"],
+        "state": _row(paths, (manifest, bad))["state"],
         "progress": {"done": done, "total": total, "unit": unit},
         "reason": manifest.get("reason"),
         "arrays": {k: [v["dtype"], v["shape"]] for k, v in manifest.get("arrays", {}).items()},

@@ -153,6 +153,7 @@ class _Run:
         self.writer = Writer()
         self.longest_chunk = 0.0
         self.longest_write = 0.0
+        self.nbytes = 0  # bytes one checkpoint holds, measured once the state exists
 
     @property
     def next_key(self) -> str:
@@ -284,9 +285,10 @@ class _Run:
                     )
             report.mtbf = mtbf
             threads = numba.get_num_threads()
+            self.nbytes = self.state_bytes()
             max_units = self.allocate(threads)
             # until a write is measured, assume the state blocks the loop at 1 GB/s
-            guess = 0.002 + self.state_bytes() / 1e9
+            guess = 0.002 + self.nbytes / 1e9
             policy = Policy(mtbf, settings.interval, threads, max_units, initial_cost=guess)
             if ckpt is not None and "policy" in ckpt.manifest:
                 policy.write_cost = float(ckpt.manifest["policy"]["write_cost"])
@@ -371,7 +373,7 @@ class _Run:
         deadline = self.settings.deadline
         if deadline is None:
             return False
-        write = self.longest_write or self.state_bytes() / 100e6 + 0.05
+        write = self.longest_write or self.nbytes / 100e6 + 0.05
         margin = 2 * max(self.longest_chunk, policy.chunk_seconds) + 2 * write + 2.0
         return self.settings.wall_clock() + margin >= deadline
 
@@ -604,7 +606,7 @@ class SequentialRun(_Run):
     def allocate(self, threads: int) -> int:
         """Make the snapshot buffers on a thread while the loop computes, touching every page,
         so that the first interval checkpoint copies into memory that is already there."""
-        if self.state_bytes() >= PREFAULT_BYTES:
+        if self.nbytes >= PREFAULT_BYTES:
             self._prefault = threading.Thread(
                 target=self._make_snapshot_buffers, name="blockloop-prefault", daemon=True
             )

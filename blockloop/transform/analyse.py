@@ -382,6 +382,13 @@ def analyse(
     return _reduction(source, fn, args, prologue, loop, epilogue)
 
 
+def refuse_reserved(source: Source, fn: ast.FunctionDef) -> None:
+    """Names starting with ``_bl_`` anywhere in the kernel are blockloop's own."""
+    for name in set(names_loaded(fn.body)) | set(names_stored(fn.body)):
+        if name.startswith(RESERVED):
+            raise source.error(fn, f"names starting with {RESERVED} are reserved for blockloop")
+
+
 def loop_header(
     source: Source,
     loop: ast.For,
@@ -538,9 +545,7 @@ def _reduction(
     globals_used = frozenset(
         every - defined_before - body_locals - epilogue_locals - stores_outside - {index}
     )
-    for name in every | set(names_stored(fn.body)):
-        if name.startswith(RESERVED):
-            raise source.error(fn, f"names starting with {RESERVED} are reserved for blockloop")
+    refuse_reserved(source, fn)
     return ReductionLoop(
         source=source,
         name=fn.name,

@@ -19,6 +19,7 @@ from .analyse import (
     loop_header,
     names_loaded,
     names_stored,
+    refuse_reserved,
 )
 from .source import Source
 
@@ -193,15 +194,10 @@ def sequential(
     for name in (*state, *invariants):
         if name.startswith(RESERVED):
             raise source.error(loop, f"names starting with {RESERVED} are reserved for blockloop")
-    every = set(names_loaded(fn.body))
+    refuse_reserved(source, fn)
     locals_ = defined_before | set(stored) | set(names_stored(epilogue)) | {index}
-    for name in every | set(names_stored(fn.body)):
-        if name.startswith(RESERVED):
-            raise source.error(fn, f"names starting with {RESERVED} are reserved for blockloop")
-    bindings = {}
-    for name in state:
-        node = names_stored(prologue).get(name)
-        bindings[name] = source.line_of(node) if node is not None else source.line_of(fn)
+    prologue_binds = names_stored(prologue)
+    bindings = {name: source.line_of(prologue_binds.get(name, fn)) for name in state}
     return SequentialLoop(
         source=source,
         name=fn.name,
@@ -218,5 +214,5 @@ def sequential(
         epilogue_inputs=tuple(epilogue_inputs),
         parallel=any(_is_call_to(node, prange_names) for node in _walk(body)),
         bindings=bindings,
-        globals_used=frozenset(every - locals_),
+        globals_used=frozenset(set(names_loaded(fn.body)) - locals_),
     )
