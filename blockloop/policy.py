@@ -117,6 +117,7 @@ class Policy:
         self.writes_measured = 0
         self.seconds_per_tile: float | None = None
         self.dispatch = 0.0
+        self.since = 0.0
         self._tiles = min(self.max_tiles, self.threads)
 
     @property
@@ -136,9 +137,15 @@ class Policy:
         return max(1, min(self._tiles, remaining))
 
     def record_chunk(self, tiles: int, seconds: float) -> None:
-        """Fold one chunk's timing into the speed estimate and size the next chunk."""
+        """Fold one chunk's timing into the speed estimate and size the next chunk.
+
+        The next chunk is also cut short so that it ends when the next checkpoint is due:
+        checkpoints come every ``interval`` seconds of compute, not at the first chunk
+        boundary after it (which could be a whole chunk later when the interval is short).
+        """
         if tiles <= 0:
             return
+        self.since += seconds
         rate = max(seconds, 1e-9) / tiles
         if self.seconds_per_tile is None:
             self.seconds_per_tile = rate
@@ -148,7 +155,16 @@ class Policy:
         wanted = min(wanted, 4 * tiles, self.max_tiles)  # grow at most 4x a chunk
         if wanted >= self.threads:
             wanted -= wanted % self.threads
-        self._tiles = max(1, wanted)
+        # a checkpoint follows this chunk when one is due, so the next is due a whole
+        # interval later; 2 % over, so a chunk a little faster than measured still reaches it
+        left = self.interval - self.since if self.since < self.interval else self.interval
+        to_due = math.ceil(1.02 * left / self.seconds_per_tile)
+        to_due += -to_due % self.threads
+        self._tiles = max(1, min(wanted, to_due))
+
+    def checkpointed(self) -> None:
+        """Start counting compute toward the next checkpoint from zero."""
+        self.since = 0.0
 
     def record_write(self, seconds: float) -> None:
         """Fold one checkpoint's blocking write time into the cost estimate."""
@@ -159,6 +175,9 @@ class Policy:
             self.write_cost += self.SMOOTHING * (seconds - self.write_cost)
         self.writes_measured += 1
 
-    def due(self, compute_since_checkpoint: float) -> bool:
-        """True once the compute since the last checkpoint reaches the interval."""
+    def due(self, compute_since_checkpoint: float | None = None) -> bool:
+        """True once the compute since the last checkpoint (by default, the chunks
+        recorded since :meth:`checkpointed`) reaches the interval."""
+        if compute_since_checkpoint is None:
+            compute_since_checkpoint = self.since
         return compute_since_checkpoint >= self.interval

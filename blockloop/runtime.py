@@ -302,7 +302,6 @@ class _Run:
                 return self.finish()
             self._warm_up(policy)
             bar = Progress(self.shows_progress(), self.plan.name, self.total, self.done, self.UNIT)
-            since = 0.0
             try:
                 with SignalWatch(settings.signals) as watch:
                     while self.done < self.total:
@@ -312,7 +311,6 @@ class _Run:
                         elapsed = clock() - t0
                         self.done += units
                         self.compute_total += elapsed
-                        since += elapsed
                         report.chunks += 1
                         report.tiles += units
                         report.compute_time += elapsed
@@ -322,12 +320,12 @@ class _Run:
                         stop = watch.received
                         if stop is None and self.deadline_near(policy):
                             stop = DEADLINE
-                        signum, due = self.agree(stop, policy.due(since), policy)
+                        signum, due = self.agree(stop, policy.due(), policy)
                         if signum is not None and self.done < self.total:
                             self._interrupt(store, policy, signum)
                         if self.done < self.total and due:
                             self.checkpoint(store, policy, "interval")
-                            since = 0.0
+                            policy.checkpointed()
                     self.checkpoint(store, policy, "complete")
             finally:
                 try:
