@@ -168,3 +168,26 @@ def test_second_process_on_the_same_run_gets_a_clear_error(ckdir):
     finally:
         holder.communicate("")
     assert pi(5_000_000) == pytest.approx(np.pi, abs=1e-12)  # free again
+
+
+def test_write_npz_hashes_in_the_same_pass(tmp_path):
+    """The digests returned by the streaming writer are each array's ``array_hash``, and
+    numpy reads the file back: several write blocks, a view, empty and 0-d arrays."""
+    from blockloop.fingerprint import array_hash
+    from blockloop.store import _WRITE_BLOCK, write_npz
+
+    rng = np.random.default_rng(7)
+    big = rng.random(3 * _WRITE_BLOCK // 8 + 5)
+    arrays = {
+        "big": big,
+        "view": rng.integers(0, 9, (40, 30))[::3, 1::2],
+        "empty": np.zeros((0, 4), np.float32),
+        "scalar": np.array(2.5),
+    }
+    path = tmp_path / "x.npz"
+    with open(path, "wb") as f:
+        digests = write_npz(f, arrays)
+    assert digests == {name: array_hash(a) for name, a in arrays.items()}
+    with np.load(path, allow_pickle=False) as back:
+        for name, a in arrays.items():
+            assert np.array_equal(back[name], a) and back[name].dtype == a.dtype
