@@ -141,7 +141,8 @@ class Policy:
 
         The next chunk is also cut short so that it ends when the next checkpoint is due:
         checkpoints come every ``interval`` seconds of compute, not at the first chunk
-        boundary after it (which could be a whole chunk later when the interval is short).
+        boundary after it (which could be a whole chunk later when the interval is short),
+        but no chunk is cut below 100 times the dispatch cost.
         """
         if tiles <= 0:
             return
@@ -156,9 +157,10 @@ class Policy:
         if wanted >= self.threads:
             wanted -= wanted % self.threads
         # a checkpoint follows this chunk when one is due, so the next is due a whole
-        # interval later; 2 % over, so a chunk a little faster than measured still reaches it
+        # interval later; 2 % over, so a chunk a little faster than measured still reaches it;
+        # never cut below 100 dispatches (1 % overhead), however short the interval asked for
         left = self.interval - self.since if self.since < self.interval else self.interval
-        to_due = math.ceil(1.02 * left / self.seconds_per_tile)
+        to_due = math.ceil(max(1.02 * left, 100.0 * self.dispatch) / self.seconds_per_tile)
         to_due += -to_due % self.threads
         self._tiles = max(1, min(wanted, to_due))
 
