@@ -177,9 +177,6 @@ class Policy:
             self.write_cost += self.SMOOTHING * (seconds - self.write_cost)
         self.writes_measured += 1
 
-    def due(self, compute_since_checkpoint: float | None = None) -> bool:
-        """True once the compute since the last checkpoint (by default, the chunks
-        recorded since :meth:`checkpointed`) reaches the interval."""
-        if compute_since_checkpoint is None:
-            compute_since_checkpoint = self.since
-        return compute_since_checkpoint >= self.interval
+    def due(self) -> bool:
+        """True once the compute recorded since :meth:`checkpointed` reaches the interval."""
+        return self.since >= self.interval

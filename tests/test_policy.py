@@ -77,8 +77,10 @@ def test_policy_interval_follows_measured_write_cost(cost):
         policy.record_write(cost)
     assert policy.write_cost == pytest.approx(cost)
     assert policy.interval == pytest.approx(daly_interval(cost, 3600.0))
-    assert not policy.due(policy.interval * 0.99)
-    assert policy.due(policy.interval)
+    policy.since = policy.interval * 0.99
+    assert not policy.due()
+    policy.since = policy.interval
+    assert policy.due()
 
 
 def test_policy_costs_give_different_intervals():
