@@ -23,6 +23,7 @@ __all__ = [
     "describe_arg",
     "digest",
     "helpers_fingerprint",
+    "is_dispatcher",
 ]
 
 
@@ -83,12 +84,13 @@ def args_fingerprint(names: tuple[str, ...], values: tuple[object, ...]) -> str:
     return digest(*parts)
 
 
-def _is_dispatcher(value: object) -> bool:
+def is_dispatcher(value: object) -> bool:
+    """Whether ``value`` is a numba dispatcher (what ``@njit`` returns)."""
     return hasattr(value, "py_func") and hasattr(value, "targetoptions")
 
 
 def _describe_global(name: str, value: object, seen: set[int]) -> str:
-    if _is_dispatcher(value):
+    if is_dispatcher(value):
         return (
             "jit:"
             + _function_fingerprint(value.py_func, seen)
@@ -166,7 +168,7 @@ def check_closure(source_error, used: frozenset[str], closure: Mapping[str, obje
     """
     for name in sorted(used & set(closure)):
         value = closure[name]
-        if isinstance(value, (*CONSTANT_TYPES, types.ModuleType)) or _is_dispatcher(value):
+        if isinstance(value, (*CONSTANT_TYPES, types.ModuleType)) or is_dispatcher(value):
             continue
         if getattr(value, "__module__", "").split(".")[0] == "numba":
             continue  # numba's own objects (prange, types) imported locally

@@ -23,7 +23,9 @@ from .fingerprint import (
     closure_values,
     digest,
     helpers_fingerprint,
+    is_dispatcher,
 )
+from .helpers import call_writes
 from .report import Report
 from .runtime import ReductionRun, RunSettings, SequentialRun
 from .scheduler import resolve_deadline
@@ -85,10 +87,6 @@ class Options:
         )
 
 
-def _is_dispatcher(obj: object) -> bool:
-    return hasattr(obj, "py_func") and hasattr(obj, "targetoptions")
-
-
 def _prange_names(func: Callable) -> frozenset[str]:
     names = {"prange"}
     scope = {**func.__globals__, **closure_values(func)}  # type: ignore[attr-defined]
@@ -114,14 +112,14 @@ class CheckpointedKernel:
     """
 
     def __init__(self, target: Callable, options: Options) -> None:
-        if _is_dispatcher(target) and hasattr(target.py_func, "__blockloop_kernel__"):
+        if is_dispatcher(target) and hasattr(target.py_func, "__blockloop_kernel__"):
             raise TypeError(
                 "@checkpointed_loop is already below this @njit: the kernel is checkpointed; "
                 "remove one of the two @checkpointed_loop"
             )
         if isinstance(target, CheckpointedKernel) or hasattr(target, "__blockloop_kernel__"):
             raise TypeError("@checkpointed_loop is applied twice")
-        if _is_dispatcher(target):
+        if is_dispatcher(target):
             func = target.py_func  # type: ignore[attr-defined]
             numba_options = dict(target.targetoptions)  # type: ignore[attr-defined]
             self.original = target
@@ -140,8 +138,9 @@ class CheckpointedKernel:
         self.options = options
         self.numba_options = numba_options
         source = read_source(func)
-        self.plan = analyse(source, _prange_names(func))
         closure = closure_values(func)
+        namespace = {**func.__globals__, **closure}
+        self.plan = analyse(source, _prange_names(func), call_writes(namespace))
 
         def closure_error(name: str, reason: str) -> Exception:
             from .transform.analyse import find_function
@@ -150,7 +149,7 @@ class CheckpointedKernel:
             return source.error(node, reason)
 
         check_closure(closure_error, self.plan.globals_used, closure)
-        self._namespace = {**func.__globals__, **closure}
+        self._namespace = namespace
         self._helpers = helpers_fingerprint(self.plan.globals_used, func.__globals__, closure)
         self.blocked_source = render(self.plan, numba_options, self._helpers, __version__)
         self._source_key = digest(source.text, self.plan.kind, self._helpers)

@@ -438,6 +438,9 @@ class ReductionRun(_Run):
         plan = self.plan
         assert isinstance(plan, ReductionLoop)
         inits = self.call_prologue()
+        for update in plan.row_updates:
+            if np.ndim(self.carry.get(update.name)) > update.rows:
+                raise BlockingError(update.message, plan.source.filename, update.line, 0)
         self.count = len(range(*self.bounds))
         self.accs = []
         for acc, init in zip(plan.accumulators, inits, strict=False):

@@ -7,12 +7,14 @@ Pure functions of source text: nothing here imports numba. Every refusal is a
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .reductions import COMMUTATIVE, REDUCTIONS, by_ast_op
 from .source import Source
+from .syntax import LOOPS, SCOPES, is_call_to, is_name, names_loaded, names_stored, walk
+from .writes import CallWrites, Write, no_helpers, outer_writes
 
 if TYPE_CHECKING:
     from .sequential import SequentialLoop
@@ -20,8 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["Accumulator", "LoopPlan", "ReductionLoop", "analyse", "find_function", "names_loaded"]
 
 RESERVED = "_bl_"
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-_LOOPS = (ast.For, ast.While, ast.AsyncFor)
 SUPPORTED = (
     "supported updates are s += e, s -= e, s *= e, s |= e, s &= e, s ^= e, "
     "s = min(s, e), s = max(s, e), whole arrays a += e and indexed updates h[k] += e"
@@ -40,6 +40,21 @@ class Accumulator:
     op: str
     indexed: bool
     line: int
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """An update that writes into ``name`` only if it has more than ``rows`` dimensions.
+
+    ``t = x[i]; t += 1.0`` changes a number when ``x`` is 1-D and a row of ``x`` in place
+    when it is 2-D; which one is known once the kernel's values exist, so the run checks
+    it then and refuses with ``message`` at ``line``.
+    """
+
+    name: str
+    rows: int
+    line: int
+    message: str
 
 
 @dataclass
@@ -77,51 +92,18 @@ class ReductionLoop(LoopPlan):
 
     accumulators: tuple[Accumulator, ...] = ()
     chunk_inputs: tuple[str, ...] = ()
+    row_updates: tuple[RowUpdate, ...] = ()
 
     kind = "reduction"
 
 
 # --------------------------------------------------------------------------- helpers
 
-
-def _walk(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
-    """All nodes below ``nodes``, not entering nested function or class scopes."""
-    stack = list(nodes)[::-1]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, _SCOPES):
-            continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
-
-
-def names_loaded(nodes: Iterable[ast.AST]) -> dict[str, ast.Name]:
-    """First ``Name`` node of each name read in ``nodes``."""
-    out: dict[str, ast.Name] = {}
-    for node in _walk(nodes):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            out.setdefault(node.id, node)
-    return out
-
-
-def names_stored(nodes: Iterable[ast.AST]) -> dict[str, ast.AST]:
-    """First node binding each name in ``nodes`` (assignments, loop targets, ``with``)."""
-    out: dict[str, ast.AST] = {}
-    for node in _walk(nodes):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            out.setdefault(node.id, node)
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
-            out.setdefault(node.name, node)
-    return out
-
-
-def _is_call_to(node: ast.AST, names: frozenset[str]) -> bool:
-    if not isinstance(node, ast.Call):
-        return False
-    func = node.func
-    if isinstance(func, ast.Name):
-        return func.id in names
-    return isinstance(func, ast.Attribute) and func.attr in names
+_walk = walk
+_is_call_to = is_call_to
+_is_name = is_name
+_SCOPES = SCOPES
+_LOOPS = LOOPS
 
 
 def find_function(source: Source) -> ast.FunctionDef:
@@ -307,6 +289,7 @@ def _prange_loops(stmts: list[ast.stmt], prange: frozenset[str]) -> tuple[list[i
 def analyse(
     source: Source,
     prange_names: frozenset[str] = frozenset({"prange"}),
+    call_writes: CallWrites = no_helpers,
 ) -> ReductionLoop | SequentialLoop:
     """Analyse a kernel's source into a :class:`ReductionLoop` or a ``SequentialLoop``.
 
@@ -316,6 +299,9 @@ def analyse(
         The kernel's source.
     prange_names : frozenset of str
         Names that mean ``numba.prange`` in the kernel's module (``prange``, ``nb.prange``).
+    call_writes : callable, optional
+        Which parameters a helper called by the kernel may write into (by its name in the
+        kernel's module); by default every helper may write every array it is given.
 
     Raises
     ------
@@ -349,7 +335,14 @@ def analyse(
             loop = body[k]
             assert isinstance(loop, ast.For)
             return sequential(
-                source, fn, args, list(body[:k]), loop, list(body[k + 1 :]), prange_names
+                source,
+                fn,
+                args,
+                list(body[:k]),
+                loop,
+                list(body[k + 1 :]),
+                prange_names,
+                call_writes,
             )
         if nested:
             raise source.error(
@@ -379,7 +372,7 @@ def analyse(
     loop = body[k]
     assert isinstance(loop, ast.For)
     prologue, epilogue = list(body[:k]), list(body[k + 1 :])
-    return _reduction(source, fn, args, prologue, loop, epilogue)
+    return _reduction(source, fn, args, prologue, loop, epilogue, call_writes)
 
 
 def refuse_reserved(source: Source, fn: ast.FunctionDef) -> None:
@@ -432,6 +425,7 @@ def _reduction(
     prologue: list[ast.stmt],
     loop: ast.For,
     epilogue: list[ast.stmt],
+    call_writes: CallWrites,
 ) -> ReductionLoop:
     index, call = loop_header(source, loop, prologue, epilogue, "prange", "prange loop")
 
@@ -442,7 +436,6 @@ def _reduction(
 
     # statements that bind an outer name other than by a reduction update
     plain_binds: dict[str, ast.AST] = {}
-    update_nodes = {id(node) for *_, node in updates.updates}
     update_targets = {
         id(node.targets[0] if isinstance(node, ast.Assign) else node.target)
         for *_, node in updates.updates
@@ -516,25 +509,22 @@ def _reduction(
         )
 
     stores_outside = set(names_stored(prologue))
-    for node in _walk(body):
-        if (
-            isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
-            and id(node) not in update_nodes
-        ):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                base = target
-                while isinstance(base, (ast.Subscript, ast.Attribute)):
-                    base = base.value
-                if base is not target and isinstance(base, ast.Name):
-                    if base.id in defined_before or base.id in accs:
-                        raise source.error(
-                            node,
-                            f"`{source.snippet(node)}` writes into `{base.id}`, which lives "
-                            "outside the loop, but not as a reduction; blockloop could not "
-                            "restore those writes after an interruption. Accumulate with "
-                            f"`{base.id}[k] += e`, or use a sequential loop",
-                        )
+    indexed_targets = frozenset(
+        id(node.target)
+        for name, _, indexed, node in updates.updates
+        if indexed and name in accs and isinstance(node, ast.AugAssign)
+    )
+    writes = outer_writes(body, defined_before, skip=indexed_targets, call_writes=call_writes)
+    certain = sorted(
+        (w for w in writes.values() if w.rows is None), key=lambda w: source.line_of(w.node)
+    )
+    if certain:
+        raise source.error(certain[0].node, _write_refusal(source, certain[0]))
+    row_updates = tuple(
+        RowUpdate(w.name, w.rows, source.line_of(w.node), _write_refusal(source, w))
+        for w in writes.values()
+        if w.rows is not None
+    )
 
     body_reads = names_loaded(body)
     epilogue_locals = set(names_stored(epilogue))
@@ -561,6 +551,16 @@ def _reduction(
         chunk_inputs=chunk_inputs,
         epilogue_inputs=epilogue_inputs,
         globals_used=globals_used,
+        row_updates=row_updates,
+    )
+
+
+def _write_refusal(source: Source, write: Write) -> str:
+    name = write.name
+    return (
+        f"`{source.snippet(write.node)}` writes into `{name}`, which lives outside the loop"
+        f"{write.how}, but not as a reduction; blockloop could not restore those writes "
+        f"after an interruption. Accumulate with `{name}[k] += e`, or use a sequential loop"
     )
 
 

@@ -22,20 +22,9 @@ from .analyse import (
     refuse_reserved,
 )
 from .source import Source
+from .writes import CallWrites, no_helpers, outer_writes
 
 __all__ = ["SequentialLoop", "possibly_mutated", "sequential"]
-
-# calls that never write into an array passed to them
-_READ_ONLY_CALLS = frozenset(
-    {"len", "min", "max", "abs", "range", "prange", "float", "int", "bool", "complex", "print"}
-)
-# numpy functions that write into an argument (besides any call with ``out=``)
-_NUMPY_WRITERS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "shuffle"})
-_NUMPY_MODULES = frozenset({"np", "numpy"})
-_READ_ONLY_ATTRS = frozenset({"shape", "size", "ndim", "dtype", "itemsize", "nbytes"})
-_READ_ONLY_METHODS = frozenset(
-    {"sum", "mean", "min", "max", "prod", "std", "var", "any", "all", "argmin", "argmax", "copy"}
-)
 
 
 @dataclass
@@ -63,61 +52,27 @@ class SequentialLoop(LoopPlan):
     kind = "sequential"
 
 
-def possibly_mutated(body: list[ast.stmt], names: Iterable[str]) -> set[str]:
+def possibly_mutated(
+    body: list[ast.stmt], names: Iterable[str], call_writes: CallWrites = no_helpers
+) -> set[str]:
     """Names among ``names`` whose values ``body`` may write into (conservative).
 
-    A name is read-only when every use is an element read (``u[i]`` in an expression), a
-    metadata attribute (``u.shape``), a read-only method (``u.sum()``) or an argument of a
-    builtin that does not write (``len(u)``). Anything else (a subscript store, a view bound
-    to another name, an argument of a helper function) counts as a possible write.
+    Every write :func:`~blockloop.transform.writes.outer_writes` finds counts, also one
+    that depends on the array's dimensions, and so does a slice of one bound to another
+    name (``w = u[1:]``), whether or not it is written through.
     """
     wanted = set(names)
-    parents: dict[int, ast.AST] = {}
+    out = set(outer_writes(body, wanted, call_writes=call_writes))
     for node in _walk(body):
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
-    out: set[str] = set()
-    for node in _walk(body):
-        if not (isinstance(node, ast.Name) and node.id in wanted and node.id not in out):
-            continue
-        if isinstance(node.ctx, ast.Store):
-            continue  # a rebinding, not a write into the old value
-        if not _read_only_use(node, parents):
-            out.add(node.id)
-    return out
-
-
-def _read_only_use(node: ast.Name, parents: dict[int, ast.AST]) -> bool:
-    parent = parents.get(id(node))
-    if isinstance(parent, ast.Subscript) and parent.value is node:
-        if not isinstance(parent.ctx, ast.Load):
-            return False
-        # an element read is fine; a slice bound to a name or passed on is a view
-        holder = parents.get(id(parent))
-        passed_on = isinstance(holder, (ast.Assign, ast.Tuple, ast.List)) or (
-            isinstance(holder, ast.Call) and not _read_only_call(holder)
-        )
-        return not (passed_on and _is_view(parent.slice))
-        return True
-    if isinstance(parent, ast.Attribute) and parent.value is node:
-        if not isinstance(parent.ctx, ast.Load):
-            return False
-        if parent.attr in _READ_ONLY_ATTRS:
-            return True
-        holder = parents.get(id(parent))
-        return (
-            isinstance(holder, ast.Call)
-            and holder.func is parent
-            and parent.attr in _READ_ONLY_METHODS
-        )
-    if isinstance(parent, ast.Call):
-        return node is not parent.func and _read_only_call(parent)
-    if isinstance(parent, ast.keyword):
-        call = parents.get(id(parent))
-        return isinstance(call, ast.Call) and _read_only_call(call)
-    if isinstance(parent, (ast.Assign, ast.Tuple, ast.List, ast.Starred, ast.NamedExpr)):
-        return False  # another name for the same array
-    return True  # arithmetic, comparisons, conditions
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Subscript)
+            and isinstance(node.value.value, ast.Name)
+            and node.value.value.id in wanted
+            and _is_view(node.value.slice)
+        ):
+            out.add(node.value.value.id)
+    return out & wanted
 
 
 def _is_view(index: ast.expr) -> bool:
@@ -128,21 +83,6 @@ def _is_view(index: ast.expr) -> bool:
     )
 
 
-def _read_only_call(call: ast.Call) -> bool:
-    if any(k.arg == "out" for k in call.keywords):
-        return False
-    func = call.func
-    if isinstance(func, ast.Name):
-        return func.id in _READ_ONLY_CALLS
-    if isinstance(func, ast.Attribute):
-        base = func.value
-        while isinstance(base, ast.Attribute):
-            base = base.value
-        if isinstance(base, ast.Name) and base.id in _NUMPY_MODULES:
-            return func.attr not in _NUMPY_WRITERS
-    return False
-
-
 def sequential(
     source: Source,
     fn: ast.FunctionDef,
@@ -151,6 +91,7 @@ def sequential(
     loop: ast.For,
     epilogue: list[ast.stmt],
     prange_names: frozenset[str],
+    call_writes: CallWrites = no_helpers,
 ) -> SequentialLoop:
     """Analyse ``prologue; for t in range(...): body; epilogue`` into a plan."""
     index, call = loop_header(source, loop, prologue, epilogue, "range", "time loop")
@@ -186,7 +127,7 @@ def sequential(
             )
     body_reads = names_loaded(body)
     rebound = set(stored) & defined_before
-    written = possibly_mutated(body, (set(body_reads) & defined_before) - rebound)
+    written = possibly_mutated(body, (set(body_reads) & defined_before) - rebound, call_writes)
     state = sorted(rebound | written)
     invariants = sorted((set(body_reads) & defined_before) - set(state))
     epilogue_inputs = sorted(set(epilogue_reads) & (defined_before | set(state)))

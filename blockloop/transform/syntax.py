@@ -1,0 +1,106 @@
+"""Syntax helpers shared by every analysis: walks, names read and bound, parents.
+
+Pure functions of ``ast`` trees; this module imports nothing else of blockloop.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator
+
+__all__ = [
+    "LOOPS",
+    "SCOPES",
+    "Parents",
+    "dotted",
+    "is_call_to",
+    "is_name",
+    "names_loaded",
+    "names_stored",
+    "walk",
+]
+
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+LOOPS = (ast.For, ast.While, ast.AsyncFor)
+
+
+def walk(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
+    """All nodes below ``nodes`` in source order, not entering nested function or class scopes."""
+    stack = list(nodes)[::-1]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, SCOPES):
+            continue
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def names_loaded(nodes: Iterable[ast.AST]) -> dict[str, ast.Name]:
+    """First ``Name`` node of each name read in ``nodes``."""
+    out: dict[str, ast.Name] = {}
+    for node in walk(nodes):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            out.setdefault(node.id, node)
+    return out
+
+
+def names_stored(nodes: Iterable[ast.AST]) -> dict[str, ast.AST]:
+    """First node binding each name in ``nodes`` (assignments, loop targets, ``with``)."""
+    out: dict[str, ast.AST] = {}
+    for node in walk(nodes):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            out.setdefault(node.id, node)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            out.setdefault(node.name, node)
+    return out
+
+
+def is_call_to(node: ast.AST, names: frozenset[str]) -> bool:
+    """Whether ``node`` calls ``name(...)`` or ``anything.name(...)`` for a name in ``names``."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id in names
+    return isinstance(func, ast.Attribute) and func.attr in names
+
+
+def is_name(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` reads or binds the plain name ``name``."""
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def dotted(node: ast.AST) -> str | None:
+    """``"a.b.c"`` for the expression ``a.b.c`` (names and attributes only), else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+class Parents:
+    """The parent of every node below some statements, and the statement holding a node.
+
+    Built once per body, so that "the statement of this node" is a lookup, not a search.
+    """
+
+    def __init__(self, body: Iterable[ast.AST]) -> None:
+        self._parent: dict[int, ast.AST] = {}
+        for node in walk(body):
+            for child in ast.iter_child_nodes(node):
+                self._parent[id(child)] = node
+
+    def of(self, node: ast.AST) -> ast.AST | None:
+        """The node directly above ``node`` (None at the top)."""
+        return self._parent.get(id(node))
+
+    def statement(self, node: ast.AST) -> ast.stmt | None:
+        """The innermost statement that holds ``node`` (``node`` itself if a statement)."""
+        current: ast.AST | None = node
+        while current is not None and not isinstance(current, ast.stmt):
+            current = self._parent.get(id(current))
+        return current
