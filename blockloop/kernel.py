@@ -31,8 +31,8 @@ from .runtime import ReductionRun, RunSettings, SequentialRun
 from .scheduler import resolve_deadline
 from .signals import DEFAULT_SIGNALS
 from .store import RunPaths, Store
-from .transform import analyse, read_source, render
-from .transform.analyse import names_loaded
+from .transform import ReductionLoop, SequentialLoop, analyse, read_source, render
+from .transform.syntax import names_loaded
 
 __all__ = ["CheckpointedKernel", "Options", "checkpointed_loop"]
 
@@ -142,10 +142,10 @@ class CheckpointedKernel:
         namespace = {**func.__globals__, **closure}
         self.plan = analyse(source, _prange_names(func), call_writes(namespace))
 
-        def closure_error(name: str, reason: str) -> Exception:
-            from .transform.analyse import find_function
+        plan = self.plan
 
-            node = names_loaded(find_function(source).body).get(name)
+        def closure_error(name: str, reason: str) -> Exception:
+            node = names_loaded([*plan.prologue, plan.loop, *plan.epilogue]).get(name)
             return source.error(node, reason)
 
         check_closure(closure_error, self.plan.globals_used, closure)
@@ -218,7 +218,7 @@ class CheckpointedKernel:
         comm = world(self.options.comm)
         parts = (self.plan, self._compiled(), values, identity, settings, report)
         if comm.size > 1:
-            if self.plan.kind == "sequential":
+            if not isinstance(self.plan, ReductionLoop):
                 raise ValueError(
                     f"{self.plan.name}: a sequential loop cannot be spread over {comm.size} MPI "
                     "ranks; run it with one rank (prange reductions are distributed)"
@@ -226,14 +226,19 @@ class CheckpointedKernel:
             from .distributed import DistributedReductionRun
 
             run: ReductionRun | SequentialRun = DistributedReductionRun(*parts, comm=comm)
-        elif self.plan.kind == "sequential":
-            run = SequentialRun(*parts)
         else:
-            run = ReductionRun(*parts)
+            run = RUNS[type(self.plan)](*parts)
         return run.run()
 
     def __repr__(self) -> str:
         return f"<checkpointed_loop {self.plan.name} ({self.plan.kind}, line {self.plan.line})>"
+
+
+RUNS: dict[type, type[ReductionRun] | type[SequentialRun]] = {
+    ReductionLoop: ReductionRun,
+    SequentialLoop: SequentialRun,
+}
+"""The run class of each plan type."""
 
 
 def _want_progress(option: bool | None) -> bool:

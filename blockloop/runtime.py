@@ -26,9 +26,8 @@ from .progress import Progress
 from .report import Report
 from .signals import SignalWatch, signal_name
 from .store import Checkpoint, Store
-from .transform import ReductionLoop, epilogue_inputs
+from .transform import ReductionLoop, SequentialLoop, epilogue_inputs
 from .transform.reductions import REDUCTIONS
-from .transform.sequential import SequentialLoop
 from .writer import Writer
 
 __all__ = ["ReductionRun", "SequentialRun", "choose_tile", "refine_mtbf", "retype"]

@@ -4,13 +4,16 @@ Nothing in this package imports numba; :mod:`blockloop.compile` turns the render
 into compiled functions.
 """
 
-from .analyse import Accumulator, ReductionLoop, analyse
+from .analyse import analyse
+from .plans import Accumulator, LoopPlan, ReductionLoop, SequentialLoop
 from .render import epilogue_inputs, render
 from .source import Source, read_source
 
 __all__ = [
     "Accumulator",
+    "LoopPlan",
     "ReductionLoop",
+    "SequentialLoop",
     "Source",
     "analyse",
     "epilogue_inputs",

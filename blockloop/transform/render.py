@@ -10,12 +10,12 @@ from __future__ import annotations
 import ast
 import copy
 import textwrap
+from collections.abc import Callable
 
-from .analyse import ReductionLoop
+from .plans import LoopPlan, ReductionLoop, SequentialLoop
 from .reductions import REDUCTIONS
-from .sequential import SequentialLoop
 
-__all__ = ["render", "render_options"]
+__all__ = ["RENDERERS", "render", "render_options"]
 
 _FIXED = ("cache", "nogil", "parallel", "nopython", "forceobj", "looplift", "target")
 
@@ -70,17 +70,12 @@ def _combine(op: str, a: str, b: str) -> str:
     return REDUCTIONS[op].combine.format(a=a, b=b)
 
 
-def render(
-    plan: ReductionLoop | SequentialLoop,
-    options: dict[str, object],
-    helpers: str,
-    version: str,
-) -> str:
-    """The source of the blocked module for ``plan``.
+def render(plan: LoopPlan, options: dict[str, object], helpers: str, version: str) -> str:
+    """The source of the blocked module for ``plan``, by the renderer of its plan type.
 
     Parameters
     ----------
-    plan : ReductionLoop
+    plan : LoopPlan
         The analysed kernel.
     options : dict
         The user's numba options (``fastmath``, ``error_model``, ...).
@@ -90,8 +85,12 @@ def render(
     version : str
         blockloop's version, for the header.
     """
-    if plan.kind == "sequential":
-        return _render_sequential(plan, options, helpers, version)  # type: ignore[arg-type]
+    return RENDERERS[type(plan)](plan, options, helpers, version)
+
+
+def _render_reduction(
+    plan: ReductionLoop, options: dict[str, object], helpers: str, version: str
+) -> str:
     accs = plan.accumulators
     names = [a.name for a in accs]
     user = render_options(options, parallel=False)
@@ -237,3 +236,10 @@ def _render_sequential(
         w(f"def _bl_epilogue({', '.join(plan.epilogue_inputs)}):\n")
         w(_stmts(plan.epilogue, 4))
     return "".join(out)
+
+
+RENDERERS: dict[type, Callable[..., str]] = {
+    ReductionLoop: _render_reduction,
+    SequentialLoop: _render_sequential,
+}
+"""The renderer of each plan type."""

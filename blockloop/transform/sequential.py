@@ -9,47 +9,14 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from .analyse import (
-    RESERVED,
-    LoopPlan,
-    _is_call_to,
-    _walk,
-    loop_header,
-    names_loaded,
-    names_stored,
-    refuse_reserved,
-)
+from .checks import RESERVED, loop_header, refuse_reserved
+from .plans import SequentialLoop
 from .source import Source
+from .syntax import is_call_to, names_loaded, names_stored, walk
 from .writes import CallWrites, no_helpers, outer_writes
 
-__all__ = ["SequentialLoop", "possibly_mutated", "sequential"]
-
-
-@dataclass
-class SequentialLoop(LoopPlan):
-    """A function whose body is ``prologue; for t in range(...): body; epilogue``.
-
-    Attributes
-    ----------
-    state : tuple of str
-        Names defined before the loop that the body rebinds (``a, b = b, a + b``) or may
-        write into (``u[i] = ...``, passing ``u`` to a helper): saved at each checkpoint.
-    invariants : tuple of str
-        Names defined before the loop that the body only reads.
-    carry : tuple of str
-        What the prologue hands on: the invariants and what only the epilogue reads.
-    epilogue_inputs : tuple of str
-        Names the statements after the loop read.
-    """
-
-    state: tuple[str, ...] = ()
-    invariants: tuple[str, ...] = ()
-    parallel: bool = False
-    bindings: dict[str, int] = field(default_factory=dict)
-
-    kind = "sequential"
+__all__ = ["possibly_mutated", "sequential"]
 
 
 def possibly_mutated(
@@ -63,7 +30,7 @@ def possibly_mutated(
     """
     wanted = set(names)
     out = set(outer_writes(body, wanted, call_writes=call_writes))
-    for node in _walk(body):
+    for node in walk(body):
         if (
             isinstance(node, ast.Assign)
             and isinstance(node.value, ast.Subscript)
@@ -96,8 +63,8 @@ def sequential(
     """Analyse ``prologue; for t in range(...): body; epilogue`` into a plan."""
     index, call = loop_header(source, loop, prologue, epilogue, "range", "time loop")
     for part, where in ((prologue, "before"), (epilogue, "after")):
-        for node in _walk(part):
-            if _is_call_to(node, prange_names):
+        for node in walk(part):
+            if is_call_to(node, prange_names):
                 raise source.error(
                     node,
                     f"a prange loop {where} the time loop would run unblocked; blockloop "
@@ -153,7 +120,7 @@ def sequential(
         invariants=tuple(invariants),
         carry=tuple(carry),
         epilogue_inputs=tuple(epilogue_inputs),
-        parallel=any(_is_call_to(node, prange_names) for node in _walk(body)),
+        parallel=any(is_call_to(node, prange_names) for node in walk(body)),
         bindings=bindings,
         globals_used=frozenset(set(names_loaded(fn.body)) - locals_),
     )

@@ -1,0 +1,136 @@
+"""Checks and refusals that every loop kind shares: the function, its signature, exits.
+
+Every refusal is a :class:`~blockloop.BlockingError` at the user's line that says what to
+change.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+
+from .source import Source
+from .syntax import LOOPS, SCOPES, names_loaded, names_stored, walk
+
+__all__ = [
+    "RESERVED",
+    "check_signature",
+    "find_function",
+    "loop_header",
+    "refuse_exits",
+    "refuse_reserved",
+]
+
+RESERVED = "_bl_"
+
+
+def find_function(source: Source) -> ast.FunctionDef:
+    """The function definition at the top of ``source``."""
+    tree = ast.parse(source.text)
+    if not tree.body or not isinstance(tree.body[0], ast.FunctionDef):
+        raise source.error(
+            tree.body[0] if tree.body else None,
+            "blockloop decorates a plain function defined with def",
+        )
+    return tree.body[0]
+
+
+def check_signature(source: Source, fn: ast.FunctionDef) -> tuple[str, ...]:
+    a = fn.args
+    if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
+        raise source.error(
+            fn,
+            f"{fn.name}() takes *args, **kwargs, keyword-only or positional-only "
+            "parameters; give the kernel plain positional parameters",
+        )
+    names = tuple(arg.arg for arg in a.args)
+    for arg in a.args:
+        if arg.arg.startswith(RESERVED):
+            raise source.error(arg, f"names starting with {RESERVED} are reserved for blockloop")
+    return names
+
+
+def refuse_exits(
+    source: Source, body: list[ast.stmt], where: str, allow_return: bool = False
+) -> None:
+    """``return``, ``yield`` and a ``break`` of the loop itself cannot be blocked."""
+
+    def visit(nodes: Iterable[ast.AST], in_inner_loop: bool) -> None:
+        for node in nodes:
+            if isinstance(node, SCOPES):
+                raise source.error(
+                    node,
+                    f"a function or class defined inside the {where} cannot be compiled "
+                    "into a blocked chunk; define it at module level with @njit",
+                )
+            if isinstance(node, ast.Return) and not allow_return:
+                raise source.error(
+                    node,
+                    f"`return` inside the {where} would end the run early; blockloop cannot "
+                    "checkpoint that. Compute a flag or an accumulator and return after the loop",
+                )
+            if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
+                raise source.error(node, f"`yield` inside the {where} cannot be blocked")
+            if isinstance(node, ast.Break) and not in_inner_loop and not allow_return:
+                raise source.error(
+                    node,
+                    f"`break` out of the {where} makes the work depend on iteration order; "
+                    "blockloop needs every iteration to run. Use a flag or a min/max reduction",
+                )
+            if isinstance(node, (ast.Global, ast.Nonlocal)):
+                raise source.error(node, f"`{type(node).__name__.lower()}` is not supported")
+            inner = in_inner_loop or isinstance(node, LOOPS)
+            if isinstance(node, LOOPS):
+                # the loop's own `else` is outside it
+                visit([*node.body], inner)
+                visit([node.target] if isinstance(node, ast.For) else [node.test], in_inner_loop)
+                visit(node.orelse, in_inner_loop)
+                if isinstance(node, ast.For):
+                    visit([node.iter], in_inner_loop)
+                continue
+            visit(ast.iter_child_nodes(node), inner)
+
+    visit(body, False)
+
+
+def refuse_reserved(source: Source, fn: ast.FunctionDef) -> None:
+    """Names starting with ``_bl_`` anywhere in the kernel are blockloop's own."""
+    for name in set(names_loaded(fn.body)) | set(names_stored(fn.body)):
+        if name.startswith(RESERVED):
+            raise source.error(fn, f"names starting with {RESERVED} are reserved for blockloop")
+
+
+def loop_header(
+    source: Source,
+    loop: ast.For,
+    prologue: list[ast.stmt],
+    epilogue: list[ast.stmt],
+    func: str,
+    where: str,
+) -> tuple[str, ast.Call]:
+    """Checks shared by both loop kinds; the loop variable and the ``func(...)`` call.
+
+    Refuses a loop variable that is not one name, other than one to three positional
+    arguments, ``for ... else``, ``return`` before the loop, and ``return``, ``yield`` or
+    ``break`` inside it.
+    """
+    if not isinstance(loop.target, ast.Name):
+        raise source.error(loop.target, f"the loop variable of the {where} must be a single name")
+    call = loop.iter
+    assert isinstance(call, ast.Call)
+    if (
+        call.keywords
+        or not 1 <= len(call.args) <= 3
+        or any(isinstance(a, ast.Starred) for a in call.args)
+    ):
+        raise source.error(call, f"{func} takes one to three positional arguments here")
+    if loop.orelse:
+        raise source.error(loop.orelse[0], f"a `for ... else` {where} cannot be checkpointed")
+    for node in walk(prologue):
+        if isinstance(node, ast.Return):
+            raise source.error(
+                node, f"`return` before the {where}; move early exits after the loop"
+            )
+    refuse_exits(source, loop.body, where)
+    refuse_exits(source, [*prologue, *epilogue], "kernel", allow_return=True)
+    return loop.target.id, call

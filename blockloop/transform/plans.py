@@ -1,0 +1,107 @@
+"""The plans the analyses produce and the renderers consume: what a kernel's loop is.
+
+Plain data: no analysis and no rendering here.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from .source import Source
+
+__all__ = ["Accumulator", "LoopPlan", "ReductionLoop", "RowUpdate", "SequentialLoop"]
+
+
+@dataclass(frozen=True)
+class Accumulator:
+    """One reduction variable of the loop.
+
+    ``indexed`` accumulators are arrays updated element-wise (``h[k] += e``); the others
+    are scalars or whole arrays (``s += e``), told apart only at run time.
+    """
+
+    name: str
+    op: str
+    indexed: bool
+    line: int
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """An update that writes into ``name`` only if it has more than ``rows`` dimensions.
+
+    ``t = x[i]; t += 1.0`` changes a number when ``x`` is 1-D and a row of ``x`` in place
+    when it is 2-D; which one is known once the kernel's values exist, so the run checks
+    it then and refuses with ``message`` at ``line``.
+    """
+
+    name: str
+    rows: int
+    line: int
+    message: str
+
+
+@dataclass
+class LoopPlan:
+    """What both loop kinds know: ``prologue; for index in func(*bounds): body; epilogue``.
+
+    ``carry`` is what the prologue hands on to the loop and the epilogue; ``globals_used``
+    the module names the kernel reads (helpers, constants), for its fingerprint.
+    """
+
+    source: Source
+    name: str
+    args: tuple[str, ...]
+    prologue: list[ast.stmt]
+    loop: ast.For
+    body: list[ast.stmt]
+    epilogue: list[ast.stmt]
+    index: str
+    bounds: tuple[ast.expr, ...]
+    carry: tuple[str, ...]
+    epilogue_inputs: tuple[str, ...]
+    globals_used: frozenset[str]
+
+    kind = "loop"
+
+    @property
+    def line(self) -> int:
+        """The user's line of the checkpointed loop."""
+        return self.source.line_of(self.loop)
+
+
+@dataclass
+class ReductionLoop(LoopPlan):
+    """A function whose body is ``prologue; for i in prange(...): body; epilogue``."""
+
+    accumulators: tuple[Accumulator, ...] = ()
+    chunk_inputs: tuple[str, ...] = ()
+    row_updates: tuple[RowUpdate, ...] = ()
+
+    kind = "reduction"
+
+
+@dataclass
+class SequentialLoop(LoopPlan):
+    """A function whose body is ``prologue; for t in range(...): body; epilogue``.
+
+    Attributes
+    ----------
+    state : tuple of str
+        Names defined before the loop that the body rebinds (``a, b = b, a + b``) or may
+        write into (``u[i] = ...``, passing ``u`` to a helper): saved at each checkpoint.
+    invariants : tuple of str
+        Names defined before the loop that the body only reads.
+    carry : tuple of str
+        What the prologue hands on: the invariants and what only the epilogue reads.
+    epilogue_inputs : tuple of str
+        Names the statements after the loop read.
+    """
+
+    state: tuple[str, ...] = ()
+    invariants: tuple[str, ...] = ()
+    parallel: bool = False
+    bindings: dict[str, int] = field(default_factory=dict)
+
+    kind = "sequential"

@@ -1,0 +1,210 @@
+"""Analysis of reduction loops: ``prologue; for i in prange(...): body; epilogue``.
+
+Finds the accumulators (each with one operator), what the prologue hands to the loop and
+the epilogue, and refuses everything a tiled, pairwise-folded loop cannot reproduce.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .checks import RESERVED, loop_header, refuse_reserved
+from .normalise import normalise
+from .plans import Accumulator, ReductionLoop, RowUpdate
+from .reductions import REDUCTIONS, by_ast_op
+from .source import Source
+from .syntax import Parents, is_name, names_loaded, names_stored, walk
+from .writes import CallWrites, Write, outer_writes
+
+__all__ = ["SUPPORTED", "reduction"]
+
+SUPPORTED = (
+    "supported updates are s += e, s -= e, s *= e, s |= e, s &= e, s ^= e, "
+    "s = min(s, e), s = max(s, e), whole arrays a += e and indexed updates h[k] += e"
+)
+
+
+def updates(body: list[ast.stmt], outer: set[str]) -> tuple[list[tuple], set[int]]:
+    """The reduction updates of a normalised body, and the reads they imply.
+
+    Returns ``[(name, op, indexed, statement)]`` in source order and the ``id()`` of the
+    ``Name`` nodes that read an accumulator only as part of its own update.
+    """
+    found: list[tuple] = []
+    implicit: set[int] = set()
+    for node in walk(body):
+        if isinstance(node, ast.AugAssign):
+            reduction = by_ast_op(node.op)
+            target = node.target
+            if reduction is None:
+                continue
+            if isinstance(target, ast.Name) and target.id in outer:
+                found.append((target.id, reduction.key, False, node))
+            elif (
+                isinstance(target, ast.Subscript)
+                and isinstance(target.value, ast.Name)
+                and target.value.id in outer
+            ):
+                implicit.add(id(target.value))
+                found.append((target.value.id, reduction.key, True, node))
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+            if (
+                isinstance(target, ast.Name)
+                and target.id in outer
+                and isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name)
+                and value.func.id in ("min", "max")
+                and len(value.args) == 2
+                and not value.keywords
+                and is_name(value.args[0], target.id)
+                and target.id not in names_loaded([value.args[1]])
+            ):
+                implicit.add(id(value.args[0]))
+                found.append((target.id, value.func.id, False, node))
+    return found, implicit
+
+
+def reduction(
+    source: Source,
+    fn: ast.FunctionDef,
+    args: tuple[str, ...],
+    prologue: list[ast.stmt],
+    loop: ast.For,
+    epilogue: list[ast.stmt],
+    call_writes: CallWrites,
+) -> ReductionLoop:
+    index, call = loop_header(source, loop, prologue, epilogue, "prange", "prange loop")
+
+    defined_before = set(args) | set(names_stored(prologue))
+    body = normalise([ast.fix_missing_locations(s) for s in loop.body], defined_before)
+    found, implicit_reads = updates(body, defined_before)
+    parents = Parents(body)
+
+    # statements that bind an outer name other than by a reduction update
+    plain_binds: dict[str, ast.AST] = {}
+    update_targets = {
+        id(node.targets[0] if isinstance(node, ast.Assign) else node.target) for *_, node in found
+    }
+    for node in walk(body):
+        if id(node) in update_targets:
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            plain_binds.setdefault(node.id, node)
+
+    accs: dict[str, Accumulator] = {}
+    for name, op, indexed, node in found:
+        if name in plain_binds:
+            continue  # reported below as a carried variable
+        prev = accs.get(name)
+        if prev is not None:
+            if REDUCTIONS[prev.op].family != REDUCTIONS[op].family or prev.indexed != indexed:
+                raise source.error(
+                    node,
+                    f"`{name}` is updated with {REDUCTIONS[prev.op].spelling} (line {prev.line}) "
+                    f"and {REDUCTIONS[op].spelling} here; a reduction needs one operator. "
+                    "Use two accumulators and combine them after the loop",
+                )
+            continue
+        accs[name] = Accumulator(name, op, indexed, source.line_of(node))
+
+    if index in plain_binds or index in accs:
+        raise source.error(plain_binds.get(index), f"the loop variable `{index}` is rebound")
+
+    for name, node in plain_binds.items():
+        if name in defined_before:
+            stmt = parents.statement(node)
+            if stmt is not None and name in names_loaded([stmt]):
+                reason = (
+                    f"`{source.snippet(stmt)}` carries `{name}` from one iteration to the next "
+                    f"but is not a recognised reduction; {SUPPORTED}"
+                )
+            else:
+                reason = (
+                    f"`{name}` is defined before the loop and rebound inside it, so its value "
+                    "would depend on which iteration ran last; use a new name inside the loop, "
+                    f"or make it a reduction ({SUPPORTED})"
+                )
+            raise source.error(stmt or node, reason)
+
+    for name in accs:
+        if name.startswith(RESERVED):
+            raise source.error(loop, f"names starting with {RESERVED} are reserved for blockloop")
+    for node in walk(body):
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id in accs
+            and id(node) not in implicit_reads
+        ):
+            raise source.error(
+                node,
+                f"`{node.id}` is a reduction variable and is read inside the loop; each tile "
+                "sees only its own partial value there. Read it after the loop",
+            )
+
+    body_locals = set(names_stored(body)) - set(accs)
+    epilogue_reads = names_loaded(epilogue)
+    leaked = sorted((body_locals | {index}) & set(epilogue_reads) - defined_before)
+    if leaked:
+        name = leaked[0]
+        raise source.error(
+            epilogue_reads[name],
+            f"`{name}` is bound inside the prange loop and read after it; its value would "
+            "depend on which iteration ran last. Make it a reduction (e.g. max) instead",
+        )
+
+    stores_outside = set(names_stored(prologue))
+    indexed_targets = frozenset(
+        id(node.target)
+        for name, _, indexed, node in found
+        if indexed and name in accs and isinstance(node, ast.AugAssign)
+    )
+    writes = outer_writes(body, defined_before, skip=indexed_targets, call_writes=call_writes)
+    certain = sorted(
+        (w for w in writes.values() if w.rows is None), key=lambda w: source.line_of(w.node)
+    )
+    if certain:
+        raise source.error(certain[0].node, _write_refusal(source, certain[0]))
+    row_updates = tuple(
+        RowUpdate(w.name, w.rows, source.line_of(w.node), _write_refusal(source, w))
+        for w in writes.values()
+        if w.rows is not None
+    )
+
+    body_reads = names_loaded(body)
+    epilogue_locals = set(names_stored(epilogue))
+    carry = sorted((set(body_reads) | set(epilogue_reads)) & defined_before - set(accs))
+    chunk_inputs = tuple(n for n in carry if n in body_reads)
+    epilogue_inputs = tuple(n for n in carry if n in epilogue_reads)
+    every = set(names_loaded(fn.body))
+    globals_used = frozenset(
+        every - defined_before - body_locals - epilogue_locals - stores_outside - {index}
+    )
+    refuse_reserved(source, fn)
+    return ReductionLoop(
+        source=source,
+        name=fn.name,
+        args=args,
+        prologue=prologue,
+        loop=loop,
+        body=body,
+        epilogue=epilogue,
+        index=index,
+        bounds=tuple(call.args),
+        accumulators=tuple(sorted(accs.values(), key=lambda a: a.line)),
+        carry=tuple(carry),
+        chunk_inputs=chunk_inputs,
+        epilogue_inputs=epilogue_inputs,
+        globals_used=globals_used,
+        row_updates=row_updates,
+    )
+
+
+def _write_refusal(source: Source, write: Write) -> str:
+    name = write.name
+    return (
+        f"`{source.snippet(write.node)}` writes into `{name}`, which lives outside the loop"
+        f"{write.how}, but not as a reduction; blockloop could not restore those writes "
+        f"after an interruption. Accumulate with `{name}[k] += e`, or use a sequential loop"
+    )
