@@ -35,10 +35,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blockloop import checkpointed_loop, daly_interval
+from blockloop.manifest import Identity, RunState
 from blockloop.store import RunPaths, Store
 from kernels.heat2d import heat2d, make_args
 
 ROOT = Path(__file__).resolve().parent.parent
+STATE = RunState(kernel="bench", unit="step", done=1, total=2, reason="interval")
 
 
 WAYS = ("write + fsync", "with early writeback", "blockloop commit")
@@ -74,11 +76,11 @@ def bandwidths(snapshot: dict, where: Path, name: str, rounds: int = 4) -> dict[
     block = np.random.default_rng(0).integers(0, 255, 16 << 20, dtype=np.uint8)
     times: dict[str, list[float]] = {way: [] for way in WAYS}
     previous: dict[str, Path] = {}
-    with Store(RunPaths(where, name), {"kernel": "bench"}, keep=1) as store:
+    with Store(RunPaths(where, name), Identity("bench", "0" * 16), keep=1) as store:
         for k in range(rounds):
             for i, way in enumerate(WAYS):
                 if way == "blockloop commit":
-                    times[way].append(store.save(snapshot, {})[1])
+                    times[way].append(store.save(snapshot, STATE)[1])
                     continue
                 path = where / f"{name}-probe-{i}-{k}.bin"
                 times[way].append(_probe(path, nbytes, block, early=i == 1))

@@ -25,6 +25,7 @@ from numba import njit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blockloop import checkpointed_loop
+from blockloop.manifest import Identity, RunState
 from blockloop.store import RunPaths, Store
 from kernels.pi import pi
 
@@ -37,13 +38,15 @@ def make_pair(fastmath: bool):
 def commit_times(samples: int) -> list[float]:
     """Durable commits of a scalar-state checkpoint (a 30-deep pairwise stack of one float)."""
     with tempfile.TemporaryDirectory(dir=".") as root:
-        store = Store(RunPaths(Path(root), "bench"), {"kernel": "bench"}, keep=2)
+        store = Store(RunPaths(Path(root), "bench"), Identity("bench", "0" * 16), keep=2)
         times = []
         with store:
             stack = np.zeros((30, 1))
             for k in range(samples):
                 stack[0, 0] = k
-                _, seconds = store.save({"stack_total": stack.copy()}, {"next_tile": k})
+                _, seconds = store.save(
+                    {"stack_total": stack.copy()}, RunState("bench", "tile", k, 10**9, "interval")
+                )
                 times.append(seconds)
     return times
 

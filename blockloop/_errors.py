@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["BlockingError", "CheckpointError", "CheckpointWarning", "Interrupted"]
+import os
+import sys
+import warnings
+
+__all__ = ["BlockingError", "CheckpointError", "CheckpointWarning", "Interrupted", "warn"]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class BlockingError(SyntaxError):
@@ -54,3 +60,13 @@ class Interrupted(SystemExit):
             f"stopped by {cause} after a checkpoint at {self.tile} in {self.run_dir}; run "
             f"again to continue (exit code {self.code})"
         )
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """Issue a warning attributed to the first caller outside blockloop (the user's call)."""
+    level = 1
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

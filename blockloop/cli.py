@@ -13,8 +13,9 @@ from pathlib import Path
 
 from . import config
 from ._errors import CheckpointError
+from .manifest import Manifest
 from .policy import daly_interval, expected_waste, young_interval
-from .store import RunPaths, is_locked, progress_of, read_manifest, verify_generation
+from .store import RunPaths, is_locked, load_manifest, verify_generation
 
 __all__ = ["main"]
 
@@ -49,18 +50,18 @@ def _run_dirs(path: Path) -> list[RunPaths]:
     return [RunPaths(path, p.name) for p in sorted(path.iterdir()) if p.is_dir()]
 
 
-def _newest(paths: RunPaths) -> tuple[dict | None, int]:
+def _newest(paths: RunPaths) -> tuple[Manifest | None, int]:
     """The newest readable manifest of a run, and how many manifests were unreadable."""
     bad = 0
     for g in reversed(paths.generations()):
         try:
-            return read_manifest(paths.manifest(g)), bad
+            return load_manifest(paths.manifest(g)), bad
         except CheckpointError:
             bad += 1
     return None, bad
 
 
-def _row(paths: RunPaths, newest: tuple[dict | None, int] | None = None) -> dict:
+def _row(paths: RunPaths, newest: tuple[Manifest | None, int] | None = None) -> dict:
     """What ``ls`` shows of one run; ``newest`` is ``_newest(paths)`` if already read."""
     manifest, bad = newest or _newest(paths)
     row = {
@@ -73,11 +74,11 @@ def _row(paths: RunPaths, newest: tuple[dict | None, int] | None = None) -> dict
         "age_s": None,
     }
     if manifest is not None:
-        done, total, _ = progress_of(manifest)
-        row["kernel"] = manifest.get("kernel")
-        row["progress"] = done / total if total else 1.0
-        row["age_s"] = max(0.0, time.time() - float(manifest.get("written", 0.0)))
-        row["state"] = "complete" if manifest.get("complete") else "interrupted"
+        state = manifest.state
+        row["kernel"] = state.kernel
+        row["progress"] = state.done / state.total if state.total else 1.0
+        row["age_s"] = max(0.0, time.time() - manifest.written)
+        row["state"] = "complete" if state.complete else "interrupted"
     elif bad:
         row["state"] = "corrupt"
     if is_locked(paths):
@@ -125,19 +126,20 @@ def _show(args: argparse.Namespace) -> int:
     if manifest is None:
         print(f"blockloop show: {paths.run_dir} has no readable checkpoint", file=sys.stderr)
         return 1
-    done, total, unit = progress_of(manifest)
+    state = manifest.state
+    done, total, unit = state.done, state.total, state.unit
     info = {
         "run": str(paths.run_dir),
-        "kernel": manifest.get("kernel"),
-        "generation": manifest.get("generation"),
+        "kernel": state.kernel,
+        "generation": manifest.generation,
         "state": _row(paths, (manifest, bad))["state"],
         "progress": {"done": done, "total": total, "unit": unit},
-        "reason": manifest.get("reason"),
-        "arrays": {k: [v["dtype"], v["shape"]] for k, v in manifest.get("arrays", {}).items()},
-        "identity": manifest.get("identity", {}),
-        "policy": manifest.get("policy", {}),
-        "compute_seconds": manifest.get("compute_seconds"),
-        "sessions": manifest.get("sessions", []),
+        "reason": state.reason,
+        "arrays": {k: [v.dtype, list(v.shape)] for k, v in manifest.arrays.items()},
+        "identity": manifest.identity.to_json(),
+        "policy": state.policy.to_json() if state.policy else {},
+        "compute_seconds": state.compute_seconds,
+        "sessions": [s.to_json() for s in state.sessions],
         "unreadable_newer_manifests": bad,
     }
     if args.json:

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from pathlib import Path
+
+from ._errors import warn
 
 DEFAULT_MTBF = 24 * 3600.0
 DEFAULT_DIR = ".blockloop"
@@ -70,7 +71,7 @@ def _env_duration(name: str) -> float | None:
     try:
         return parse_duration(raw, name)
     except ValueError as exc:
-        warnings.warn(f"ignoring {name}: {exc}", stacklevel=3)
+        warn(f"ignoring {name}: {exc}", UserWarning)
         return None
 
 
@@ -83,7 +84,7 @@ def _env_flag(name: str) -> bool | None:
         return True
     if value in ("0", "false", "no", "off"):
         return False
-    warnings.warn(f"ignoring {name}={raw!r}: use 1 or 0", stacklevel=3)
+    warn(f"ignoring {name}={raw!r}: use 1 or 0", UserWarning)
     return None
 
 

@@ -1,4 +1,4 @@
-"""A reduction run spread over MPI ranks, with the bits of a single-process run.
+"""A reduction spread over MPI ranks, with the bits of a single-process run.
 
 Each round, every rank computes an aligned, contiguous segment of tiles -- ``2**m`` tiles
 starting at a multiple of ``2**m``, the segments of a round following each other in rank
@@ -13,31 +13,22 @@ protocol, and a checkpoint written under any number of ranks resumes under any o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from .comm import MPIComm
+from .manifest import Session
 from .policy import Policy
-from .runtime import STACK_DEPTH, ReductionRun
-from .store import Checkpoint, Store
+from .report import Report
+from .runtime.checkpointer import Checkpointer, NullCheckpointer
+from .runtime.coordinator import Coordinator, Resumed
+from .runtime.kinds import LoopKind
+from .runtime.reduction import STACK_DEPTH, ReductionKind
+from .runtime.stops import Stop
+from .store import Store
 
-__all__ = ["DistributedReductionRun", "NullStore", "plan_segments"]
-
-
-class NullStore:
-    """What ranks other than 0 hold instead of the store: they never touch the files."""
-
-    def __init__(self, paths) -> None:
-        self.paths = paths
-
-    def __enter__(self) -> NullStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def load(self) -> None:
-        return None
+__all__ = ["MPICoordinator", "plan_segments"]
 
 
 def _floor_pow2(n: int) -> int:
@@ -61,107 +52,98 @@ def plan_segments(done: int, total: int, want: int, ranks: int) -> list[tuple[in
     return segments
 
 
-class DistributedReductionRun(ReductionRun):
-    """:class:`ReductionRun` over the ranks of ``comm`` (see the module docstring)."""
+class MPICoordinator(Coordinator):
+    """The ranks of ``comm`` run one reduction together (see the module docstring)."""
 
-    def __init__(self, *args: object, comm: MPIComm, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, comm: MPIComm, report: Report) -> None:
         self.comm = comm
+        self.rank, self.size = comm.rank, comm.size
         self._agreed = 0
         self._segments: list[tuple[int, int]] = []
-        self.report.rank, self.report.ranks = comm.rank, comm.size
+        self.report = report
+        report.rank, report.ranks = comm.rank, comm.size
 
-    @property
-    def root(self) -> bool:
-        return self.comm.rank == 0
+    def checkpointer(
+        self, store: Store, report: Report, clock: Callable[[], float]
+    ) -> Checkpointer:
+        """Rank 0 writes; the other ranks never touch the files."""
+        if self.rank == 0:
+            return Checkpointer(store, report, clock)
+        return NullCheckpointer(store, report, clock)
 
-    @property
-    def speaks(self) -> bool:  # type: ignore[override]
-        return self.root
-
-    def open_store(self) -> Store:
-        store = self.settings.store(self.identity)
-        return store if self.root else NullStore(store.paths)  # type: ignore[return-value]
-
-    def shows_progress(self) -> bool:
-        return self.root and self.settings.progress
-
-    def restore(self, store: Store) -> Checkpoint | None:
+    def resume(self, checkpointer: Checkpointer, kind: LoopKind) -> Resumed | None:
         """Rank 0 loads; every rank receives the same position, stacks and history."""
-        ckpt = super().restore(store) if self.root else self.reset()
+        assert isinstance(kind, ReductionKind)
+        resumed = super().resume(checkpointer, kind)
         head = {
-            "done": self.done,
-            "found": ckpt is not None,
-            "compute": self.compute_total,
-            "sessions": self.sessions,
+            "done": resumed.done if resumed else 0,
+            "found": resumed is not None,
+            "compute": checkpointer.compute_seconds,
+            "sessions": [s.to_json() for s in checkpointer.sessions],
         }
         head = self.comm.bcast_json(head)  # type: ignore[assignment]
-        self.done, self.compute_total = int(head["done"]), float(head["compute"])
-        self.sessions = list(head["sessions"])
-        for a in self.accs:
+        checkpointer.compute_seconds = float(head["compute"])
+        checkpointer.sessions = [Session.from_json(s) for s in head["sessions"]]
+        for a in kind.accs:
             self.comm.bcast_array(a.stack)
-        if ckpt is None and head["found"]:
-            return Checkpoint(generation=0, manifest={})  # a resume, told by rank 0
-        return ckpt
+        if resumed is None and head["found"]:
+            return Resumed(int(head["done"]))  # a resume, told by rank 0
+        return resumed
 
-    def allocate(self, threads: int) -> int:
-        max_tiles = _floor_pow2(super().allocate(threads))
-        for a in self.accs:
-            a.local = np.zeros((STACK_DEPTH, max(a.size, 1)), dtype=a.dtype)
-        return max_tiles
+    def prepare(self, kind: LoopKind, max_units: int) -> int:
+        assert isinstance(kind, ReductionKind)
+        for a in kind.accs:
+            a.local = np.zeros((STACK_DEPTH, a.width), dtype=a.dtype)
+        return _floor_pow2(max_units)
 
-    def next_units(self, policy: Policy) -> int:
+    def plan_round(self, policy: Policy, done: int, total: int) -> int:
         """One aligned segment per rank, ``2**m`` tiles each, in rank order.
 
         A segment is as long as rank 0's policy wants (divided by the ranks) but never
         longer than the alignment of its start allows, so a round after a resume or a
         change of length starts with shorter segments and the next rounds are aligned.
         """
-        remaining = self.total - self.done
         if self._agreed == 0:  # first round: rank 0's policy decides for everyone
-            first = np.array([policy.next_tiles(remaining) if self.root else 0], np.int64)
-            self._agreed = int(self.comm.allreduce_max(first)[0])
-        want = min(_floor_pow2(self._agreed // self.comm.size), policy.max_tiles)
-        self._segments = plan_segments(self.done, self.total, want, self.comm.size)
+            first = np.array([policy.next_units(total - done) if self.rank == 0 else 0])
+            self._agreed = int(self.comm.allreduce_max(first.astype(np.int64))[0])
+        want = min(_floor_pow2(self._agreed // self.size), policy.max_tiles)
+        self._segments = plan_segments(done, total, want, self.size)
         return sum(n for _, n in self._segments)
 
-    def advance(self, first: int, count: int) -> None:
-        if count == 0:  # warm-up: compile locally, no collectives
-            super().advance(first, 0)
-            return
-        start, mine = self._segments[self.comm.rank]
+    def advance(self, kind: LoopKind, first: int, count: int) -> None:
+        assert isinstance(kind, ReductionKind)
+        start, mine = self._segments[self.rank]
         if mine:
-            self.advance_local(start, mine)
+            kind.advance_local(start, mine)
         t0 = time.perf_counter()
         self.comm.barrier()  # waiting for the slowest rank is imbalance, not combination
         t1 = time.perf_counter()
         self.report.wait_time += t1 - t0
-        nodes = []
-        for a in self.accs:
-            node = a.local[0] if mine else np.zeros(max(a.size, 1), a.dtype)
-            nodes.append(self.comm.allgather(node))
+        nodes = {}
+        for a in kind.accs:
+            node = a.local[0] if mine else np.zeros(a.width, a.dtype)
+            nodes[a.name] = self.comm.allgather(node)
+        stacks = {a.name: a.stack for a in kind.accs}
         for r, (pos, n) in enumerate(self._segments):
             if n:  # push rank r's node, a subtree of height log2(n), at its place
-                stacks = []
-                for a, gathered in zip(self.accs, nodes, strict=True):
-                    stacks += [a.stack, gathered[r : r + 1]]
-                self.mod._bl_fold(pos >> (n.bit_length() - 1), 1, *stacks)
+                ranks_node = {name: gathered[r : r + 1] for name, gathered in nodes.items()}
+                kind.fold(pos >> (n.bit_length() - 1), 1, stacks, ranks_node)
         self.report.combine_time += time.perf_counter() - t1
 
-    def agree(self, signum: int | None, due: bool, policy: Policy) -> tuple[int | None, bool]:
-        """One collective per round: any rank's signal, rank 0's checkpoint decision and
+    def agree(
+        self, stop: Stop | None, due: bool, policy: Policy, done: int, total: int
+    ) -> tuple[Stop | None, bool]:
+        """One collective per round: any rank's stop, rank 0's checkpoint decision and
         next chunk length."""
-        mine = [signum or 0, 0, 0]
-        if self.root:
-            mine[1:] = [int(due), policy.next_tiles(max(self.total - self.done, 1))]
+        mine = [*(stop.encode() if stop else (0, 0)), 0, 0]
+        if self.rank == 0:
+            mine[2:] = [int(due), policy.next_units(max(total - done, 1))]
         t0 = time.perf_counter()
         out = self.comm.allreduce_max(np.array(mine, np.int64))
         self.report.combine_time += time.perf_counter() - t0
-        self._agreed = int(out[2])
-        return (int(out[0]) or None), bool(out[1])
+        self._agreed = int(out[3])
+        return Stop.decode(int(out[0]), int(out[1])), bool(out[2])
 
-    def checkpoint(self, store: Store, policy: Policy, reason: str) -> None:
-        if self.root:
-            super().checkpoint(store, policy, reason)
-        if reason != "interval":
+    def committed(self, forced: bool) -> None:
+        if forced:
             self.comm.barrier()  # nobody returns or exits before the write is durable

@@ -26,12 +26,21 @@ from .fingerprint import (
     is_dispatcher,
 )
 from .helpers import call_writes
+from .manifest import Identity
 from .report import Report
-from .runtime import ReductionRun, RunSettings, SequentialRun
+from .runtime import (
+    Coordinator,
+    Driver,
+    Generated,
+    LoopKind,
+    ReductionKind,
+    RunSettings,
+    SequentialKind,
+)
 from .scheduler import resolve_deadline
 from .signals import DEFAULT_SIGNALS
 from .store import RunPaths, Store
-from .transform import ReductionLoop, SequentialLoop, analyse, read_source, render
+from .transform import ReductionLoop, SequentialLoop, analyse, read_source, render_module
 from .transform.syntax import names_loaded
 
 __all__ = ["CheckpointedKernel", "Options", "checkpointed_loop"]
@@ -151,7 +160,8 @@ class CheckpointedKernel:
         check_closure(closure_error, self.plan.globals_used, closure)
         self._namespace = namespace
         self._helpers = helpers_fingerprint(self.plan.globals_used, func.__globals__, closure)
-        self.blocked_source = render(self.plan, numba_options, self._helpers, __version__)
+        self.rendered = render_module(self.plan, numba_options, self._helpers, __version__)
+        self.blocked_source = self.rendered.text
         self._source_key = digest(source.text, self.plan.kind, self._helpers)
         self._module: Any = None
         self.last_report: Report | None = None
@@ -167,10 +177,10 @@ class CheckpointedKernel:
         """The generated module's file, once compiled."""
         return None if self._module is None else Path(self._module.__file__)
 
-    def _compiled(self) -> Any:
+    def _compiled(self) -> Generated:
         if self._module is None:
             self._module, _ = load_module(self.plan.name, self.blocked_source, self._namespace)
-        return self._module
+        return Generated(self._module, self.rendered.signatures)
 
     def run_key(self, *args: object, **kwargs: object) -> str:
         """The 16-hex-digit key of the run these arguments belong to."""
@@ -196,12 +206,11 @@ class CheckpointedKernel:
         key = self._key(values)
         root = Path(self.options.checkpoint_dir or config.checkpoint_root())
         paths = RunPaths(root, f"{self.plan.name}-{key}")
-        identity = {
-            "kernel": self.plan.name,
-            "run_key": key,
-            "version_blockloop": __version__,
-            "version_numba": numba.__version__,
-        }
+        identity = Identity(
+            kernel=self.plan.name,
+            run_key=key,
+            versions={"blockloop": __version__, "numba": numba.__version__},
+        )
         settings = RunSettings(
             store=lambda ident: self._store_class(paths, ident, self.options.keep),
             mtbf=self.options.mtbf or config.mtbf() or config.DEFAULT_MTBF,
@@ -216,29 +225,28 @@ class CheckpointedKernel:
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         self.last_report = report
         comm = world(self.options.comm)
-        parts = (self.plan, self._compiled(), values, identity, settings, report)
+        coordinator = Coordinator()
         if comm.size > 1:
             if not isinstance(self.plan, ReductionLoop):
                 raise ValueError(
                     f"{self.plan.name}: a sequential loop cannot be spread over {comm.size} MPI "
                     "ranks; run it with one rank (prange reductions are distributed)"
                 )
-            from .distributed import DistributedReductionRun
+            from .distributed import MPICoordinator
 
-            run: ReductionRun | SequentialRun = DistributedReductionRun(*parts, comm=comm)
-        else:
-            run = RUNS[type(self.plan)](*parts)
-        return run.run()
+            coordinator = MPICoordinator(comm, report)  # type: ignore[arg-type]
+        kind = KINDS[type(self.plan)](self.plan, self._compiled(), values, report)
+        return Driver(kind, coordinator, settings, identity, report).run()
 
     def __repr__(self) -> str:
         return f"<checkpointed_loop {self.plan.name} ({self.plan.kind}, line {self.plan.line})>"
 
 
-RUNS: dict[type, type[ReductionRun] | type[SequentialRun]] = {
-    ReductionLoop: ReductionRun,
-    SequentialLoop: SequentialRun,
+KINDS: dict[type, type[LoopKind]] = {
+    ReductionLoop: ReductionKind,
+    SequentialLoop: SequentialKind,
 }
-"""The run class of each plan type."""
+"""The loop kind that runs each plan type."""
 
 
 def _want_progress(option: bool | None) -> bool:

@@ -132,9 +132,11 @@ class Policy:
         """Wanted duration of one chunk: short enough to react, long enough to amortise."""
         return max(min(self.target, self.interval / 10.0), 1000.0 * self.dispatch)
 
-    def next_tiles(self, remaining: int) -> int:
-        """Tiles in the next chunk (never more than ``remaining``)."""
+    def next_units(self, remaining: int) -> int:
+        """Units (tiles or steps) in the next chunk (never more than ``remaining``)."""
         return max(1, min(self._tiles, remaining))
+
+    next_tiles = next_units  # the name from when every unit was a tile
 
     def record_chunk(self, tiles: int, seconds: float) -> None:
         """Fold one chunk's timing into the speed estimate and size the next chunk.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Writer"]
 
@@ -19,12 +20,13 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    @property
-    def busy(self) -> bool:
-        """True while a write is in flight."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def submit(self, save: Callable, arrays: dict, state: dict, done: Callable) -> None:
+    def submit(
+        self,
+        save: Callable[[dict, Any], tuple[int, float]],
+        arrays: dict,
+        state: Any,
+        done: Callable[[int, float], None],
+    ) -> None:
         """Start ``done(*save(arrays, state))`` in the background (after any previous one)."""
         self.wait()
 

@@ -79,7 +79,7 @@ def test_ls_states_and_progress(ckdir, monkeypatch, capsys):
     assert "interrupted" in text and "complete" in text and "ago" in text
     from blockloop.store import Store
 
-    with Store(fib, {}):  # a process holding the run: `running`
+    with Store(fib, None):  # a process holding the run: `running`
         main(["ls", str(ckdir), "--json"])
     rows = {r["kernel"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["fibonacci"]["state"] == "running"

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blockloop import CheckpointError, CheckpointWarning
+from blockloop.manifest import RunState
 from blockloop.store import RunPaths, Store, _seal, read_manifest, verify_generation
 
 IDENTITY = {"kernel": "fuzz", "run_key": "0" * 16}
@@ -38,7 +39,7 @@ LIMIT = 8 << 20  # no case may allocate more than this (the files are a few kB)
 def _template() -> tuple[Path, bytes, bytes]:
     root = Path(tempfile.mkdtemp(prefix="blockloop-fuzz-"))
     with Store(RunPaths(root, "run"), IDENTITY) as store:
-        store.save(ARRAYS, {"next_tile": 3, "tiles_total": 8, "complete": False})
+        store.save(ARRAYS, RunState(kernel="fuzz", unit="tile", done=3, total=8, reason="interval"))
     paths = RunPaths(root, "run")
     return root, paths.npz(1).read_bytes(), paths.manifest(1).read_bytes()
 

@@ -174,7 +174,7 @@ def test_write_npz_hashes_in_the_same_pass(tmp_path):
     """The digests returned by the streaming writer are each array's ``array_hash``, and
     numpy reads the file back: several write blocks, a view, empty and 0-d arrays."""
     from blockloop.fingerprint import array_hash
-    from blockloop.store import _WRITE_BLOCK, write_npz
+    from blockloop.npz import _WRITE_BLOCK, write_npz
 
     rng = np.random.default_rng(7)
     big = rng.random(3 * _WRITE_BLOCK // 8 + 5)

@@ -6,17 +6,18 @@ into compiled functions.
 
 from .analyse import analyse
 from .plans import Accumulator, LoopPlan, ReductionLoop, SequentialLoop
-from .render import epilogue_inputs, render
+from .render import Rendered, render, render_module
 from .source import Source, read_source
 
 __all__ = [
     "Accumulator",
     "LoopPlan",
     "ReductionLoop",
+    "Rendered",
     "SequentialLoop",
     "Source",
     "analyse",
-    "epilogue_inputs",
     "read_source",
     "render",
+    "render_module",
 ]

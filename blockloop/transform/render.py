@@ -10,12 +10,13 @@ from __future__ import annotations
 import ast
 import copy
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from .plans import LoopPlan, ReductionLoop, SequentialLoop
 from .reductions import REDUCTIONS
 
-__all__ = ["RENDERERS", "render", "render_options"]
+__all__ = ["RENDERERS", "Rendered", "render", "render_module", "render_options"]
 
 _FIXED = ("cache", "nogil", "parallel", "nopython", "forceobj", "looplift", "target")
 
@@ -70,8 +71,23 @@ def _combine(op: str, a: str, b: str) -> str:
     return REDUCTIONS[op].combine.format(a=a, b=b)
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A generated module: its text and each function's parameter names, in order."""
+
+    text: str
+    signatures: Mapping[str, tuple[str, ...]]
+
+
 def render(plan: LoopPlan, options: dict[str, object], helpers: str, version: str) -> str:
-    """The source of the blocked module for ``plan``, by the renderer of its plan type.
+    """The source text of the blocked module for ``plan`` (see :func:`render_module`)."""
+    return render_module(plan, options, helpers, version).text
+
+
+def render_module(
+    plan: LoopPlan, options: dict[str, object], helpers: str, version: str
+) -> Rendered:
+    """The blocked module for ``plan``, by the renderer of its plan type.
 
     Parameters
     ----------
@@ -85,7 +101,13 @@ def render(plan: LoopPlan, options: dict[str, object], helpers: str, version: st
     version : str
         blockloop's version, for the header.
     """
-    return RENDERERS[type(plan)](plan, options, helpers, version)
+    text = RENDERERS[type(plan)](plan, options, helpers, version)
+    signatures = {
+        node.name: tuple(a.arg for a in node.args.args)
+        for node in ast.parse(text).body
+        if isinstance(node, ast.FunctionDef)
+    }
+    return Rendered(text, signatures)
 
 
 def _render_reduction(
@@ -191,12 +213,6 @@ def _render_reduction(
         w(f"def _bl_epilogue({', '.join(inputs)}):\n")
         w(_stmts(plan.epilogue, 4))
     return "".join(out)
-
-
-def epilogue_inputs(plan: ReductionLoop) -> tuple[str, ...]:
-    """Parameter names of ``_bl_epilogue``, in order."""
-    names = [a.name for a in plan.accumulators]
-    return (*plan.epilogue_inputs, *[n for n in names if n not in plan.epilogue_inputs])
 
 
 def _render_sequential(

@@ -1,0 +1,152 @@
+"""The checkpointer: the store, the background writer, the sessions and the write cost.
+
+The driver asks it to commit the state of a :class:`~blockloop.runtime.kinds.LoopKind`;
+it builds the manifest's :class:`~blockloop.manifest.RunState`, writes it (on the writer
+thread for interval checkpoints of a loop that allows it, synchronously otherwise) and
+tells the policy how long the compute loop was held up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .._errors import CheckpointError, CheckpointWarning, warn
+from ..manifest import PolicyState, RunState, Session
+from ..policy import Policy
+from ..report import Report
+from ..store import Checkpoint, RunPaths, Store
+from ..writer import Writer
+from .kinds import LoopKind
+
+__all__ = ["Checkpointer", "NullCheckpointer"]
+
+log = logging.getLogger(__name__)
+SESSIONS_KEPT = 100
+
+
+class Checkpointer:
+    """Commits a loop's state to a run's store; a context manager holding the run's lock.
+
+    Parameters
+    ----------
+    store : Store
+        The run's store.
+    report : Report
+        Where checkpoints and write times are counted.
+    clock : callable
+        Monotonic seconds, for the time the compute loop is held up.
+    """
+
+    writes = True
+
+    def __init__(self, store: Store, report: Report, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.report = report
+        self.clock = clock
+        self.writer = Writer()
+        self.sessions: list[Session] = []
+        self.started = time.time()
+        self.compute_seconds = 0.0  # of the whole run, all sessions
+        self.longest_write = 0.0
+
+    @property
+    def paths(self) -> RunPaths:
+        return self.store.paths
+
+    @property
+    def run_dir(self) -> Path:
+        return self.store.paths.run_dir
+
+    def __enter__(self) -> Checkpointer:
+        self.store.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.release()
+
+    def load(self) -> Checkpoint | None:
+        """The newest good checkpoint (its history becomes this run's), or None."""
+        ckpt = self.store.load()
+        if ckpt is not None:
+            self.compute_seconds = ckpt.manifest.state.compute_seconds
+            self.sessions = list(ckpt.manifest.state.sessions)
+        return ckpt
+
+    def commit(self, kind: LoopKind, done: int, policy: Policy, reason: str) -> None:
+        """Checkpoint ``kind`` after ``done`` units; ``reason`` is the manifest's.
+
+        An interval checkpoint that cannot be written is a warning (the run goes on and
+        tries again); a forced one (completion, signal, deadline) raises.
+        """
+        forced = reason != "interval"
+        t0 = self.clock()
+        self.drain()
+        session = Session(self.started, time.time(), reason)
+        background = kind.asynchronous and not forced
+        arrays, bind = kind.snapshot(done, copy=background)
+        state = RunState(
+            kernel=kind.plan.name,
+            unit=kind.unit,
+            done=done,
+            total=kind.total,
+            reason=reason,
+            compute_seconds=self.compute_seconds,
+            sessions=tuple([*self.sessions, session][-SESSIONS_KEPT:]),
+            policy=PolicyState(policy.write_cost, policy.interval, policy.mtbf),
+            bind=bind,
+        )
+        if background:
+            self.writer.submit(self.store.save, arrays, state, self._written)
+        else:
+            try:
+                self._written(*self.store.save(arrays, state))
+            except CheckpointError as exc:
+                if forced:
+                    raise
+                self._failed(exc)
+        blocked = self.clock() - t0
+        policy.record_write(blocked)
+        if not forced:
+            self.report.blocked_seconds += blocked
+        self.report.write_cost = policy.write_cost
+        log.debug("%s: checkpoint at %s %d (%s)", kind.plan.name, kind.unit, done, reason)
+
+    def drain(self) -> None:
+        """Wait for the write in flight; a failure there is a warning."""
+        try:
+            self.writer.wait()
+        except CheckpointError as exc:
+            self._failed(exc)
+
+    def _written(self, generation: int, seconds: float) -> None:
+        self.longest_write = max(self.longest_write, seconds)
+        self.report.checkpoints += 1
+        self.report.generation = generation
+        self.report.write_seconds += seconds
+
+    def _failed(self, exc: CheckpointError) -> None:
+        warn(f"{exc}; the run goes on and tries again at the next interval", CheckpointWarning)
+
+
+class NullCheckpointer(Checkpointer):
+    """What ranks that do not write hold: the run's paths, no files, no lock."""
+
+    writes = False
+
+    def __enter__(self) -> NullCheckpointer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def load(self) -> Checkpoint | None:
+        return None
+
+    def commit(self, kind: LoopKind, done: int, policy: Policy, reason: str) -> None:
+        pass
+
+    def drain(self) -> None:
+        pass

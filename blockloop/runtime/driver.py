@@ -1,0 +1,227 @@
+"""The driver of one call: a short loop over the small actions of a checkpointed run."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+
+import numba
+
+from ..manifest import Identity
+from ..policy import Policy
+from ..progress import Progress
+from ..report import Report
+from .coordinator import Coordinator, Resumed
+from .kinds import LoopKind
+from .settings import RunSettings, refine_mtbf
+from .stops import Stop, StopReason, Stops
+
+__all__ = ["Driver"]
+
+log = logging.getLogger(__name__)
+
+
+class Driver:
+    """Runs one loop kind to completion or to a stop, checkpointing on the way.
+
+    Parameters
+    ----------
+    kind : LoopKind
+        The loop.
+    coordinator : Coordinator
+        This process alone, or its place among MPI ranks.
+    settings : RunSettings
+        The call's settings.
+    identity : Identity
+        The run's identity before the loop's own facts are known.
+    report : Report
+        Filled in as the call goes.
+    """
+
+    def __init__(
+        self,
+        kind: LoopKind,
+        coordinator: Coordinator,
+        settings: RunSettings,
+        identity: Identity,
+        report: Report,
+    ) -> None:
+        self.kind = kind
+        self.coordinator = coordinator
+        self.settings = settings
+        self.identity = identity
+        self.report = report
+        self.clock = settings.clock
+        self.stops = Stops(settings.signals, settings.deadline, settings.wall_clock)
+        self.done = 0
+        self.longest_chunk = 0.0
+        self.resumed: Resumed | None = None
+
+    def run(self) -> object:
+        """Run (or resume) the loop; return the kernel's result."""
+        self.start()
+        with self.checkpointer:
+            self.resume()
+            self.policy = self.make_policy()
+            if self.done >= self.kind.total:
+                return self.complete_at_once()
+            self.warm_up()
+            with self.stops, self.chunking():
+                while self.done < self.kind.total:
+                    self.chunk()
+                    stop, due = self.decide()
+                    if stop is not None:
+                        self.interrupt(stop)
+                    if due:
+                        self.commit(StopReason.INTERVAL.value)
+                        self.policy.checkpointed()
+                self.commit(StopReason.COMPLETION.value)
+            self.report.complete = True
+            return self.kind.finish(self.done)
+
+    # -- the actions, in the order they run -------------------------------------------
+    def start(self) -> None:
+        """The user's prologue, the run's identity and store."""
+        self.wall0 = self.clock()
+        facts = self.kind.prologue()
+        self.identity = self.identity.with_loop(**facts)
+        store = self.settings.store(self.identity)
+        self.checkpointer = self.coordinator.checkpointer(store, self.report, self.clock)
+        report = self.report
+        report.run_dir = str(self.checkpointer.run_dir)
+        report.unit = self.kind.unit
+        report.tiles_total, report.mtbf = self.kind.total, self.settings.mtbf
+
+    def resume(self) -> None:
+        """Pick the run up from its newest good checkpoint, if there is one."""
+        self.resumed = self.coordinator.resume(self.checkpointer, self.kind)
+        if self.resumed is None:
+            return
+        self.done = self.resumed.done
+        self.report.resumed_from = self.done
+        self.report.generation = self.resumed.generation
+        if self.done < self.kind.total and self.coordinator.speaks:
+            log.info(
+                "%s: resuming at %s %d of %d from %s",
+                self.kind.plan.name,
+                self.kind.unit,
+                self.done,
+                self.kind.total,
+                self.checkpointer.run_dir,
+            )
+
+    def make_policy(self) -> Policy:
+        """The interval policy, from the MTBF (refined by the run's history) and the state."""
+        settings = self.settings
+        mtbf = settings.mtbf
+        if settings.interval is None:
+            mtbf = refine_mtbf(settings.mtbf, self.checkpointer.sessions)
+            if mtbf != settings.mtbf:
+                log.info("%s: MTBF refined from this run's history: %.0f s", self.name, mtbf)
+        self.report.mtbf = mtbf
+        threads = numba.get_num_threads()
+        self.nbytes = self.kind.state_bytes(self.done)
+        max_units = self.coordinator.prepare(self.kind, self.kind.allocate(threads))
+        # until a write is measured, assume the state blocks the loop at 1 GB/s
+        guess = 0.002 + self.nbytes / 1e9
+        policy = Policy(mtbf, settings.interval, threads, max_units, initial_cost=guess)
+        if self.resumed is not None and self.resumed.write_cost is not None:
+            policy.write_cost = self.resumed.write_cost
+        return policy
+
+    def complete_at_once(self) -> object:
+        """The run was already complete (or its loop is empty): the epilogue only."""
+        report = self.report
+        report.complete = report.already_complete = self.resumed is not None
+        if self.resumed is None:  # empty loop: record the (trivial) completion
+            self.commit(StopReason.COMPLETION.value)
+            report.complete = True
+        report.interval = self.policy.interval
+        report.wall_time = self.clock() - self.wall0
+        return self.kind.finish(self.done)
+
+    def warm_up(self) -> None:
+        """Compile (or load from cache) the chunk function before timing anything.
+
+        The dispatch overhead is a property of the machine, timed with the real clock.
+        """
+        self.kind.advance(self.done, 0)
+        t0 = time.perf_counter()
+        self.kind.advance(self.done, 0)
+        self.policy.dispatch = time.perf_counter() - t0
+
+    @contextlib.contextmanager
+    def chunking(self) -> Iterator[None]:
+        """The progress bar while chunks run; afterwards, whatever happened, the write in
+        flight is waited for and the report completed."""
+        speaks = self.coordinator.speaks and self.settings.progress
+        kind = self.kind
+        self.bar = Progress(speaks, kind.plan.name, kind.total, self.done, kind.unit)
+        try:
+            yield
+        finally:
+            self.checkpointer.drain()
+            self.bar.close()
+            policy, report = self.policy, self.report
+            report.interval = policy.interval
+            report.write_cost = policy.write_cost if policy.writes_measured else None
+            report.wall_time = self.clock() - self.wall0
+
+    def chunk(self) -> None:
+        """One round of units, timed."""
+        units = self.coordinator.plan_round(self.policy, self.done, self.kind.total)
+        t0 = self.clock()
+        self.coordinator.advance(self.kind, self.done, units)
+        elapsed = self.clock() - t0
+        self.done += units
+        self.checkpointer.compute_seconds += elapsed
+        report = self.report
+        report.chunks += 1
+        report.tiles += units
+        report.compute_time += elapsed
+        self.policy.record_chunk(units, elapsed)
+        self.bar.update(units, report.checkpoints)
+        self.longest_chunk = max(self.longest_chunk, elapsed)
+
+    def decide(self) -> tuple[Stop | None, bool]:
+        """After a chunk: the stop to act on, and whether an interval checkpoint is due."""
+        stop = self.stops.check(self.deadline_margin())
+        stop, due = self.coordinator.agree(
+            stop, self.policy.due(), self.policy, self.done, self.kind.total
+        )
+        running = self.done < self.kind.total
+        return (stop if running else None), due and running
+
+    def deadline_margin(self) -> float:
+        """Seconds before the deadline at which to stop: twice the longest chunk, twice the
+        longest (or the expected) full write, and two seconds for the process to exit."""
+        write = self.checkpointer.longest_write or self.nbytes / 100e6 + 0.05
+        return 2 * max(self.longest_chunk, self.policy.chunk_seconds) + 2 * write + 2.0
+
+    def interrupt(self, stop: Stop) -> None:
+        """A durable checkpoint, then the exception that ends the call."""
+        self.report.interrupted_by = stop.what
+        self.commit(stop.label)
+        run_dir = str(self.checkpointer.run_dir)
+        log.log(
+            logging.WARNING if self.coordinator.speaks else logging.DEBUG,
+            "%s: %s; checkpoint saved at %s %d of %d in %s; run again to continue",
+            self.name,
+            stop.cause,
+            self.kind.unit,
+            self.done,
+            self.kind.total,
+            run_dir,
+        )
+        raise stop.exception(self.settings.exit_code, self.done, run_dir)
+
+    def commit(self, reason: str) -> None:
+        """A checkpoint of the loop's state now."""
+        self.checkpointer.commit(self.kind, self.done, self.policy, reason)
+        self.coordinator.committed(forced=reason != StopReason.INTERVAL.value)
+
+    @property
+    def name(self) -> str:
+        return self.kind.plan.name

@@ -1,0 +1,162 @@
+"""What every loop kind provides to the driver, and how it calls the generated functions.
+
+A :class:`LoopKind` is one loop of a kernel seen by the driver: it runs the prologue, says
+how many *units* (tiles of a reduction, steps of a sequential loop) there are, advances
+them, snapshots and restores its state, and runs the epilogue. The driver knows nothing
+else about it, so a kernel made of several loops can later be a sequence of kinds.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numba
+import numpy as np
+from numba.core import types as nbtypes
+from numba.np.numpy_support import as_dtype
+
+from ..report import Report
+from ..store import Checkpoint
+from ..transform import LoopPlan
+
+__all__ = ["Generated", "LoopKind", "retype"]
+
+
+def retype(value: object, nbtype: object) -> object:
+    """Give numba-returned scalars back their exact dtype (numba boxes float32 as float)."""
+    if isinstance(nbtype, nbtypes.BaseTuple):
+        return tuple(retype(v, t) for v, t in zip(value, nbtype.types, strict=False))  # type: ignore[call-overload]
+    if isinstance(nbtype, (nbtypes.Number, nbtypes.Boolean)) and not isinstance(value, np.ndarray):
+        return as_dtype(nbtype).type(value)
+    return value
+
+
+class Generated:
+    """The compiled blocked module; its functions are called by parameter name.
+
+    Parameters
+    ----------
+    module : module
+        The imported generated module.
+    signatures : mapping
+        Each generated function's parameter names, in order (from the renderer).
+    """
+
+    def __init__(self, module: Any, signatures: Mapping[str, tuple[str, ...]]) -> None:
+        self.module = module
+        self.signatures = signatures
+
+    def has(self, function: str) -> bool:
+        """Whether the module defines ``function``."""
+        return function in self.signatures
+
+    def arguments(self, function: str, values: Mapping[str, object]) -> tuple:
+        """``values`` in the order of ``function``'s parameters."""
+        return tuple(values[name] for name in self.signatures[function])
+
+    def __call__(self, function: str, values: Mapping[str, object]) -> Any:
+        """Call ``function`` with its parameters taken from ``values`` by name."""
+        return getattr(self.module, function)(*self.arguments(function, values))
+
+    def typed(
+        self, function: str, values: Mapping[str, object], types: dict[str, Any] | None = None
+    ) -> Any:
+        """Call ``function`` and give its scalar results their exact dtypes.
+
+        ``types`` remembers the return type for the next calls with the same argument
+        types (the steps of one run).
+        """
+        args = self.arguments(function, values)
+        dispatcher = getattr(self.module, function)
+        out = dispatcher(*args)
+        known = None if types is None else types.get(function)
+        if known is None:
+            key = tuple(dispatcher.typeof_pyval(a) for a in args)
+            known = dispatcher.overloads[key].signature.return_type
+            if types is not None:
+                types[function] = known
+        return retype(out, known)
+
+
+class LoopKind(ABC):
+    """One loop of a kernel, as the driver sees it.
+
+    Subclasses set :attr:`unit` and implement the abstract steps. After :meth:`prologue`,
+    :attr:`total` is the number of units and :attr:`carry` what the prologue handed on.
+    """
+
+    unit: ClassVar[str] = "unit"
+    asynchronous: ClassVar[bool] = False  # interval checkpoints written in the background
+
+    def __init__(self, plan: LoopPlan, generated: Generated, args: tuple, report: Report) -> None:
+        self.plan = plan
+        self.gen = generated
+        self.args = args
+        self.report = report
+        self.total = 0
+        self.carry: dict[str, object] = {}
+        self.bounds: tuple[int, int, int] = (0, 0, 1)
+
+    def call_prologue(self) -> tuple:
+        """Run the user's prologue; return the values it hands to the loop.
+
+        Sets :attr:`carry` and :attr:`bounds`. Numba typing errors name the user's kernel
+        and line.
+        """
+        values = {**dict(zip(self.plan.args, self.args, strict=True)), "_bl_probe": 0}
+        try:
+            carry, loop_values, bounds = self.gen.typed("_bl_prologue", values)
+        except numba.core.errors.TypingError as exc:
+            src = self.plan.source
+            raise TypeError(
+                f"{src.filename}, line {self.plan.line}: numba cannot compile kernel "
+                f"`{self.plan.name}` for these argument types (the same error would stop the "
+                f"unblocked kernel): {str(exc).splitlines()[0]} -- see the chained error for "
+                "the statement"
+            ) from exc
+        self.carry = dict(zip(self.plan.carry, carry, strict=False))
+        self.bounds = tuple(int(b) for b in bounds)  # type: ignore[assignment]
+        if self.bounds[2] == 0:
+            raise ValueError(f"{self.plan.name}: the loop's step must not be zero")
+        return loop_values
+
+    @abstractmethod
+    def prologue(self) -> dict[str, Any]:
+        """Run the prologue and size the loop; return the facts the run's identity records."""
+
+    def reset(self) -> None:  # noqa: B027 - most kinds have nothing to reset
+        """Set the state to the loop's start (before a restore, or for a fresh run)."""
+
+    @abstractmethod
+    def restore(self, ckpt: Checkpoint, done: int) -> None:
+        """Put the state saved in ``ckpt`` (``done`` units in) back.
+
+        Raises
+        ------
+        CheckpointError
+            If the saved state does not fit this run.
+        """
+
+    @abstractmethod
+    def allocate(self, threads: int) -> int:
+        """Prepare per-chunk buffers; return the most units one chunk may hold."""
+
+    @abstractmethod
+    def advance(self, first: int, count: int) -> None:
+        """Compute units ``first .. first + count`` (``count == 0`` only compiles)."""
+
+    @abstractmethod
+    def snapshot(self, done: int, copy: bool) -> tuple[dict[str, np.ndarray], dict | None]:
+        """The arrays to save after ``done`` units, and the sequential ``bind`` map (or
+        None); ``copy`` detaches the arrays from the live state (a background write)."""
+
+    @abstractmethod
+    def finish(self, done: int) -> object:
+        """Complete the loop's result and run the epilogue; the kernel's return value."""
+
+    def state_bytes(self, done: int) -> int:
+        """Bytes one checkpoint holds (about)."""
+        arrays, _ = self.snapshot(done, copy=False)
+        return sum(a.nbytes for a in arrays.values())

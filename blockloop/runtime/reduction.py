@@ -1,0 +1,176 @@
+"""The reduction loop kind: units are tiles, the state is each accumulator's fold stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._errors import BlockingError, CheckpointError
+from ..store import Checkpoint
+from ..transform import ReductionLoop
+from ..transform.reductions import REDUCTIONS
+from .kinds import LoopKind
+
+__all__ = ["PARTIAL_BUDGET", "STACK_DEPTH", "Accumulated", "ReductionKind", "choose_tile"]
+
+STACK_DEPTH = 64
+PARTIAL_BUDGET = 64 << 20  # bytes of per-tile partials in one chunk
+
+
+def choose_tile(count: int, elements: int) -> int:
+    """Iterations per tile: a power of two fixed for the whole run.
+
+    Large enough to amortise the per-tile partial (``elements`` accumulator elements) and
+    small enough to leave a few hundred tiles for load balancing.
+    """
+    tile = 1 << 16
+    while tile > 64 and count // tile < 512:
+        tile >>= 1
+    need = 1 << max(0, int(8 * elements - 1).bit_length())
+    return max(tile, min(need, 1 << 24))
+
+
+@dataclass
+class Accumulated:
+    """Run-time facts about one accumulator, and its buffers."""
+
+    name: str
+    op: str
+    init: Any
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    identity: np.generic
+    stack: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    partials: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    local: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def width(self) -> int:
+        """Elements of one stack row or partial (at least one, for scalars)."""
+        return max(self.size, 1)
+
+
+class ReductionKind(LoopKind):
+    """A blocked prange reduction: each tile a partial, folded by a fixed pairwise tree."""
+
+    unit = "tile"
+    plan: ReductionLoop
+
+    def prologue(self) -> dict[str, Any]:
+        """Loop-invariant values, initial accumulators, bounds, tile size."""
+        plan = self.plan
+        inits = self.call_prologue()
+        for update in plan.row_updates:
+            if np.ndim(self.carry.get(update.name)) > update.rows:
+                raise BlockingError(update.message, plan.source.filename, update.line, 0)
+        self.count = len(range(*self.bounds))
+        self.accs: list[Accumulated] = []
+        for acc, init in zip(plan.accumulators, inits, strict=False):
+            arr = np.asarray(init)
+            try:
+                ident = REDUCTIONS[acc.op].identity(arr.dtype)
+            except TypeError as exc:
+                raise TypeError(
+                    f"{plan.source.filename}, line {acc.line}: `{acc.name}`: {exc}"
+                ) from None
+            self.accs.append(Accumulated(acc.name, acc.op, init, arr.dtype, arr.shape, ident))
+        self.tile = choose_tile(self.count, sum(a.size for a in self.accs))
+        self.total = -(-self.count // self.tile)
+        self.report.tile_size = self.tile
+        return {
+            "tile": self.tile,
+            "range": list(self.bounds),
+            "accumulators": [[a.name, a.op, a.dtype.str, list(a.shape)] for a in self.accs],
+        }
+
+    def reset(self) -> None:
+        for a in self.accs:
+            a.stack = np.zeros((STACK_DEPTH, a.width), dtype=a.dtype)
+
+    def restore(self, ckpt: Checkpoint, done: int) -> None:
+        depth = done.bit_count()
+        for a in self.accs:
+            saved = ckpt.arrays.get(f"stack_{a.name}")
+            if saved is None or saved.shape != (depth, a.width):
+                raise CheckpointError(
+                    f"the stack of {a.name} has shape {getattr(saved, 'shape', None)}, "
+                    f"expected {(depth, a.width)}"
+                )
+            a.stack[:depth] = saved
+
+    def allocate(self, threads: int) -> int:
+        per_tile = sum(a.width * a.dtype.itemsize for a in self.accs) or 1
+        max_tiles = max(threads, min(PARTIAL_BUDGET // per_tile, 1 << 20))
+        for a in self.accs:
+            a.partials = np.empty((max_tiles, a.width), dtype=a.dtype)
+        return max_tiles
+
+    def advance(self, first: int, count: int) -> None:
+        """Compute the partials of ``count`` tiles (numba-parallel) and fold them."""
+        self.partials(first, count)
+        self.fold(first, count, {a.name: a.stack for a in self.accs})
+
+    def advance_local(self, first: int, count: int) -> None:
+        """Compute ``count`` (a power of two) tiles and fold them, from an empty stack, into
+        one node: ``a.local[0]`` of each accumulator."""
+        self.partials(first, count)
+        self.fold(0, count, {a.name: a.local for a in self.accs})
+
+    def partials(self, first: int, count: int) -> None:
+        """One partial per tile of ``first .. first + count``, in ``a.partials``."""
+        values: dict[str, object] = dict(self.carry)
+        for a in self.accs:
+            values.update(
+                {f"_bl_init_{a.name}": a.init, f"_bl_id_{a.name}": a.identity},
+            )
+            values[f"_bl_p_{a.name}"] = a.partials
+        values.update(
+            _bl_range=self.bounds,
+            _bl_first=first,
+            _bl_tiles=count,
+            _bl_tile=self.tile,
+            _bl_count=self.count,
+        )
+        self.gen("_bl_chunk", values)
+
+    def fold(
+        self,
+        done: int,
+        count: int,
+        stacks: dict[str, np.ndarray],
+        nodes: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """Push ``count`` nodes (the partials by default) on ``stacks`` after ``done``."""
+        values: dict[str, object] = {"_bl_done": done, "_bl_tiles": count}
+        for a in self.accs:
+            values[f"_bl_s_{a.name}"] = stacks[a.name]
+            values[f"_bl_p_{a.name}"] = a.partials if nodes is None else nodes[a.name]
+        self.gen("_bl_fold", values)
+
+    def snapshot(self, done: int, copy: bool) -> tuple[dict[str, np.ndarray], dict | None]:
+        depth = done.bit_count()
+        return {f"stack_{a.name}": a.stack[:depth].copy() for a in self.accs}, None
+
+    def finish(self, done: int) -> object:
+        """Combine the stacks with the initial values and run the epilogue."""
+        values: dict[str, object] = {"_bl_done": done}
+        for a in self.accs:
+            values[f"_bl_init_{a.name}"] = a.init
+            values[f"_bl_s_{a.name}"] = a.stack
+        results = self.gen("_bl_finish", values)
+        values = dict(self.carry)
+        for a, flat in zip(self.accs, results, strict=False):
+            if isinstance(a.init, np.ndarray):
+                a.init[...] = flat.reshape(a.shape)
+                values[a.name] = a.init
+            else:
+                values[a.name] = flat[0]
+        if not self.gen.has("_bl_epilogue"):
+            return None
+        return self.gen("_bl_epilogue", values)

@@ -1,0 +1,113 @@
+"""Why a run stops or checkpoints, and the one object that watches signals and the deadline."""
+
+from __future__ import annotations
+
+import enum
+import signal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .._errors import Interrupted
+from ..signals import SignalWatch, signal_name
+
+__all__ = ["Stop", "StopReason", "Stops"]
+
+
+class StopReason(enum.Enum):
+    """Why a checkpoint is written; the value is what the manifest's ``reason`` says."""
+
+    INTERVAL = "interval"
+    COMPLETION = "complete"
+    SIGNAL = "signal"
+    DEADLINE = "deadline"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A reason to stop before the loop is done: a signal (with its number) or the deadline."""
+
+    reason: StopReason
+    signum: int | None = None
+
+    @property
+    def what(self) -> str:
+        """``deadline`` or the signal's name (``SIGTERM``), for the report."""
+        if self.reason is StopReason.DEADLINE:
+            return "deadline"
+        return signal_name(self.signum or 0)
+
+    @property
+    def label(self) -> str:
+        """What the manifest and the report say: ``deadline`` or ``signal SIGTERM``."""
+        if self.reason is StopReason.DEADLINE:
+            return "deadline"
+        return f"signal {self.what}"
+
+    @property
+    def cause(self) -> str:
+        """For messages: ``the deadline is near`` or ``SIGTERM received``."""
+        if self.reason is StopReason.DEADLINE:
+            return "the deadline is near"
+        return f"{self.what} received"
+
+    def exception(self, exit_code: int, unit: int, run_dir: str) -> BaseException:
+        """What the call raises once the checkpoint is durable."""
+        if self.signum == signal.SIGINT:
+            return KeyboardInterrupt()
+        return Interrupted(exit_code, self.signum, unit, run_dir)
+
+    def encode(self) -> tuple[int, int]:
+        """Two integers whose element-wise maximum over ranks is the stop all agree on
+        (a signal over the deadline); ``(0, 0)`` for no stop."""
+        code = 2 if self.reason is StopReason.SIGNAL else 1
+        return code, self.signum or 0
+
+    @staticmethod
+    def decode(code: int, signum: int) -> Stop | None:
+        if code == 0:
+            return None
+        if code == 1:
+            return Stop(StopReason.DEADLINE)
+        return Stop(StopReason.SIGNAL, signum)
+
+
+class Stops:
+    """Signals received and the deadline, asked once per chunk.
+
+    A context manager: the signal handlers are installed for its duration only.
+
+    Parameters
+    ----------
+    signals : iterable of int
+        Signals that stop the run.
+    deadline : float or None
+        Epoch seconds by which the process must have exited.
+    wall_clock : callable
+        Epoch seconds now.
+    """
+
+    def __init__(
+        self,
+        signals: Iterable[int],
+        deadline: float | None,
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self.watch = SignalWatch(signals)
+        self.deadline = deadline
+        self.wall_clock = wall_clock
+
+    def __enter__(self) -> Stops:
+        self.watch.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.watch.__exit__(*exc)
+
+    def check(self, margin: float) -> Stop | None:
+        """A signal received so far, else the deadline if it is less than ``margin``
+        seconds away, else None."""
+        if self.watch.received is not None:
+            return Stop(StopReason.SIGNAL, self.watch.received)
+        if self.deadline is not None and self.wall_clock() + margin >= self.deadline:
+            return Stop(StopReason.DEADLINE)
+        return None
