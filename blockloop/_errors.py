@@ -14,9 +14,12 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 class BlockingError(SyntaxError):
     """A kernel that blockloop cannot cut into checkpointable chunks.
 
-    Raised when the decorator is applied, never later: blockloop refuses a kernel rather
-    than run it unblocked. It is a :class:`SyntaxError`, so tracebacks and IDEs point at
-    the user's own file, line and column; the message says what to change.
+    Raised when the decorator is applied, or at the first call for what only the
+    argument values reveal (an update that writes a row of a 2-D argument, a carried
+    value that is not an array or a number), before any work is done or saved: blockloop
+    refuses a kernel rather than run it unblocked. It is a :class:`SyntaxError`, so
+    tracebacks and IDEs point at the user's own file, line and column; the message says
+    what to change.
     """
 
     def __init__(
@@ -44,20 +47,26 @@ class Interrupted(SystemExit):
 
     A subclass of :class:`SystemExit` whose ``code`` is the configured exit code (85 by
     default, HTCondor's "checkpointed, run me again" convention), so a script exits with
-    that code and a job script can requeue it. ``signal`` (None for the deadline), ``tile``
-    (the unit reached) and ``run_dir`` say what happened and where the progress is.
+    that code and a job script can requeue it. ``signal`` (None for the deadline), ``unit``
+    (the tile or step reached; also readable as ``tile``) and ``run_dir`` say what happened
+    and where the progress is.
     """
 
-    def __init__(self, code: int, signal: int | None, tile: int, run_dir: str) -> None:
+    def __init__(self, code: int, signal: int | None, unit: int, run_dir: str) -> None:
         super().__init__(code)
         self.signal = signal
-        self.tile = tile
+        self.unit = unit
         self.run_dir = run_dir
+
+    @property
+    def tile(self) -> int:
+        """The unit reached (the name from when every unit was a tile)."""
+        return self.unit
 
     def __str__(self) -> str:
         cause = "the deadline" if self.signal is None else f"signal {self.signal}"
         return (
-            f"stopped by {cause} after a checkpoint at {self.tile} in {self.run_dir}; run "
+            f"stopped by {cause} after a checkpoint at {self.unit} in {self.run_dir}; run "
             f"again to continue (exit code {self.code})"
         )
 

@@ -20,12 +20,15 @@ class Report:
     unit : str
         What the run counts: ``"tile"`` (``tile_size`` iterations of a prange reduction,
         the last may be shorter) or ``"step"`` (one step of a sequential loop).
-    tiles_total : int
-        Units in the whole run.
+    units_total : int
+        Units in the whole run (also readable as ``tiles_total``).
+    tile_size : int
+        Iterations per tile (1 for a sequential loop).
     resumed_from : int or None
-        Tile this call resumed from, None for a fresh start.
-    chunks, tiles : int
-        Chunks run and units (tiles or steps) computed by this call.
+        Unit this call resumed from, None for a fresh start.
+    chunks, units : int
+        Chunks run and units (tiles or steps) computed by this call (``units`` is also
+        readable as ``tiles``).
     checkpoints : int
         Checkpoints written by this call (interval, forced and the final one).
     write_cost : float or None
@@ -63,11 +66,11 @@ class Report:
     kernel: str
     run_dir: str
     unit: str = "tile"
-    tiles_total: int = 0
+    units_total: int = 0
     tile_size: int = 0
     resumed_from: int | None = None
     chunks: int = 0
-    tiles: int = 0
+    units: int = 0
     checkpoints: int = 0
     write_cost: float | None = None
     write_seconds: float = 0.0
@@ -85,9 +88,19 @@ class Report:
     combine_time: float = 0.0
     wait_time: float = 0.0
 
+    @property
+    def tiles_total(self) -> int:
+        """``units_total`` (the name from when every unit was a tile)."""
+        return self.units_total
+
+    @property
+    def tiles(self) -> int:
+        """``units`` (the name from when every unit was a tile)."""
+        return self.units
+
     def as_dict(self) -> dict:
-        """The report as a JSON-able dict."""
-        return asdict(self)
+        """The report as a JSON-able dict (with ``tiles`` and ``tiles_total`` too)."""
+        return {**asdict(self), "tiles": self.units, "tiles_total": self.units_total}
 
     def __str__(self) -> str:
         resumed = (
@@ -102,9 +115,9 @@ class Report:
             else ("complete" if self.complete else f"interrupted by {self.interrupted_by}")
         )
         units = (
-            f"{self.tiles}/{self.tiles_total} tiles of {self.tile_size}"
+            f"{self.units}/{self.units_total} tiles of {self.tile_size}"
             if self.unit == "tile"
-            else f"{self.tiles}/{self.tiles_total} steps"
+            else f"{self.units}/{self.units_total} steps"
         )
         return (
             f"{self.kernel}: {state}; {resumed}; {units} in {self.chunks} chunks; "

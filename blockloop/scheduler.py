@@ -12,7 +12,7 @@ from . import config
 
 __all__ = ["resolve_deadline", "slurm_end_time"]
 
-log = logging.getLogger("blockloop")
+log = logging.getLogger(__name__)
 
 
 def slurm_end_time() -> float | None:

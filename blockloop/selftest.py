@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import xxhash
+
+from .fingerprint import array_hash
 
 __all__ = ["COMMIT_STEPS", "describe", "finish", "interrupt_cycles", "selftest", "wait_stopped"]
 
@@ -48,11 +49,9 @@ def describe(result: object) -> dict:
             "hash": "+".join(p["hash"] for p in parts),
         }
     if isinstance(result, np.ndarray):
-        data = np.ascontiguousarray(result)
-        digest = xxhash.xxh3_64_hexdigest(memoryview(data.reshape(-1)).cast("B"))
         return {
-            "repr": f"array(dtype={data.dtype}, shape={data.shape}, sum={data.sum()!r})",
-            "hash": digest,
+            "repr": f"array(dtype={result.dtype}, shape={result.shape}, sum={result.sum()!r})",
+            "hash": array_hash(result),
         }
     if isinstance(result, (float, np.floating)):
         return {"repr": repr(result), "hash": float(result).hex()}
@@ -78,7 +77,8 @@ def wait_stopped(proc: subprocess.Popen) -> bool:
     return False
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def kill_stopped(proc: subprocess.Popen) -> None:
+    """SIGKILL a (stopped or running) child and reap it."""
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
 
@@ -106,7 +106,7 @@ def interrupt_cycles(
             proc = start(BLOCKLOOP_FAULT=f"stop:{step}@{rng.randint(1, 3)}")
             if not wait_stopped(proc):
                 raise RuntimeError(f"the run ended before commit step {step}: {finish(proc)}")
-            _kill(proc)
+            kill_stopped(proc)
             stats["mid_commit"] += 1
             stats["steps"].append(step)
         else:
@@ -117,7 +117,7 @@ def interrupt_cycles(
             try:
                 proc.wait(timeout=rng.uniform(0.0, window))
             except subprocess.TimeoutExpired:
-                _kill(proc)
+                kill_stopped(proc)
                 stats["random"] += 1
                 continue
             raise RuntimeError(f"the run finished before kill {k}: {finish(proc)}")

@@ -45,8 +45,7 @@ __all__ = [
     "write_npz",
 ]
 
-_GEN = re.compile(r"^ckpt-(\d{6,})\.json$")
-_ANY = re.compile(r"^ckpt-(\d{6,})\.")
+_FILE = re.compile(r"^ckpt-(\d{6,})\.(json|npz)$")
 
 
 @dataclass(frozen=True)
@@ -72,20 +71,17 @@ class RunPaths:
 
     def generations(self) -> list[int]:
         """Generation numbers that have a manifest file, oldest first."""
-        if not self.run_dir.is_dir():
-            return []
-        found = []
-        for entry in os.listdir(self.run_dir):
-            match = _GEN.match(entry)
-            if match:
-                found.append(int(match.group(1)))
-        return sorted(found)
+        return self._numbers("json")
 
     def all_numbers(self) -> list[int]:
         """Generation numbers of any ckpt file, complete or not."""
+        return self._numbers("json", "npz")
+
+    def _numbers(self, *extensions: str) -> list[int]:
         if not self.run_dir.is_dir():
             return []
-        return sorted({int(m.group(1)) for e in os.listdir(self.run_dir) if (m := _ANY.match(e))})
+        names = (_FILE.match(entry) for entry in os.listdir(self.run_dir))
+        return sorted({int(m.group(1)) for m in names if m and m.group(2) in extensions})
 
 
 @dataclass

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from blockloop.selftest import finish, wait_stopped
+from blockloop.selftest import finish, kill_stopped, wait_stopped
 
 __all__ = ["child_env", "finish", "kill_stopped", "start_kernel", "wait_stopped"]
 
@@ -57,9 +56,3 @@ def start_kernel(name: str, *args: str, **env: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def kill_stopped(proc: subprocess.Popen) -> None:
-    """SIGKILL a stopped process and reap it."""
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()

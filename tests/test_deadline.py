@@ -10,7 +10,7 @@ import pytest
 from blockloop import Interrupted, checkpointed_loop
 from blockloop.scheduler import resolve_deadline, slurm_end_time
 from blockloop.store import read_manifest
-from tests.test_sequential import Ticks, fresh, swap_kernel
+from tests.helpers import Ticks, fresh, swap_kernel
 
 
 def test_the_run_stops_before_its_deadline_and_resumes(tmp_path):

@@ -20,7 +20,7 @@ import pytest
 
 from blockloop import CheckpointError, CheckpointWarning, checkpointed_loop
 from blockloop.store import Store, verify_generation
-from tests.test_sequential import Ticks, swap_kernel
+from tests.helpers import Ticks, swap_kernel
 
 STEPS = 30
 

@@ -8,63 +8,20 @@ import threading
 
 import numpy as np
 import pytest
-from numba import njit, prange
+from numba import njit
 
 from blockloop import BlockingError, checkpointed_loop, daly_interval
 from blockloop.policy import Policy
 from blockloop.store import Store, read_manifest
 from blockloop.transform.sequential import possibly_mutated
 from blockloop.writer import Writer
+from tests.helpers import Crash, Ticks, crashing_store, fresh, swap_kernel
 
 
 @njit(cache=True)
 def _scale(a, f):
     for k in range(a.shape[0]):
         a[k] *= f
-
-
-@njit(parallel=True, cache=True)
-def swap_kernel(u, steps):
-    v = np.zeros_like(u)
-    total = 0.0
-    for t in range(steps):
-        for i in prange(1, u.shape[0] - 1):
-            v[i] = 0.25 * u[i - 1] + 0.5 * u[i] + 0.25 * u[i + 1] + 1e-3 * t
-        u, v = v, u
-        total += u[u.shape[0] // 2]
-    return u, total
-
-
-def fresh() -> np.ndarray:
-    return np.sin(np.linspace(0.0, 7.0, 257))
-
-
-class Crash(BaseException):
-    """Stands for the process dying: nothing after it runs."""
-
-
-def crashing_store(after: int) -> type[Store]:
-    class CrashingStore(Store):
-        saves = 0
-
-        def save(self, arrays, state):
-            CrashingStore.saves += 1
-            if CrashingStore.saves > after:
-                raise Crash
-            return super().save(arrays, state)
-
-    return CrashingStore
-
-
-class Ticks:
-    """A clock that moves ``step`` seconds per reading, and ``extra`` more on request."""
-
-    def __init__(self, step: float) -> None:
-        self.now, self.step = 0.0, step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
 
 
 def _mutated(src: str, names: set[str]) -> set[str]:

@@ -92,7 +92,7 @@ class Driver:
         report = self.report
         report.run_dir = str(self.checkpointer.run_dir)
         report.unit = self.kind.unit
-        report.tiles_total, report.mtbf = self.kind.total, self.settings.mtbf
+        report.units_total, report.mtbf = self.kind.total, self.settings.mtbf
 
     def resume(self) -> None:
         """Pick the run up from its newest good checkpoint, if there is one."""
@@ -179,7 +179,7 @@ class Driver:
         self.checkpointer.compute_seconds += elapsed
         report = self.report
         report.chunks += 1
-        report.tiles += units
+        report.units += units
         report.compute_time += elapsed
         self.policy.record_chunk(units, elapsed)
         self.bar.update(units, report.checkpoints)
