@@ -64,7 +64,7 @@ def _newest(paths: RunPaths) -> tuple[Manifest | None, int]:
 def _row(paths: RunPaths, newest: tuple[Manifest | None, int] | None = None) -> dict:
     """What ``ls`` shows of one run; ``newest`` is ``_newest(paths)`` if already read."""
     manifest, bad = newest or _newest(paths)
-    row = {
+    row: dict[str, object] = {
         "run": paths.name,
         "path": str(paths.run_dir),
         "kernel": None,

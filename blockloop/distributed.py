@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 
@@ -81,13 +82,13 @@ class MPICoordinator(Coordinator):
             "compute": checkpointer.compute_seconds,
             "sessions": [s.to_json() for s in checkpointer.sessions],
         }
-        head = self.comm.bcast_json(head)  # type: ignore[assignment]
-        checkpointer.compute_seconds = float(head["compute"])
-        checkpointer.sessions = [Session.from_json(s) for s in head["sessions"]]
+        shared = cast(dict[str, Any], self.comm.bcast_json(head))
+        checkpointer.compute_seconds = float(shared["compute"])
+        checkpointer.sessions = [Session.from_json(s) for s in shared["sessions"]]
         for a in kind.accs:
             self.comm.bcast_array(a.stack)
-        if resumed is None and head["found"]:
-            return Resumed(int(head["done"]))  # a resume, told by rank 0
+        if resumed is None and shared["found"]:
+            return Resumed(int(shared["done"]))  # a resume, told by rank 0
         return resumed
 
     def prepare(self, kind: LoopKind, max_units: int) -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import builtins
 import inspect
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, TypeGuard
 
 import numpy as np
 import xxhash
@@ -39,8 +40,13 @@ def digest(*parts: str | bytes) -> str:
 
 def array_hash(array: np.ndarray) -> str:
     """xxh3-64 of an array's bytes in C order (copies only non-contiguous arrays)."""
-    data = np.ascontiguousarray(array)
-    return xxhash.xxh3_64_hexdigest(memoryview(data.reshape(-1)).cast("B"))
+    return xxhash.xxh3_64_hexdigest(byte_view(np.ascontiguousarray(array)))
+
+
+def byte_view(array: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous array, without a copy."""
+    flat: Any = array.reshape(-1)
+    return memoryview(flat).cast("B")
 
 
 def describe_arg(value: object, where: str = "argument") -> str:
@@ -84,7 +90,7 @@ def args_fingerprint(names: tuple[str, ...], values: tuple[object, ...]) -> str:
     return digest(*parts)
 
 
-def is_dispatcher(value: object) -> bool:
+def is_dispatcher(value: object) -> TypeGuard[Any]:
     """Whether ``value`` is a numba dispatcher (what ``@njit`` returns)."""
     return hasattr(value, "py_func") and hasattr(value, "targetoptions")
 
@@ -116,7 +122,7 @@ def _function_fingerprint(func: types.FunctionType, seen: set[int]) -> str:
         src = inspect.getsource(func)
     except (OSError, TypeError):
         src = func.__code__.co_code.hex()
-    code_names = set()
+    code_names: set[str] = set()
     stack = [func.__code__]
     while stack:
         code = stack.pop()
@@ -161,7 +167,11 @@ def helpers_fingerprint(
 CONSTANT_TYPES = (bool, int, float, complex, str, bytes, np.generic, type(None))
 
 
-def check_closure(source_error, used: frozenset[str], closure: Mapping[str, object]) -> None:
+def check_closure(
+    source_error: Callable[[str, str], Exception],
+    used: frozenset[str],
+    closure: Mapping[str, object],
+) -> None:
     """Refuse closure cells that are not constants or jitted helpers.
 
     ``source_error(name, reason)`` makes the :class:`BlockingError` at the first use.

@@ -66,7 +66,7 @@ class _Resolver:
 
     def of(self, value: object) -> frozenset[int | str] | None:
         if is_dispatcher(value):
-            return self.of_function(value.py_func)  # type: ignore[attr-defined]
+            return self.of_function(value.py_func)
         if inspect.isclass(value):
             return _NOTHING  # a constructor (namedtuple, record) keeps what it is given
         if isinstance(value, (types.BuiltinFunctionType, np.ufunc)):

@@ -58,7 +58,7 @@ class Options:
     exit_code: int = 85
     signals: tuple[int, ...] = DEFAULT_SIGNALS
     comm: object | None = None
-    deadline: object | None = None
+    deadline: float | str | datetime.datetime | None = None
 
     @classmethod
     def make(
@@ -98,7 +98,8 @@ class Options:
 
 def _prange_names(func: Callable) -> frozenset[str]:
     names = {"prange"}
-    scope = {**func.__globals__, **closure_values(func)}  # type: ignore[attr-defined]
+    fn: Any = func
+    scope = {**fn.__globals__, **closure_values(fn)}
     for name, value in scope.items():
         if value is numba.prange:
             names.add(name)
@@ -129,8 +130,8 @@ class CheckpointedKernel:
         if isinstance(target, CheckpointedKernel) or hasattr(target, "__blockloop_kernel__"):
             raise TypeError("@checkpointed_loop is applied twice")
         if is_dispatcher(target):
-            func = target.py_func  # type: ignore[attr-defined]
-            numba_options = dict(target.targetoptions)  # type: ignore[attr-defined]
+            func = target.py_func
+            numba_options = dict(target.targetoptions)
             self.original = target
         elif inspect.isfunction(target):
             func = target

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import linecache
 import types
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numba
 from numba.core import types as nbtypes
@@ -62,7 +62,7 @@ def as_function(kernel: CheckpointedKernel) -> types.FunctionType:
     filename = f"<blockloop {func.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     exec(compile(text, filename, "exec"), namespace)
-    stub = namespace[func.__name__]
+    stub: Any = namespace[func.__name__]
     stub.__defaults__ = func.__defaults__
     functools.update_wrapper(stub, func, updated=())
     del stub.__wrapped__  # numba and inspect must see this function, not the original

@@ -13,12 +13,13 @@ import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import xxhash
 
 from ._errors import CheckpointError
-from .fingerprint import array_hash
+from .fingerprint import array_hash, byte_view
 from .manifest import ArraySpec
 
 __all__ = ["read_arrays", "write_npz"]
@@ -61,10 +62,10 @@ def read_arrays(path: Path, spec: Mapping[str, ArraySpec]) -> dict[str, np.ndarr
                             f"the manifest {dtype}{shape}"
                         )
                     array = np.empty(shape, dtype)
-                    view = memoryview(array.reshape(-1)).cast("B")
+                    view = byte_view(array)
                     got = 0
                     while got < nbytes:
-                        n = f.readinto(view[got:])
+                        n = f.readinto(view[got:])  # type: ignore[attr-defined]
                         if not n:
                             raise CheckpointError(f"{path}: array {name!r} is truncated")
                         got += n
@@ -94,7 +95,7 @@ class _EarlyWriteback:
     from that fsync alone. A no-op where the call or a file descriptor is missing.
     """
 
-    def __init__(self, f) -> None:
+    def __init__(self, f: BinaryIO) -> None:
         self.f, self.start, self.pending = f, 0, 0
         try:
             self.fd = f.fileno() if hasattr(os, "posix_fadvise") else None
@@ -116,7 +117,7 @@ class _EarlyWriteback:
         self.start = end
 
 
-def write_npz(f, arrays: dict[str, np.ndarray]) -> dict[str, str]:
+def write_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> dict[str, str]:
     """Write ``arrays`` as an uncompressed npz, streaming each array's memory (no copies).
 
     The same file ``numpy.savez`` would write, up to the zip's bookkeeping: one
@@ -143,7 +144,7 @@ def write_npz(f, arrays: dict[str, np.ndarray]) -> dict[str, str]:
                     np.lib.format.write_array_header_1_0(out, header)
                 except ValueError:  # header longer than format 1.0 allows
                     np.lib.format.write_array_header_2_0(out, header)
-                data = memoryview(a.reshape(-1)).cast("B")
+                data = byte_view(a)
                 for start in range(0, len(data), _WRITE_BLOCK):
                     block = data[start : start + _WRITE_BLOCK]
                     digest.update(block)

@@ -21,23 +21,24 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
+from .faults import STEPS
 from .fingerprint import array_hash
 
-__all__ = ["COMMIT_STEPS", "describe", "finish", "interrupt_cycles", "selftest", "wait_stopped"]
+__all__ = [
+    "COMMIT_STEPS",
+    "describe",
+    "finish",
+    "interrupt_cycles",
+    "kill_stopped",
+    "selftest",
+    "wait_stopped",
+]
 
-COMMIT_STEPS = (
-    "npz-written",
-    "npz-synced",
-    "npz-renamed",
-    "json-written",
-    "json-synced",
-    "json-renamed",
-    "dir-synced",
-    "retire",
-)
+COMMIT_STEPS = STEPS  # every step of a commit where a fault can be injected
 
 
 def describe(result: object) -> dict:
@@ -186,7 +187,7 @@ def selftest(
     kills: int = 6,
     seed: int = 0,
     interval: float = 0.05,
-    out=sys.stdout,
+    out: TextIO = sys.stdout,
 ) -> bool:
     """Run the self-test; print what happened; True when the bits match.
 

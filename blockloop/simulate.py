@@ -71,7 +71,9 @@ def simulate(
     return total
 
 
-def _segment(rng: np.random.Generator, length: float, mtbf: float, restart: float, runs: int):
+def _segment(
+    rng: np.random.Generator, length: float, mtbf: float, restart: float, runs: int
+) -> np.ndarray:
     """Time to get through one segment of ``length`` failure-free seconds, for each run."""
     time = np.zeros(runs)
     pending = np.arange(runs)

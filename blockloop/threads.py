@@ -32,7 +32,7 @@ class NumbaController(LibController):
     def set_num_threads(self, num_threads: int) -> None:
         import numba
 
-        limit = numba.config.NUMBA_NUM_THREADS
+        limit = int(getattr(numba.config, "NUMBA_NUM_THREADS"))  # noqa: B009 - set at run time
         numba.set_num_threads(max(1, min(int(num_threads), limit)))
 
     def get_version(self) -> str:
@@ -43,8 +43,9 @@ class NumbaController(LibController):
     def set_additional_attributes(self) -> None:
         import numba
 
-        self.max_threads = numba.config.NUMBA_NUM_THREADS
-        self.threading_layer = numba.config.THREADING_LAYER
+        config = numba.config
+        self.max_threads = int(getattr(config, "NUMBA_NUM_THREADS"))  # noqa: B009
+        self.threading_layer = str(getattr(config, "THREADING_LAYER"))  # noqa: B009
 
 
 _registered = False

@@ -27,7 +27,8 @@ __all__ = ["Generated", "LoopKind", "retype"]
 def retype(value: object, nbtype: object) -> object:
     """Give numba-returned scalars back their exact dtype (numba boxes float32 as float)."""
     if isinstance(nbtype, nbtypes.BaseTuple):
-        return tuple(retype(v, t) for v, t in zip(value, nbtype.types, strict=False))  # type: ignore[call-overload]
+        inner: Any = nbtype
+        return tuple(retype(v, t) for v, t in zip(value, inner.types, strict=False))  # type: ignore[call-overload]
     if isinstance(nbtype, (nbtypes.Number, nbtypes.Boolean)) and not isinstance(value, np.ndarray):
         return as_dtype(nbtype).type(value)
     return value

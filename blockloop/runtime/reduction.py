@@ -67,7 +67,8 @@ class ReductionKind(LoopKind):
         plan = self.plan
         inits = self.call_prologue()
         for update in plan.row_updates:
-            if np.ndim(self.carry.get(update.name)) > update.rows:
+            value: Any = self.carry.get(update.name)
+            if np.ndim(value) > update.rows:
                 raise BlockingError(update.message, plan.source.filename, update.line, 0)
         self.count = len(range(*self.bounds))
         self.accs: list[Accumulated] = []

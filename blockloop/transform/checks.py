@@ -83,7 +83,8 @@ def refuse_exits(
             if isinstance(node, LOOPS):
                 # the loop's own `else` is outside it
                 visit([*node.body], inner)
-                visit([node.target] if isinstance(node, ast.For) else [node.test], in_inner_loop)
+                head = [node.test] if isinstance(node, ast.While) else [node.target]
+                visit(head, in_inner_loop)
                 visit(node.orelse, in_inner_loop)
                 if isinstance(node, ast.For):
                     visit([node.iter], in_inner_loop)

@@ -48,20 +48,20 @@ def updates(body: list[ast.stmt], outer: set[str]) -> tuple[list[tuple], set[int
                 implicit.add(id(target.value))
                 found.append((target.value.id, reduction.key, True, node))
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
+            name_target, value = node.targets[0], node.value
             if (
-                isinstance(target, ast.Name)
-                and target.id in outer
+                isinstance(name_target, ast.Name)
+                and name_target.id in outer
                 and isinstance(value, ast.Call)
                 and isinstance(value.func, ast.Name)
                 and value.func.id in ("min", "max")
                 and len(value.args) == 2
                 and not value.keywords
-                and is_name(value.args[0], target.id)
-                and target.id not in names_loaded([value.args[1]])
+                and is_name(value.args[0], name_target.id)
+                and name_target.id not in names_loaded([value.args[1]])
             ):
                 implicit.add(id(value.args[0]))
-                found.append((target.id, value.func.id, False, node))
+                found.append((name_target.id, value.func.id, False, node))
     return found, implicit
 
 
