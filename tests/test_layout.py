@@ -85,3 +85,20 @@ def test_the_import_graph_has_no_cycle():
 def test_the_cycle_finder_finds_cycles():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_module_is_over_400_lines():
+    long = {
+        str(p.relative_to(PACKAGE.parent)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert long == {}
+
+
+def test_the_drivers_run_is_short():
+    import inspect
+
+    from blockloop.runtime.driver import Driver
+
+    assert len(inspect.getsource(Driver.run).splitlines()) <= 40
