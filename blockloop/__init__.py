@@ -6,8 +6,6 @@ good checkpoint when called again, and returns the same bits however often it wa
 and however many threads ran it.
 """
 
-import logging
-
 from ._errors import BlockingError, CheckpointError, CheckpointWarning, Interrupted
 from ._version import __version__
 from .kernel import checkpointed_loop
@@ -16,8 +14,6 @@ from .report import Report
 from .threads import register_numba_controller
 
 register_numba_controller()
-# the library logs under "blockloop" and leaves configuring logging to the application
-logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "BlockingError",
