@@ -203,7 +203,10 @@ class CheckpointedKernel:
     def __call__(self, *args: object, **kwargs: object) -> object:
         if config.disabled():
             return self.original(*args, **kwargs)
-        values = self._bind(args, kwargs)
+        return self._run(self._bind(args, kwargs))
+
+    def _run(self, values: tuple) -> object:
+        """Run (or resume) the kernel on its arguments in the order of ``plan.args``."""
         key = self._key(values)
         root = Path(self.options.checkpoint_dir or config.checkpoint_root())
         paths = RunPaths(root, f"{self.plan.name}-{key}")

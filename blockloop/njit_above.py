@@ -11,6 +11,7 @@ resumable and bit-identical either way; signals and exceptions come through unch
 from __future__ import annotations
 
 import functools
+import inspect
 import linecache
 import types
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numba
 from numba.core import types as nbtypes
 from numba.extending import overload
+
+from . import config
 
 if TYPE_CHECKING:
     from .kernel import CheckpointedKernel
@@ -33,8 +36,11 @@ def as_function(kernel: CheckpointedKernel) -> types.FunctionType:
     func = kernel.py_func
     params = list(kernel.plan.args)
 
-    def run(*args: object) -> object:
-        return kernel(*args)
+    def run(*args: object) -> object:  # every parameter, positionally
+        if config.disabled():
+            positional, keywords = _split(func, args)
+            return kernel.original(*positional, **keywords)
+        return kernel._run(args)
 
     @overload(run, prefer_literal=False)
     def _typed(*args):  # numba compares its signature with the implementations'
@@ -58,12 +64,13 @@ def as_function(kernel: CheckpointedKernel) -> types.FunctionType:
         return impl
 
     namespace = {"_bl_run": run}
-    text = f"def {func.__name__}({', '.join(params)}):\n    return _bl_run({', '.join(params)})\n"
+    text = f"def {func.__name__}{_bare(func)}:\n    return _bl_run({', '.join(params)})\n"
     filename = f"<blockloop {func.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     exec(compile(text, filename, "exec"), namespace)
     stub: Any = namespace[func.__name__]
     stub.__defaults__ = func.__defaults__
+    stub.__kwdefaults__ = func.__kwdefaults__
     functools.update_wrapper(stub, func, updated=())
     del stub.__wrapped__  # numba and inspect must see this function, not the original
     for name in _ATTRIBUTES:
@@ -73,6 +80,28 @@ def as_function(kernel: CheckpointedKernel) -> types.FunctionType:
     stub.last_report = LastReport(kernel)
     stub.__blockloop_kernel__ = kernel
     return stub
+
+
+def _bare(func: types.FunctionType) -> str:
+    """``func``'s parameter list without defaults or annotations: ``(a, /, b, *, c)``."""
+    sig = inspect.signature(func)
+    plain = [p.replace(default=p.empty, annotation=p.empty) for p in sig.parameters.values()]
+    return str(sig.replace(parameters=plain, return_annotation=sig.empty))
+
+
+def _split(func: types.FunctionType, values: tuple) -> tuple[tuple, dict[str, object]]:
+    """``values`` (one per parameter, in order) as ``func``'s positional and keyword args."""
+    kinds = [p.kind for p in inspect.signature(func).parameters.values()]
+    names = list(inspect.signature(func).parameters)
+    args = tuple(
+        v for k, v in zip(kinds, values, strict=True) if k != inspect.Parameter.KEYWORD_ONLY
+    )
+    kwargs = {
+        n: v
+        for n, k, v in zip(names, kinds, values, strict=True)
+        if k == inspect.Parameter.KEYWORD_ONLY
+    }
+    return args, kwargs
 
 
 class LastReport:

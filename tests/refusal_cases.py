@@ -2,7 +2,8 @@
 and a phrase its message must contain. Imported by tests/test_refusals.py."""
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, pndindex, prange
+from numba.core.typing.builtins import IndexValue
 
 
 def bad_no_loop(n):  # refused: no top-level `for i in prange
@@ -275,11 +276,25 @@ def make_good_closure():
     return good_closure
 
 
-def bad_star_args(*xs):  # refused: give the kernel plain positional parameters
+def bad_star_args(*xs):  # refused: give the kernel named parameters
     s = 0.0
     for i in prange(3):
         s += i
     return s
+
+
+def bad_pndindex(x):
+    s = 0.0
+    for idx in pndindex(x.shape):  # refused: loop over the flattened index instead
+        s += x[idx]
+    return s
+
+
+def bad_indexvalue_argmin(a):
+    ival = IndexValue(-1, np.inf)
+    for i in prange(a.shape[0]):
+        ival = min(ival, IndexValue(i, a[i]))  # refused: find its first index in a second loop
+    return ival.index
 
 
 def bad_break_allowed_in_inner_loop(x):  # not refused: inner break is fine

@@ -20,6 +20,7 @@ from numba.np.numpy_support import as_dtype
 from ..report import Report
 from ..store import Checkpoint
 from ..transform import LoopPlan
+from ..transform.syntax import names_stored
 
 __all__ = ["Generated", "LoopKind", "retype"]
 
@@ -118,6 +119,12 @@ class LoopKind(ABC):
                 "the statement"
             ) from exc
         self.carry = dict(zip(self.plan.carry, carry, strict=False))
+        # an argument the prologue does not rebind goes on as the caller's object itself:
+        # numba hands a namedtuple back as a plain tuple, an array as a new view
+        rebound = names_stored(self.plan.prologue)
+        for name, value in zip(self.plan.args, self.args, strict=True):
+            if name in self.carry and name not in rebound:
+                self.carry[name] = value
         self.bounds = tuple(int(b) for b in bounds)  # type: ignore[assignment]
         if self.bounds[2] == 0:
             raise ValueError(f"{self.plan.name}: the loop's step must not be zero")

@@ -73,6 +73,16 @@ class ReductionKind(LoopKind):
         self.count = len(range(*self.bounds))
         self.accs: list[Accumulated] = []
         for acc, init in zip(plan.accumulators, inits, strict=False):
+            if not isinstance(init, (np.ndarray, np.generic, bool, int, float, complex)):
+                raise BlockingError(
+                    f"`{acc.name}` holds a {type(init).__name__}, not a number or an array, "
+                    "so it cannot be a reduction accumulator (an argmin through a namedtuple "
+                    "or a class cannot be folded); reduce the value here "
+                    "(`m = min(m, a[i])`) and find its index in a second loop",
+                    plan.source.filename,
+                    acc.line,
+                    0,
+                )
             arr = np.asarray(init)
             try:
                 ident = REDUCTIONS[acc.op].identity(arr.dtype)

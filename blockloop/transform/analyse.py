@@ -59,6 +59,13 @@ def analyse(
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         if isinstance(body[0].value.value, str):
             body = body[1:]  # docstring
+    for node in walk(body):
+        if isinstance(node, ast.For) and is_call_to(node.iter, frozenset({"pndindex"})):
+            raise source.error(
+                node,
+                "blockloop does not block pndindex loops; loop over the flattened index "
+                "instead: `for k in prange(n * m): i, j = k // m, k % m`",
+            )
     top, nested = _prange_loops(body, prange_names)
     if not top:
         steps = [

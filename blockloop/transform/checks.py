@@ -37,14 +37,14 @@ def find_function(source: Source) -> ast.FunctionDef:
 
 def check_signature(source: Source, fn: ast.FunctionDef) -> tuple[str, ...]:
     a = fn.args
-    if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
+    if a.vararg or a.kwarg:
         raise source.error(
             fn,
-            f"{fn.name}() takes *args, **kwargs, keyword-only or positional-only "
-            "parameters; give the kernel plain positional parameters",
+            f"{fn.name}() takes *args or **kwargs; give the kernel named parameters",
         )
-    names = tuple(arg.arg for arg in a.args)
-    for arg in a.args:
+    params = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+    names = tuple(arg.arg for arg in params)
+    for arg in params:
         if arg.arg.startswith(RESERVED):
             raise source.error(arg, f"names starting with {RESERVED} are reserved for blockloop")
     return names

@@ -13,7 +13,15 @@ from .normalise import normalise
 from .plans import Accumulator, ReductionLoop, RowUpdate
 from .reductions import REDUCTIONS, by_ast_op
 from .source import Source
-from .syntax import Parents, is_name, names_loaded, names_stored, walk
+from .syntax import (
+    Parents,
+    is_call_to,
+    is_name,
+    names_loaded,
+    names_stored,
+    reads_before_binding,
+    walk,
+)
 from .writes import CallWrites, Write, outer_writes
 
 __all__ = ["SUPPORTED", "reduction"]
@@ -106,6 +114,15 @@ def reduction(
                     "Use two accumulators and combine them after the loop",
                 )
             continue
+        if op in ("min", "max") and any(
+            is_call_to(sub, frozenset({"IndexValue"})) for sub in walk([node.value])
+        ):
+            raise source.error(
+                node,
+                f"`{name}` folds IndexValue pairs (numba's arg{op} idiom), which blockloop "
+                f"cannot checkpoint; reduce the value (`m = {op}(m, a[i])`) in this loop "
+                "and find its first index in a second loop",
+            )
         accs[name] = Accumulator(name, op, indexed, source.line_of(node))
 
     if index in plain_binds or index in accs:
@@ -145,11 +162,11 @@ def reduction(
 
     body_locals = set(names_stored(body)) - set(accs)
     epilogue_reads = names_loaded(epilogue)
-    leaked = sorted((body_locals | {index}) & set(epilogue_reads) - defined_before)
+    leaked = reads_before_binding(epilogue, (body_locals | {index}) - defined_before)
     if leaked:
-        name = leaked[0]
+        name = sorted(leaked)[0]
         raise source.error(
-            epilogue_reads[name],
+            leaked[name],
             f"`{name}` is bound inside the prange loop and read after it; its value would "
             "depend on which iteration ran last. Make it a reduction (e.g. max) instead",
         )

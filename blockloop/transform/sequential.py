@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from .checks import RESERVED, loop_header, refuse_reserved
 from .plans import SequentialLoop
 from .source import Source
-from .syntax import is_call_to, names_loaded, names_stored, walk
+from .syntax import is_call_to, names_loaded, names_stored, reads_before_binding, walk
 from .writes import CallWrites, no_helpers, outer_writes
 
 __all__ = ["possibly_mutated", "sequential"]
@@ -78,14 +78,15 @@ def sequential(
     if index in stored:
         raise source.error(stored[index], f"the loop variable `{index}` is rebound")
     epilogue_reads = names_loaded(epilogue)
-    for name, node in epilogue_reads.items():
-        if name == index and name not in defined_before:
+    leaked = reads_before_binding(epilogue, ({index} | set(stored)) - defined_before)
+    for name, node in leaked.items():
+        if name == index:
             raise source.error(
                 node,
                 f"the loop variable `{index}` is read after the loop; its last value is "
                 f"known in advance, compute it from the range instead",
             )
-        if name in stored and name not in defined_before:
+        else:
             raise source.error(
                 node,
                 f"`{name}` is bound inside the time loop and read after it; define it before "

@@ -17,6 +17,7 @@ __all__ = [
     "is_name",
     "names_loaded",
     "names_stored",
+    "reads_before_binding",
     "walk",
 ]
 
@@ -36,12 +37,59 @@ def walk(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
 
 
 def names_loaded(nodes: Iterable[ast.AST]) -> dict[str, ast.Name]:
-    """First ``Name`` node of each name read in ``nodes``."""
+    """First ``Name`` node of each name read in ``nodes`` (``x += 1`` reads ``x`` too)."""
     out: dict[str, ast.Name] = {}
     for node in walk(nodes):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             out.setdefault(node.id, node)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            out.setdefault(node.target.id, node.target)
     return out
+
+
+def reads_before_binding(stmts: list[ast.stmt], names: Iterable[str]) -> dict[str, ast.Name]:
+    """Reads in ``stmts`` of ``names`` that may happen before ``stmts`` bind the name.
+
+    ``for i in range(k): s += i`` binds ``i`` before reading it; ``s = s + 1`` and a read
+    after an ``if`` that binds the name in one branch only do not. Statements are followed
+    in execution order; a loop's body may run zero times.
+    """
+    wanted = set(names)
+    found: dict[str, ast.Name] = {}
+
+    def reads(nodes: Iterable[ast.AST], bound: set[str]) -> None:
+        for name, node in names_loaded(nodes).items():
+            if name in wanted and name not in bound:
+                found.setdefault(name, node)
+
+    def block(body: list[ast.stmt], bound: set[str]) -> set[str]:
+        bound = set(bound)
+        for stmt in body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                reads([stmt.value] if stmt.value is not None else [], bound)
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                reads([t for t in targets if not isinstance(t, ast.Name)], bound)
+                bound |= {n for t in targets for n in names_stored([t])}
+            elif isinstance(stmt, ast.AugAssign):
+                reads([stmt], bound)
+            elif isinstance(stmt, ast.For):
+                reads([stmt.iter], bound)
+                inner = bound | set(names_stored([stmt.target]))
+                block(stmt.body, inner)
+                block(stmt.orelse, bound)
+            elif isinstance(stmt, ast.While):
+                reads([stmt.test], bound)
+                block(stmt.body, bound)
+                block(stmt.orelse, bound)
+            elif isinstance(stmt, ast.If):
+                reads([stmt.test], bound)
+                bound = block(stmt.body, bound) & block(stmt.orelse, bound)
+            else:
+                reads([stmt], bound)
+        return bound
+
+    block(stmts, set())
+    return found
 
 
 def names_stored(nodes: Iterable[ast.AST]) -> dict[str, ast.AST]:
