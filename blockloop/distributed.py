@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from ._errors import BlockingError
 from .comm import MPIComm
 from .manifest import Session
 from .policy import Policy
@@ -75,6 +76,17 @@ class MPICoordinator(Coordinator):
     def resume(self, checkpointer: Checkpointer, kind: LoopKind) -> Resumed | None:
         """Rank 0 loads; every rank receives the same position, stacks and history."""
         assert isinstance(kind, ReductionKind)
+        if kind.saved and self.size > 1:
+            plan = kind.plan
+            names = ", ".join(f"`{s.name}`" for s in kind.saved)
+            raise BlockingError(
+                f"the loop writes {names}, and across MPI ranks each rank would compute "
+                "other rows of it; blockloop does not gather them yet: run this kernel on "
+                "one rank",
+                plan.source.filename,
+                plan.line,
+                0,
+            )
         resumed = super().resume(checkpointer, kind)
         head = {
             "done": resumed.done if resumed else 0,

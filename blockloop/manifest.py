@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ._errors import CheckpointError
+from .pieces import PieceSet
 
 __all__ = [
     "FORMAT",
@@ -204,6 +205,10 @@ class RunState:
         The interval policy's state.
     bind : mapping or None
         Sequential loops: the saved array each state variable names.
+    pieces : mapping of str to PieceSet
+        Arrays saved in pieces shared between generations (map outputs, arrays a loop
+        writes anywhere); absent from the JSON when there are none. Before the commit,
+        new pieces have generation 0.
     """
 
     kernel: str
@@ -215,6 +220,7 @@ class RunState:
     sessions: tuple[Session, ...] = ()
     policy: PolicyState | None = None
     bind: Mapping[str, str] | None = None
+    pieces: Mapping[str, PieceSet] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -234,6 +240,8 @@ class RunState:
             out["policy"] = self.policy.to_json()
         if self.bind is not None:
             out["bind"] = dict(self.bind)
+        if self.pieces:
+            out["pieces"] = {name: p.to_json() for name, p in self.pieces.items()}
         return out
 
     @classmethod
@@ -247,6 +255,12 @@ class RunState:
             if not isinstance(value, list):
                 raise ValueError("not a list")
             return tuple(Session.from_json(s, f"{where}: session") for s in value)
+
+        def pieces(value: Any) -> dict[str, PieceSet]:
+            return {
+                str(k): PieceSet.from_json(v, f"{where}: pieces of {k!r}")
+                for k, v in _mapping(value).items()
+            }
 
         def bind(value: Any) -> dict[str, str]:
             value = _mapping(value)
@@ -268,6 +282,7 @@ class RunState:
                 else None
             ),
             bind=_get(data, "bind", bind, where) if "bind" in data else None,
+            pieces=_get(data, "pieces", pieces, where) if "pieces" in data else {},
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,9 +20,9 @@ import xxhash
 
 from ._errors import CheckpointError
 from .fingerprint import array_hash, byte_view
-from .manifest import ArraySpec
+from .manifest import ArraySpec, Manifest
 
-__all__ = ["read_arrays", "write_npz"]
+__all__ = ["read_arrays", "read_pieces", "write_npz"]
 
 _MAX_HEADER = 16384
 
@@ -152,3 +152,34 @@ def write_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> dict[str, str]:
                     writeback.wrote(len(block))
             digests[name] = digest.hexdigest()
     return digests
+
+
+def read_pieces(
+    npz_of: Callable[[int], Path], manifest: Manifest, own: dict[str, np.ndarray]
+) -> dict[str, list[tuple[int, np.ndarray]]]:
+    """Every piece of ``manifest``'s piece sets, read and verified where it is held.
+
+    ``own`` holds the arrays of the manifest's own npz (already verified); ``npz_of``
+    names the npz file of another generation.
+    """
+    wanted: dict[int, dict[str, ArraySpec]] = {}
+    for name, pieces in manifest.state.pieces.items():
+        for p in pieces.pieces:
+            if p.generation == manifest.generation:
+                continue  # in this generation's own npz, read and verified above
+            spec = ArraySpec(pieces.dtype, (p.length,), p.xxh3)
+            if wanted.setdefault(p.generation, {}).setdefault(p.key, spec) != spec:
+                raise CheckpointError(f"the pieces of {name} disagree about entry {p.key}")
+    entries = {manifest.generation: own}
+    for generation, specs in sorted(wanted.items()):
+        entries[generation] = read_arrays(npz_of(generation), specs)
+    out: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for name, pieces in manifest.state.pieces.items():
+        size = int(np.prod(pieces.shape, dtype=np.int64))
+        parts = out[name] = []
+        for p in pieces.pieces:
+            entry = entries[p.generation].get(p.key)
+            if entry is None or entry.shape != (p.length,) or p.stop > size:
+                raise CheckpointError(f"a piece of {name} does not fit its entry {p.key}")
+            parts.append((p.start, entry[p.offset : p.offset + p.stop - p.start]))
+    return out

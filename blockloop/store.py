@@ -21,18 +21,20 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import xxhash
 
 from ._errors import CheckpointError, CheckpointWarning, warn
+from .durable import durable_write, fsync_dir
 from .faults import fault
 from .manifest import FORMAT, ArraySpec, Identity, Manifest, RunState
-from .npz import read_arrays, write_npz
+from .npz import read_arrays, read_pieces, write_npz
+from .pieces import referenced_generations
 
 __all__ = [
     "FORMAT",
@@ -91,6 +93,8 @@ class Checkpoint:
     generation: int
     manifest: Manifest
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    pieces: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
+    """Arrays saved in pieces: ``(first flat element, values)`` for each piece."""
 
 
 def _canonical(obj: dict) -> bytes:
@@ -148,7 +152,7 @@ def verify_generation(
             f"{npz.name} is {size} bytes, the manifest says {manifest.npz_size} (truncated?)"
         )
     arrays = read_arrays(npz, manifest.arrays)
-    return Checkpoint(generation, manifest, arrays)
+    return Checkpoint(generation, manifest, arrays, read_pieces(paths.npz, manifest, arrays))
 
 
 def is_locked(paths: RunPaths) -> bool:
@@ -164,33 +168,6 @@ def is_locked(paths: RunPaths) -> bool:
     finally:
         os.close(fd)
     return False
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _durable_write(path: Path, write: Callable[[BinaryIO], Any], step: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            fault(f"{step}-written")
-            os.fsync(f.fileno())
-        fault(f"{step}-synced")
-        os.replace(tmp, path)
-        fault(f"{step}-renamed")
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
 
 
 class Store:
@@ -218,6 +195,7 @@ class Store:
         self._lock_fd: int | None = None
         self._bad: set[int] = set()
         self.next_generation = 1
+        self.last_manifest: Manifest | None = None
 
     # -- lock -------------------------------------------------------------------------
     def __enter__(self) -> Store:
@@ -322,6 +300,10 @@ class Store:
     def save(self, arrays: dict[str, np.ndarray], state: RunState) -> tuple[int, float]:
         """Commit one generation durably, then delete the generations beyond ``keep``.
 
+        ``arrays`` are written into the generation's npz; the state's pieces refer to
+        entries of ``arrays`` (their new pieces) and of older generations. The committed
+        manifest is :attr:`last_manifest` afterwards.
+
         Returns
         -------
         tuple of (int, float)
@@ -339,7 +321,7 @@ class Store:
         npz_path = self.paths.npz(generation)
         digests: dict[str, str] = {}
         try:
-            _durable_write(npz_path, lambda f: digests.update(write_npz(f, arrays)), "npz")
+            durable_write(npz_path, lambda f: digests.update(write_npz(f, arrays)), "npz")
             if self.identity is None:
                 raise ValueError("a store without an identity cannot save")
             manifest = Manifest(
@@ -351,12 +333,15 @@ class Store:
                 },
                 npz_size=npz_path.stat().st_size,
                 written=time.time(),
-                state=state,
+                state=replace(
+                    state,
+                    pieces={n: p.committed(generation, digests) for n, p in state.pieces.items()},
+                ),
             )
             body = manifest.to_json()
             blob = json.dumps(_seal(body), indent=1, sort_keys=True).encode()
-            _durable_write(self.paths.manifest(generation), lambda f: f.write(blob), "json")
-            _fsync_dir(self.paths.run_dir)
+            durable_write(self.paths.manifest(generation), lambda f: f.write(blob), "json")
+            fsync_dir(self.paths.run_dir)
             fault("dir-synced")
         except OSError as exc:
             try:
@@ -369,16 +354,30 @@ class Store:
             ) from None
         durable = time.perf_counter() - start
         self.next_generation = generation + 1
+        self.last_manifest = manifest
         self._retire(generation)
         return generation, durable
 
     def _retire(self, newest: int) -> None:
-        """Delete generations older than the newest ``keep`` (never ones found damaged)."""
+        """Delete generations older than the newest ``keep`` (never ones found damaged);
+        an npz file that a kept generation still reads pieces from stays."""
         keep_from = newest - self.keep + 1
-        for number in self.paths.all_numbers():
+        numbers = self.paths.all_numbers()
+        referenced: set[int] = set()
+        for number in numbers:
+            if number >= keep_from or number in self._bad:
+                try:
+                    kept = load_manifest(self.paths.manifest(number))
+                except CheckpointError:
+                    continue
+                referenced |= referenced_generations(kept.state.pieces.values())
+        for number in numbers:
             if number >= keep_from or number in self._bad:
                 continue
-            for path in (self.paths.manifest(number), self.paths.npz(number)):
+            doomed = [self.paths.manifest(number)]
+            if number not in referenced:
+                doomed.append(self.paths.npz(number))
+            for path in doomed:
                 try:
                     path.unlink()
                 except FileNotFoundError:

@@ -95,19 +95,6 @@ def bad_yield(x):
         yield x[i]  # refused: `yield` inside the prange loop
 
 
-def bad_map_write(x):
-    out = np.empty_like(x)
-    for i in prange(x.shape[0]):
-        out[i] = 2.0 * x[i]  # refused: writes into `out`, which lives outside the loop
-    return out
-
-
-@njit(cache=True)
-def _fill_row(out, i, value):
-    for j in range(out.shape[1]):
-        out[i, j] = value
-
-
 @njit(cache=True)
 def _row_sum(x, i):
     s = 0.0
@@ -116,109 +103,17 @@ def _row_sum(x, i):
     return s
 
 
-@njit(cache=True)
-def _fill_through(out, i, value):
-    _fill_row(out, i, value)  # a helper that writes only through another helper
+def bad_carried_read(x, a):
+    for i in prange(1, x.shape[0]):
+        a[i] = a[i - 1] + x[i]  # refused: at an index other than the iteration's own
+    return a
 
 
-def bad_write_in_helper(x, out):
-    s = 0.0
+def bad_write_into_accumulator(x, h):
     for i in prange(x.shape[0]):
-        s += _row_sum(x, i)  # a helper that only reads is fine
-        _fill_row(out, i, 2.0)  # refused: it is passed to `_fill_row`, which writes into it
-    return s
-
-
-def bad_write_in_nested_helper(x, out):
-    s = 0.0
-    for i in prange(x.shape[0]):
-        s += x[i, 0]
-        _fill_through(out, i, 2.0)  # refused: writes into `out`, which lives outside the loop
-    return s
-
-
-def bad_write_through_view(x):
-    out = np.zeros_like(x)
-    s = 0.0
-    for i in prange(x.shape[0]):
-        row = out[i]
-        s += x[i, 0]
-        row[0] = x[i, 0]  # refused: through `row`, which may be a view of it
-    return out, s
-
-
-def bad_write_through_sliced_view(x, out):
-    s = 0.0
-    for i in prange(x.shape[0]):
-        tail = out[1:]
-        s += x[i]
-        tail[i - 1] = x[i]  # refused: writes into `out`, which lives outside the loop
-    return s
-
-
-def bad_write_tuple_target(x, out):
-    s = 0
-    for i in prange(x.shape[0]):
-        out[i], flag = 2.0 * x[i], 0  # refused: writes into `out`, which lives outside the loop
-        s += flag
-    return s
-
-
-def bad_write_in_place_method(x, out):
-    s = 0.0
-    for i in prange(x.shape[0]):
-        s += x[i, 0]
-        out[i].fill(1.0)  # refused: may change it in place
-    return s
-
-
-def bad_write_out_argument(x, out):
-    s = 0.0
-    for i in prange(x.shape[0]):
-        s += x[i, 0]
-        np.sqrt(x[i], out=out[i])  # refused: a call with out=
-    return s
-
-
-def bad_write_numpy_writer(x, out):
-    s = 0.0
-    for i in prange(x.shape[0]):
-        s += x[i, 0]
-        np.copyto(out[i], x[i])  # refused: `copyto` writes into its arguments
-    return s
-
-
-def bad_write_loop_target(x, out):
-    s = 0.0
-    for i in prange(x.shape[0]):
-        for row in out:
-            row[i] = x[i]  # refused: through `row`, which may be a view of it
-        s += x[i]
-    return s
-
-
-def bad_write_permutation_index(x, perm, out):
-    s = 0.0
-    for i in prange(x.shape[0]):
-        out[perm[i]] = x[i]  # refused: writes into `out`, which lives outside the loop
-        s += x[i]
-    return s
-
-
-def bad_write_unknown_helper(x, out, fill):
-    s = 0.0
-    for i in prange(x.shape[0]):
-        s += x[i]
-        fill(out, i)  # refused: whose source blockloop cannot read
-    return s
-
-
-def bad_write_plain_python_helper(x, out):
-    s = 0.0
-    for i in prange(x.shape[0]):
-        s += x[i]
-        _defined_below(out, i)  # refused: which writes into it
-    return s
+        h[int(x[i]) % 4] += 1.0
+        h[i] = 0.0  # refused: is a reduction variable and is read inside the loop
+    return h
 
 
 def ok_read_only_helper(x):
@@ -362,7 +257,3 @@ def bad_seq_rebound_index(n):
         t = t + 1  # refused: the loop variable `t` is rebound
         a += t
     return a
-
-
-def _defined_below(out, i):
-    out[i] = 0.0

@@ -87,6 +87,8 @@ class Checkpointer:
         session = Session(self.started, time.time(), reason)
         background = kind.asynchronous and not forced
         arrays, bind = kind.snapshot(done, copy=background)
+        entries, pieces = kind.pieces(done, copy=background)
+        arrays = {**arrays, **entries}
         state = RunState(
             kernel=kind.plan.name,
             unit=kind.unit,
@@ -97,12 +99,19 @@ class Checkpointer:
             sessions=tuple([*self.sessions, session][-SESSIONS_KEPT:]),
             policy=PolicyState(policy.write_cost, policy.interval, policy.mtbf),
             bind=bind,
+            pieces=pieces,
         )
+
+        def written(generation: int, seconds: float) -> None:
+            if self.store.last_manifest is not None:
+                kind.committed(self.store.last_manifest)
+            self._written(generation, seconds)
+
         if background:
-            self.writer.submit(self.store.save, arrays, state, self._written)
+            self.writer.submit(self.store.save, arrays, state, written)
         else:
             try:
-                self._written(*self.store.save(arrays, state))
+                written(*self.store.save(arrays, state))
             except CheckpointError as exc:
                 if forced:
                     raise

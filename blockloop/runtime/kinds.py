@@ -17,6 +17,8 @@ import numpy as np
 from numba.core import types as nbtypes
 from numba.np.numpy_support import as_dtype
 
+from ..manifest import Manifest
+from ..pieces import PieceSet
 from ..report import Report
 from ..store import Checkpoint
 from ..transform import LoopPlan
@@ -163,6 +165,14 @@ class LoopKind(ABC):
     @abstractmethod
     def finish(self, done: int) -> object:
         """Complete the loop's result and run the epilogue; the kernel's return value."""
+
+    def pieces(self, done: int, copy: bool) -> tuple[dict[str, np.ndarray], dict[str, PieceSet]]:
+        """Arrays saved in pieces: the new entries to write after ``done`` units, and each
+        array's piece set (none for most kinds)."""
+        return {}, {}
+
+    def committed(self, manifest: Manifest) -> None:  # noqa: B027 - most kinds keep nothing
+        """``manifest`` is durable: what its pieces hold need not be written again."""
 
     def state_bytes(self, done: int) -> int:
         """Bytes one checkpoint holds (about)."""

@@ -8,10 +8,13 @@ from typing import Any
 import numpy as np
 
 from .._errors import BlockingError, CheckpointError
+from ..manifest import Manifest
+from ..pieces import PieceSet
 from ..store import Checkpoint
 from ..transform import ReductionLoop
 from ..transform.reductions import REDUCTIONS
 from .kinds import LoopKind
+from .saved import ChangedBlocks, MapRows, SavedArray
 
 __all__ = ["PARTIAL_BUDGET", "STACK_DEPTH", "Accumulated", "ReductionKind", "choose_tile"]
 
@@ -66,10 +69,7 @@ class ReductionKind(LoopKind):
         """Loop-invariant values, initial accumulators, bounds, tile size."""
         plan = self.plan
         inits = self.call_prologue()
-        for update in plan.row_updates:
-            value: Any = self.carry.get(update.name)
-            if np.ndim(value) > update.rows:
-                raise BlockingError(update.message, plan.source.filename, update.line, 0)
+        self.saved = self._saved_arrays()
         self.count = len(range(*self.bounds))
         self.accs: list[Accumulated] = []
         for acc, init in zip(plan.accumulators, inits, strict=False):
@@ -94,11 +94,43 @@ class ReductionKind(LoopKind):
         self.tile = choose_tile(self.count, sum(a.size for a in self.accs))
         self.total = -(-self.count // self.tile)
         self.report.tile_size = self.tile
-        return {
+        facts: dict[str, Any] = {
             "tile": self.tile,
             "range": list(self.bounds),
             "accumulators": [[a.name, a.op, a.dtype.str, list(a.shape)] for a in self.accs],
         }
+        if self.saved:
+            facts["saved"] = [
+                [s.name, s.kind, s.array.dtype.str, list(s.array.shape)] for s in self.saved
+            ]
+        return facts
+
+    def _saved_arrays(self) -> list[SavedArray]:
+        """A tracker for each array the loop writes: the rows of a map, or the blocks of an
+        array written anywhere (also a row updated through ``t = x[i]; t += 1`` when ``x``
+        turns out to have more dimensions than indices)."""
+        plan = self.plan
+        blocks = list(plan.blocks)
+        for update in plan.row_updates:
+            value: Any = self.carry.get(update.name)
+            if np.ndim(value) > update.rows and update.name not in blocks:
+                blocks.append(update.name)
+        saved: list[SavedArray] = []
+        for name in [*plan.maps, *blocks]:
+            value = self.carry.get(name)
+            if not isinstance(value, np.ndarray):
+                raise BlockingError(
+                    f"the loop writes into `{name}`, a {type(value).__name__}; blockloop "
+                    "saves NumPy arrays only: make it an array",
+                    plan.source.filename,
+                    plan.line,
+                    0,
+                )
+            if name in plan.maps and MapRows.fits(value, self.bounds):
+                saved.append(MapRows(name, value, self.bounds[0]))
+            elif name in plan.maps or name in blocks:
+                saved.append(ChangedBlocks(name, value))
+        return saved
 
     def reset(self) -> None:
         for a in self.accs:
@@ -114,6 +146,15 @@ class ReductionKind(LoopKind):
                     f"expected {(depth, a.width)}"
                 )
             a.stack[:depth] = saved
+        for tracker in self.saved:
+            parts = ckpt.pieces.get(tracker.name)
+            pieces = ckpt.manifest.state.pieces.get(tracker.name)
+            if parts is None or pieces is None:
+                raise CheckpointError(f"`{tracker.name}` is not in the checkpoint")
+            tracker.restore(pieces, parts)
+            if isinstance(tracker, MapRows) and tracker.pieces:
+                if tracker.pieces[-1].stop != tracker.end_of(self.rows_done(done)):
+                    raise CheckpointError(f"the saved rows of `{tracker.name}` end elsewhere")
 
     def allocate(self, threads: int) -> int:
         per_tile = sum(a.width * a.dtype.itemsize for a in self.accs) or 1
@@ -167,6 +208,26 @@ class ReductionKind(LoopKind):
     def snapshot(self, done: int, copy: bool) -> tuple[dict[str, np.ndarray], dict | None]:
         depth = done.bit_count()
         return {f"stack_{a.name}": a.stack[:depth].copy() for a in self.accs}, None
+
+    def rows_done(self, done: int) -> int:
+        """Iterations finished by the first ``done`` tiles."""
+        return min(done * self.tile, self.count)
+
+    def pieces(self, done: int, copy: bool) -> tuple[dict[str, np.ndarray], dict[str, PieceSet]]:
+        arrays: dict[str, np.ndarray] = {}
+        sets: dict[str, PieceSet] = {}
+        for tracker in self.saved:
+            upto = tracker.end_of(self.rows_done(done)) if isinstance(tracker, MapRows) else 0
+            entries, sets[tracker.name] = tracker.snapshot(upto, copy)
+            arrays.update(entries)
+        return arrays, sets
+
+    def committed(self, manifest: Manifest) -> None:
+        for tracker in self.saved:
+            tracker.adopt(manifest.state.pieces[tracker.name])
+
+    def state_bytes(self, done: int) -> int:
+        return super().state_bytes(done) + sum(t.array.nbytes for t in self.saved)
 
     def finish(self, done: int) -> object:
         """Combine the stacks with the initial values and run the epilogue."""

@@ -32,14 +32,13 @@ class RowUpdate:
     """An update that writes into ``name`` only if it has more than ``rows`` dimensions.
 
     ``t = x[i]; t += 1.0`` changes a number when ``x`` is 1-D and a row of ``x`` in place
-    when it is 2-D; which one is known once the kernel's values exist, so the run checks
-    it then and refuses with ``message`` at ``line``.
+    when it is 2-D; which one is known once the kernel's values exist, so the run decides
+    then whether ``x`` is saved (as blocks) with the loop's state.
     """
 
     name: str
     rows: int
     line: int
-    message: str
 
 
 @dataclass
@@ -73,11 +72,20 @@ class LoopPlan:
 
 @dataclass
 class ReductionLoop(LoopPlan):
-    """A function whose body is ``prologue; for i in prange(...): body; epilogue``."""
+    """A function whose body is ``prologue; for i in prange(...): body; epilogue``.
+
+    Besides its reduction ``accumulators``, the loop may write outer arrays: ``maps`` only
+    at the loop's own index (``out[i] = ...``, ``out[i, j] += ...``), saved a segment of
+    finished rows at a time; ``blocks`` in any other way (a helper, a view, ``out=``,
+    ``out[perm[i]]``), saved whole by changed blocks. ``row_updates`` join ``blocks`` when
+    the array has more dimensions than the update has indices.
+    """
 
     accumulators: tuple[Accumulator, ...] = ()
     chunk_inputs: tuple[str, ...] = ()
     row_updates: tuple[RowUpdate, ...] = ()
+    maps: tuple[str, ...] = ()
+    blocks: tuple[str, ...] = ()
 
     kind = "reduction"
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import ast
 
 from .checks import RESERVED, loop_header, refuse_reserved
+from .maps import carried_read, map_targets, own_index
 from .normalise import normalise
 from .plans import Accumulator, ReductionLoop, RowUpdate
 from .reductions import REDUCTIONS, by_ast_op
 from .source import Source
 from .syntax import (
     Parents,
+    dotted,
     is_call_to,
     is_name,
     names_loaded,
@@ -22,7 +24,7 @@ from .syntax import (
     reads_before_binding,
     walk,
 )
-from .writes import CallWrites, Write, outer_writes
+from .writes import CallWrites, outer_writes
 
 __all__ = ["SUPPORTED", "reduction"]
 
@@ -32,11 +34,12 @@ SUPPORTED = (
 )
 
 
-def updates(body: list[ast.stmt], outer: set[str]) -> tuple[list[tuple], set[int]]:
+def updates(body: list[ast.stmt], outer: set[str], index: str) -> tuple[list[tuple], set[int]]:
     """The reduction updates of a normalised body, and the reads they imply.
 
     Returns ``[(name, op, indexed, statement)]`` in source order and the ``id()`` of the
-    ``Name`` nodes that read an accumulator only as part of its own update.
+    ``Name`` nodes that read an accumulator only as part of its own update. An update at
+    the loop's own index (``out[i, j] += e``) is a map write, not a reduction.
     """
     found: list[tuple] = []
     implicit: set[int] = set()
@@ -52,6 +55,7 @@ def updates(body: list[ast.stmt], outer: set[str]) -> tuple[list[tuple], set[int
                 isinstance(target, ast.Subscript)
                 and isinstance(target.value, ast.Name)
                 and target.value.id in outer
+                and not own_index(target, index)
             ):
                 implicit.add(id(target.value))
                 found.append((target.value.id, reduction.key, True, node))
@@ -86,7 +90,7 @@ def reduction(
 
     defined_before = set(args) | set(names_stored(prologue))
     body = normalise([ast.fix_missing_locations(s) for s in loop.body], defined_before)
-    found, implicit_reads = updates(body, defined_before)
+    found, implicit_reads = updates(body, defined_before, index)
     parents = Parents(body)
 
     # statements that bind an outer name other than by a reduction update
@@ -177,17 +181,27 @@ def reduction(
         for name, _, indexed, node in found
         if indexed and name in accs and isinstance(node, ast.AugAssign)
     )
-    writes = outer_writes(body, defined_before, skip=indexed_targets, call_writes=call_writes)
-    certain = sorted(
-        (w for w in writes.values() if w.rows is None), key=lambda w: source.line_of(w.node)
+    maps = map_targets(body, defined_before - set(accs), index)
+    mapped = frozenset(id(t) for targets in maps.values() for t in targets)
+    writes = outer_writes(
+        body, defined_before, skip=indexed_targets | mapped, call_writes=call_writes
     )
-    if certain:
-        raise source.error(certain[0].node, _write_refusal(source, certain[0]))
+    blocks = tuple(sorted(n for n, w in writes.items() if w.rows is None))
     row_updates = tuple(
-        RowUpdate(w.name, w.rows, source.line_of(w.node), _write_refusal(source, w))
+        RowUpdate(w.name, w.rows, source.line_of(w.node))
         for w in writes.values()
         if w.rows is not None
     )
+    read = carried_read(body, {*maps, *writes}, index)
+    if read is not None:
+        name = dotted(read.value)
+        raise source.error(
+            read,
+            f"`{source.snippet(read)}` reads `{name}`, which this loop writes, at an index "
+            f"other than the iteration's own (`{name}[{index}, ...]`): its value would depend "
+            "on whether that other iteration ran first, even in plain numba. Read a copy "
+            "made before the loop, or make the loop sequential",
+        )
 
     body_reads = names_loaded(body)
     epilogue_locals = set(names_stored(epilogue))
@@ -215,13 +229,6 @@ def reduction(
         epilogue_inputs=epilogue_inputs,
         globals_used=globals_used,
         row_updates=row_updates,
-    )
-
-
-def _write_refusal(source: Source, write: Write) -> str:
-    name = write.name
-    return (
-        f"`{source.snippet(write.node)}` writes into `{name}`, which lives outside the loop"
-        f"{write.how}, but not as a reduction; blockloop could not restore those writes "
-        f"after an interruption. Accumulate with `{name}[k] += e`, or use a sequential loop"
+        maps=tuple(sorted(set(maps) - set(writes))),
+        blocks=blocks,
     )

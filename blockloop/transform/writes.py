@@ -16,6 +16,8 @@ import ast
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from .syntax import Parents, dotted, names_stored, walk
 
 __all__ = ["CallWrites", "Write", "no_helpers", "outer_writes", "written_parameters"]
@@ -318,6 +320,13 @@ def _call(
         if name not in READ_ONLY_METHODS and name not in _VIEW_METHODS:
             add(info.sources(call.func.value), call, f" (`.{name}()` may change it in place)")
         return
+    if kind == "numpy" and _ufunc_outputs(name, call) is not None:
+        add(
+            _union(info.sources(a) for a in call.args[_ufunc_outputs(name, call) :]),
+            call,
+            f" (`np.{name}` writes its result into the arguments after its inputs)",
+        )
+        return
     if kind == "pure" or (kind == "numpy" and name not in NUMPY_WRITERS):
         return
     if kind == "numpy":
@@ -335,6 +344,15 @@ def _call(
     for key, arg in args:
         if written is None or key is None or key in written:
             add(info.sources(arg), call, how)
+
+
+def _ufunc_outputs(name: str, call: ast.Call) -> int | None:
+    """For a NumPy ufunc given output arrays positionally (``np.sqrt(x, out)``), the
+    position of the first one; else None."""
+    ufunc = getattr(np, name, None)
+    if isinstance(ufunc, np.ufunc) and len(call.args) > ufunc.nin:
+        return int(ufunc.nin)
+    return None
 
 
 def written_parameters(

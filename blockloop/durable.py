@@ -1,0 +1,45 @@
+"""Durable file writes: temp file, flush, fsync, rename; and a directory's fsync.
+
+Each step calls :func:`~blockloop.faults.fault` so that tests can stop the process there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .faults import fault
+
+__all__ = ["durable_write", "fsync_dir"]
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory: its entries (new names, renames) are durable afterwards."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def durable_write(path: Path, write: Callable[[BinaryIO], Any], step: str) -> None:
+    """Write ``path`` by ``write(f)`` on a temp file, fsync it and rename it into place;
+    ``step`` names the fault points (``npz-written``, ``npz-synced``, ``npz-renamed``)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            fault(f"{step}-written")
+            os.fsync(f.fileno())
+        fault(f"{step}-synced")
+        os.replace(tmp, path)
+        fault(f"{step}-renamed")
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
