@@ -68,6 +68,22 @@ def test_sequential_kernels_killed_resume_to_the_same_bits_and_arguments(
     assert got == expected, stats
 
 
+@pytest.mark.parametrize(("name", "n"), [("features", 4 * 10**6), ("scatter", 4 * 10**6)])
+def test_map_and_whole_state_kernels_killed_resume_to_the_same_bits(
+    name, n, tmp_path, tmp_path_factory
+):
+    """A map loop with 256 MiB of output (saved as segments of finished rows) and a loop
+    that scatters into an argument (saved whole by changed blocks): killed twelve times,
+    four of them in the middle of a commit, they end with an uninterrupted run's result
+    and argument arrays."""
+    expected = _reference(name, n, tmp_path_factory)
+    got, stats = _kill_loop(name, n, tmp_path / "killed", 12, len(name))
+    assert stats["random"] + stats["mid_commit"] == 12
+    assert stats["mid_commit"] == 4
+    assert stats["resumed_at"] > 0
+    assert got == expected, stats
+
+
 @pytest.mark.parametrize("step", COMMIT_STEPS)
 @pytest.mark.parametrize(("name", "n"), [("pi", 10**9), ("fibonacci", 3 * 10**8)])
 def test_exit_at_each_commit_step_then_resume(name, n, step, tmp_path, tmp_path_factory):

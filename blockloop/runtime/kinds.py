@@ -92,7 +92,7 @@ class LoopKind(ABC):
     """
 
     unit: ClassVar[str] = "unit"
-    asynchronous: ClassVar[bool] = False  # interval checkpoints written in the background
+    asynchronous: bool = False  # interval checkpoints written in the background
 
     def __init__(self, plan: LoopPlan, generated: Generated, args: tuple, report: Report) -> None:
         self.plan = plan

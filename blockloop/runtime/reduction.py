@@ -70,6 +70,9 @@ class ReductionKind(LoopKind):
         plan = self.plan
         inits = self.call_prologue()
         self.saved = self._saved_arrays()
+        # the rows a map finished never change again: their segments are written on the
+        # writer thread while the next chunks compute
+        self.asynchronous = any(isinstance(s, MapRows) for s in self.saved)
         self.count = len(range(*self.bounds))
         self.accs: list[Accumulated] = []
         for acc, init in zip(plan.accumulators, inits, strict=False):

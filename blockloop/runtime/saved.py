@@ -122,7 +122,7 @@ class MapRows(SavedArray):
         flat = self.array.reshape(-1)
         for start, stop in ranges:  # one range: the new rows, or the merged ones and them
             key = f"{self.key}_{start}"
-            arrays[key] = flat[start:stop].copy() if copy else flat[start:stop]
+            arrays[key] = flat[start:stop]  # finished rows: no copy needed, even for `copy`
             pieces.append(Piece(start, stop, 0, key, 0, stop - start))
         return arrays, PieceSet(self.array.dtype.str, self.array.shape, tuple(pieces))
 
@@ -153,10 +153,14 @@ def _merge_from(sizes: list[int]) -> int:
 
 
 class ChangedBlocks(SavedArray):
-    """An array the loop may write anywhere: saved whole, in blocks of about
-    :data:`BLOCK_BYTES`; a checkpoint writes the blocks whose xxh3 changed since the
-    last one and refers to the others where earlier generations hold them. When the
-    array is spread over more than :data:`MAX_PIECES` entries it is written whole.
+    """An array the loop may write anywhere: saved in blocks of about :data:`BLOCK_BYTES`.
+
+    A block still as it was when the loop started is not saved at all: a resumed call
+    starts from the same array (the run's identity holds the arguments' content, and the
+    prologue makes its arrays again). A checkpoint writes the blocks whose xxh3 changed
+    since the last one and refers to the other changed blocks where earlier generations
+    hold them. When they are spread over more than :data:`MAX_PIECES` entries, all the
+    changed blocks are written again together.
     """
 
     kind = "blocks"
@@ -166,7 +170,8 @@ class ChangedBlocks(SavedArray):
         itemsize = max(array.dtype.itemsize, 1)
         self.block = max(BLOCK_BYTES // itemsize, -(-self.size // MAX_BLOCKS), 1)
         self.count = -(-self.size // self.block)
-        self.hashes: np.ndarray | None = None  # of the committed blocks
+        self.initial = self._hashes(self.flat())
+        self.hashes = self.initial  # of the blocks as the last checkpoint holds them
         self.pending: np.ndarray | None = None
 
     def _hashes(self, flat: np.ndarray) -> np.ndarray:
@@ -177,13 +182,13 @@ class ChangedBlocks(SavedArray):
     def snapshot(self, upto: int, copy: bool) -> tuple[dict[str, np.ndarray], PieceSet]:
         flat = self.flat()
         self.pending = self._hashes(flat)
-        entries = {p.key for p in self.pieces} if self.pieces else set()
-        if self.hashes is None or len(entries) > MAX_PIECES:
-            changed = np.ones(self.count, dtype=bool)
+        kept = self.pending != self.initial  # blocks a resumed run could not make again
+        if len({p.key for p in self.pieces}) > MAX_PIECES:
+            changed = kept
         else:
-            changed = self.pending != self.hashes
+            changed = kept & (self.pending != self.hashes)
         b, arrays = self.block, {}
-        where: list[tuple[int, str, int, int, str]] = []  # per block: its entry and offset
+        where: list[tuple[int, str, int, int, str] | None] = []  # per block: entry, offset
         old = iter(self.pieces)
         piece = next(old, None)
         k = 0
@@ -198,21 +203,30 @@ class ChangedBlocks(SavedArray):
                 where += [(0, key, j * b - lo, hi - lo, "") for j in range(k, end)]
                 k = end
                 continue
+            if not kept[k]:
+                where.append(None)
+                k += 1
+                continue
             while piece is not None and piece.stop <= k * b:
                 piece = next(old, None)
-            if piece is None:
+            if piece is None or piece.start > k * b:
                 raise CheckpointError(f"no saved piece holds block {k} of `{self.name}`")
             offset = piece.offset + k * b - piece.start
             where.append((piece.generation, piece.key, offset, piece.length, piece.xxh3))
             k += 1
         return arrays, PieceSet(self.array.dtype.str, self.array.shape, self._merge(where))
 
-    def _merge(self, where: list[tuple[int, str, int, int, str]]) -> tuple[Piece, ...]:
+    def _merge(self, where: list[tuple[int, str, int, int, str] | None]) -> tuple[Piece, ...]:
         """One piece for each run of blocks that lie next to each other in one entry."""
         pieces: list[Piece] = []
-        for k, (generation, key, offset, length, digest) in enumerate(where):
+        follows = False
+        for k, place in enumerate(where):
+            if place is None:
+                follows = False
+                continue
+            generation, key, offset, length, digest = place
             start, stop = k * self.block, min((k + 1) * self.block, self.size)
-            last = pieces[-1] if pieces else None
+            last = pieces[-1] if pieces and follows else None
             if (
                 last is not None
                 and (last.generation, last.key) == (generation, key)
@@ -221,6 +235,7 @@ class ChangedBlocks(SavedArray):
                 pieces[-1] = Piece(last.start, stop, generation, key, last.offset, length, digest)
             else:
                 pieces.append(Piece(start, stop, generation, key, offset, length, digest))
+            follows = True
         return tuple(pieces)
 
     def adopt(self, pieces: PieceSet) -> None:
@@ -230,8 +245,5 @@ class ChangedBlocks(SavedArray):
         self.hashes, self.pending = self.pending, None
 
     def restore(self, pieces: PieceSet, parts: list[tuple[int, np.ndarray]]) -> None:
-        covered = sum(p.stop - p.start for p in pieces.pieces)
-        if covered != self.size:
-            raise CheckpointError(f"the saved blocks of `{self.name}` do not cover it")
         self.pending = None
         super().restore(pieces, parts)
