@@ -159,3 +159,23 @@ def test_loop_carried_read_is_refused_at_its_line():
         checkpointed_loop(cases.bad_carried_read)
     assert info.value.lineno == cases.bad_carried_read.__code__.co_firstlineno + 2
     assert "`a[i - 1]` reads `a`, which this loop writes" in info.value.msg
+
+
+def test_changed_blocks_stay_in_a_bounded_number_of_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(saved, "MAX_PIECES", 3)
+    array = np.zeros(16 * (1 << 17))  # 16 blocks
+    tracker = ChangedBlocks("u", array)
+    store = Store(RunPaths(tmp_path, "run"), {"kernel": "k", "run_key": "r"}, keep=2)
+    for k in range(16):  # one more block each time, as a loop that fills rows in order
+        array[k << 17 : (k + 1) << 17] = k + 1.0
+        entries, pieces = tracker.snapshot(0, copy=True)
+        with store:
+            store.save(entries, RunState("k", "tile", k, 16, "interval", pieces={"u": pieces}))
+        tracker.adopt(store.last_manifest.state.pieces["u"])
+        assert len({(p.generation, p.key) for p in tracker.pieces}) <= 3
+    with store:
+        ckpt = store.load()
+    back = ChangedBlocks("u", np.zeros_like(array))
+    back.restore(ckpt.manifest.state.pieces["u"], ckpt.pieces["u"])
+    assert np.array_equal(back.array, array)
+    assert len(list((tmp_path / "run").glob("*.npz"))) <= 2 + 3  # kept ones and those read

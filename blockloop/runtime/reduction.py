@@ -230,7 +230,10 @@ class ReductionKind(LoopKind):
             tracker.adopt(manifest.state.pieces[tracker.name])
 
     def state_bytes(self, done: int) -> int:
-        return super().state_bytes(done) + sum(t.array.nbytes for t in self.saved)
+        """Bytes a checkpoint holds the compute loop for: the stacks and the arrays saved
+        by blocks (a map's segments are written in the background)."""
+        blocks = sum(t.array.nbytes for t in self.saved if not isinstance(t, MapRows))
+        return super().state_bytes(done) + blocks
 
     def finish(self, done: int) -> object:
         """Combine the stacks with the initial values and run the epilogue."""

@@ -159,8 +159,8 @@ class ChangedBlocks(SavedArray):
     starts from the same array (the run's identity holds the arguments' content, and the
     prologue makes its arrays again). A checkpoint writes the blocks whose xxh3 changed
     since the last one and refers to the other changed blocks where earlier generations
-    hold them. When they are spread over more than :data:`MAX_PIECES` entries, all the
-    changed blocks are written again together.
+    hold them. Beyond :data:`MAX_PIECES` entries, the blocks of the newest entries are
+    written again with the new ones, as a map's segments are merged.
     """
 
     kind = "blocks"
@@ -183,38 +183,50 @@ class ChangedBlocks(SavedArray):
         flat = self.flat()
         self.pending = self._hashes(flat)
         kept = self.pending != self.initial  # blocks a resumed run could not make again
-        if len({p.key for p in self.pieces}) > MAX_PIECES:
-            changed = kept
-        else:
-            changed = kept & (self.pending != self.hashes)
+        changed = kept & (self.pending != self.hashes)
+        held = self._held(kept & ~changed)
+        entries = sorted({place[:2] for place in held.values()})  # oldest first
+        if len(entries) + 1 > MAX_PIECES:
+            sizes = [sum(1 for p in held.values() if p[:2] == e) for e in entries]
+            doomed = set(entries[_merge_from(sizes) :])
+            for k, place in list(held.items()):
+                if place[:2] in doomed:
+                    changed[k] = True
+                    del held[k]
         b, arrays = self.block, {}
-        where: list[tuple[int, str, int, int, str] | None] = []  # per block: entry, offset
-        old = iter(self.pieces)
-        piece = next(old, None)
+        where: list[tuple[int, str, int, int, str] | None] = [None] * self.count
         k = 0
         while k < self.count:
-            if changed[k]:
-                end = k
-                while end < self.count and changed[end]:
-                    end += 1
-                lo, hi = k * b, min(end * b, self.size)
-                key = f"{self.key}_{k}"
-                arrays[key] = flat[lo:hi].copy() if copy else flat[lo:hi]
-                where += [(0, key, j * b - lo, hi - lo, "") for j in range(k, end)]
-                k = end
-                continue
-            if not kept[k]:
-                where.append(None)
+            if not changed[k]:
+                where[k] = held.get(k)
                 k += 1
                 continue
+            end = k
+            while end < self.count and changed[end]:
+                end += 1
+            lo, hi = k * b, min(end * b, self.size)
+            key = f"{self.key}_{k}"
+            arrays[key] = flat[lo:hi].copy() if copy else flat[lo:hi]
+            for j in range(k, end):
+                where[j] = (0, key, j * b - lo, hi - lo, "")
+            k = end
+        return arrays, PieceSet(self.array.dtype.str, self.array.shape, self._merge(where))
+
+    def _held(self, blocks: np.ndarray) -> dict[int, tuple[int, str, int, int, str]]:
+        """Where the committed pieces hold each of ``blocks``: generation, entry, offset
+        in it, its length and checksum."""
+        out = {}
+        b = self.block
+        old = iter(self.pieces)
+        piece = next(old, None)
+        for k in np.flatnonzero(blocks):
             while piece is not None and piece.stop <= k * b:
                 piece = next(old, None)
             if piece is None or piece.start > k * b:
                 raise CheckpointError(f"no saved piece holds block {k} of `{self.name}`")
-            offset = piece.offset + k * b - piece.start
-            where.append((piece.generation, piece.key, offset, piece.length, piece.xxh3))
-            k += 1
-        return arrays, PieceSet(self.array.dtype.str, self.array.shape, self._merge(where))
+            offset = piece.offset + int(k) * b - piece.start
+            out[int(k)] = (piece.generation, piece.key, offset, piece.length, piece.xxh3)
+        return out
 
     def _merge(self, where: list[tuple[int, str, int, int, str] | None]) -> tuple[Piece, ...]:
         """One piece for each run of blocks that lie next to each other in one entry."""
