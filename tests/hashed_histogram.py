@@ -11,7 +11,21 @@ import numpy as np
 from numba import njit, prange
 
 from blockloop import checkpointed_loop
-from kernels.monte_carlo_pi import uniform
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+@njit(cache=True)
+def uniform(seed, counter):
+    """A double in [0, 1) from SplitMix64's finaliser of (seed, counter): cheaper than
+    blockloop.random's Philox, which is all a test kernel needs."""
+    z = np.uint64(seed) * _GAMMA + np.uint64(counter)
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    z = z ^ (z >> np.uint64(31))
+    return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @checkpointed_loop

@@ -257,3 +257,33 @@ def bad_seq_rebound_index(n):
         t = t + 1  # refused: the loop variable `t` is rebound
         a += t
     return a
+
+
+def bad_numpy_random_in_loop(n):
+    s = 0.0
+    for i in prange(n):
+        s += np.random.random() * i  # refused: Use blockloop.random
+    return s
+
+
+def bad_numpy_random_in_time_step(u, steps):
+    for _t in range(steps):
+        u += np.random.normal(0.0, 1.0, u.shape)  # refused: depend on the thread count
+    return u
+
+
+def bad_unseeded_random_in_prologue(n):
+    x = np.random.random(n)  # refused: call `np.random.seed(...)` first
+    s = 0.0
+    for i in prange(n):
+        s += x[i]
+    return s
+
+
+def ok_seeded_random_in_prologue(n):
+    np.random.seed(42)
+    x = np.random.random(n)
+    s = 0.0
+    for i in prange(n):
+        s += x[i]
+    return s

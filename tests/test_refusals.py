@@ -58,6 +58,11 @@ def test_uninitialised_accumulator_is_a_private_temporary():
     assert kernel.plan.accumulators == ()
 
 
+def test_np_random_after_a_seed_in_the_prologue_is_accepted():
+    plan = checkpointed_loop(cases.ok_seeded_random_in_prologue).plan
+    assert [a.name for a in plan.accumulators] == ["s"]
+
+
 def test_inner_break_and_constant_closures_are_accepted():
     assert checkpointed_loop(cases.bad_break_allowed_in_inner_loop).plan.accumulators[0].name == "s"
     assert checkpointed_loop(cases.make_good_closure()).plan.accumulators[0].name == "s"

@@ -10,7 +10,7 @@ import ast
 from collections.abc import Iterable
 
 from .source import Source
-from .syntax import LOOPS, SCOPES, names_loaded, names_stored, walk
+from .syntax import LOOPS, SCOPES, dotted, names_loaded, names_stored, walk
 
 __all__ = [
     "RESERVED",
@@ -19,6 +19,7 @@ __all__ = [
     "loop_header",
     "refuse_exits",
     "refuse_reserved",
+    "refuse_unreproducible",
 ]
 
 RESERVED = "_bl_"
@@ -134,4 +135,53 @@ def loop_header(
             )
     refuse_exits(source, loop.body, where)
     refuse_exits(source, [*prologue, *epilogue], "kernel", allow_return=True)
+    refuse_unreproducible(source, prologue, loop.body, where)
     return loop.target.id, call
+
+
+_NUMPY_RANDOM = ("np.random.", "numpy.random.")
+_THREAD_IDS = frozenset({"get_thread_id", "_get_thread_id", "get_native_thread_id"})
+
+
+def refuse_unreproducible(
+    source: Source, prologue: list[ast.stmt], body: list[ast.stmt], where: str
+) -> None:
+    """Refuse what gives other numbers on a resume or for another thread count.
+
+    ``np.random`` in the loop draws from per-thread states that start over after a
+    resume; in the prologue it is allowed after an ``np.random.seed(...)`` there (the
+    prologue runs again on resume). A thread id in the loop depends on the schedule.
+    """
+    seeded = False
+    for stmt in prologue:
+        for node in walk([stmt]):
+            name = dotted(node.func) if isinstance(node, ast.Call) else None
+            if name is None or not name.startswith(_NUMPY_RANDOM):
+                continue
+            if name.endswith(".seed"):
+                seeded = True
+            elif not seeded:
+                raise source.error(
+                    node,
+                    f"`{source.snippet(node)}` before the {where} draws from an unseeded "
+                    "generator, so a resumed call would draw other numbers; call "
+                    "`np.random.seed(...)` first in the kernel, or use blockloop.random",
+                )
+    for node in walk(body):
+        if not isinstance(node, ast.Call):
+            continue
+        name = dotted(node.func) or ""
+        if name.startswith(_NUMPY_RANDOM):
+            raise source.error(
+                node,
+                f"`{source.snippet(node)}` draws from per-thread generators in the {where}: "
+                "the numbers depend on the thread count and start over after a resume. "
+                "Use blockloop.random, whose draws depend on a key and a counter only: "
+                "`uniform(key(seed, 0), i)`, `normal(...)`, `integers(...)`",
+            )
+        if name.split(".")[-1] in _THREAD_IDS:
+            raise source.error(
+                node,
+                f"`{source.snippet(node)}` in the {where} depends on which thread runs "
+                "the iteration; compute from the loop variable instead",
+            )
