@@ -127,6 +127,19 @@ def test_same_bits_on_any_number_of_ranks(name, ranks, single_process, tmp_path)
     assert data["hash"] == single_process[name]
 
 
+@needs_mpi
+def test_a_loop_that_writes_arrays_is_refused_on_several_ranks(tmp_path):
+    """Each rank would compute other rows of the map; they are not gathered yet, so the
+    job stops with the reason before any checkpoint instead of saving a partial output."""
+    code, _, err = finish(
+        mpi_kernel(2, "features", "--n", "100000", "--checkpoint-dir", str(tmp_path))
+    )
+    assert code != 0
+    assert "BlockingError" in err and "run this kernel on one rank" in err, err
+    assert "features.py" in err
+    assert not list(tmp_path.glob("*/ckpt-*.json"))
+
+
 def _checkpointed_job(ranks: int, root: Path, fifo: Path, marker: str, n: int):
     """Start a pi job that checkpoints every 0.05 s; return it once it has written one."""
     proc = mpi_kernel(
