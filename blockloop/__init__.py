@@ -6,6 +6,8 @@ good checkpoint when called again, and returns the same bits however often it wa
 and however many threads ran it.
 """
 
+import logging
+
 from ._errors import BlockingError, CheckpointError, CheckpointWarning, Interrupted
 from ._version import __version__
 from .kernel import checkpointed_loop
@@ -14,6 +16,8 @@ from .report import Report
 from .threads import register_numba_controller
 
 register_numba_controller()
+# the library logs under "blockloop"; configuring logging is the application's business
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "BlockingError",

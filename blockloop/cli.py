@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import shutil
 import sys
 import time
@@ -254,6 +255,7 @@ def _source(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    logging.basicConfig(format="%(message)s")  # a program: show blockloop's warnings
     parser = argparse.ArgumentParser(prog="blockloop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("interval", help="Young and Daly intervals for a write cost and MTBF")

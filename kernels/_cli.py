@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -36,6 +37,7 @@ def main(
     Kernels with a ``size`` (grid edge) get ``--size`` and ``make_args(n, size)``; for them
     ``--n`` counts steps.
     """
+    logging.basicConfig(format="%(message)s")  # the application shows blockloop's warnings
     name = kernel.__name__
     parser = argparse.ArgumentParser(prog=f"python -m kernels.{name}", description=doc)
     parser.add_argument(

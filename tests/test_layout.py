@@ -102,3 +102,13 @@ def test_the_drivers_run_is_short():
     from blockloop.runtime.driver import Driver
 
     assert len(inspect.getsource(Driver.run).splitlines()) <= 40
+
+
+def test_the_library_leaves_logging_to_the_application():
+    import logging
+
+    import blockloop
+
+    logger = logging.getLogger(blockloop.__name__)
+    assert [type(h) for h in logger.handlers] == [logging.NullHandler]
+    assert logger.level == logging.NOTSET and logger.propagate
