@@ -145,13 +145,14 @@ def test_each_subcommand_as_a_subprocess(argv, ckdir, monkeypatch):
     "argv",
     [
         ("kernels.fibonacci:fibonacci", "300000000", "1000000007"),
+        ("kernels.features:features", "2000000", "8", "24"),
         ("kernels.scatter:scatter", "2000000", "--args-from", "kernels.scatter:make_args"),
     ],
-    ids=["sequential", "whole-state"],
+    ids=["sequential", "map", "whole-state"],
 )
 def test_selftest_subprocess_reports_bit_identical(argv):
-    """A sequential kernel and one that writes an argument anywhere (compared by the
-    argument's bits after the call)."""
+    """A sequential kernel, a map loop (its output compared), and one that writes an
+    argument anywhere (compared by the argument's bits after the call)."""
     out = blockloop("selftest", *argv, "--kills", "3", timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "3 interruptions" in out.stdout and "bit-identical" in out.stdout
