@@ -61,18 +61,15 @@ class Options:
     deadline: float | str | datetime.datetime | None = None
 
     @classmethod
-    def make(
-        cls,
-        checkpoint_dir: str | Path | None,
-        mtbf: float | str | None,
-        interval: float | str | None,
-        keep: int,
-        progress: bool | None,
-        exit_code: int,
-        signals: Iterable[int],
-        comm: object | None = None,
-        deadline: float | str | datetime.datetime | None = None,
-    ) -> Options:
+    def make(cls, **given: Any) -> Options:
+        """Validate the decorator's keyword options (named as the fields) into Options.
+
+        Raises
+        ------
+        ValueError
+            For a bad value, naming the option.
+        """
+        keep, exit_code = given["keep"], given["exit_code"]
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ValueError(f"keep must be an integer >= 1 (generations kept), not {keep!r}")
         if (
@@ -81,19 +78,16 @@ class Options:
             or not 0 <= exit_code < 256
         ):
             raise ValueError(f"exit_code must be an integer in 0..255, not {exit_code!r}")
-        if deadline is not None:
-            resolve_deadline(deadline)  # a bad value fails here, at decoration
-        return cls(
-            checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
-            mtbf=None if mtbf is None else config.parse_duration(mtbf, "mtbf"),
-            interval=None if interval is None else config.parse_duration(interval, "interval"),
-            keep=keep,
-            progress=progress,
-            exit_code=exit_code,
-            signals=tuple(int(s) for s in signals),
-            comm=comm,
-            deadline=deadline,
-        )
+        if given["deadline"] is not None:
+            resolve_deadline(given["deadline"])  # a bad value fails here, at decoration
+        values = dict(given)
+        for name in ("mtbf", "interval"):
+            if values[name] is not None:
+                values[name] = config.parse_duration(values[name], name)
+        if values["checkpoint_dir"] is not None:
+            values["checkpoint_dir"] = str(values["checkpoint_dir"])
+        values["signals"] = tuple(int(s) for s in values["signals"])
+        return cls(**values)
 
 
 def _prange_names(func: Callable) -> frozenset[str]:
@@ -346,9 +340,9 @@ def checkpointed_loop(
     BlockingError
         At decoration, if the kernel's loop cannot be blocked.
     """
-    options = Options.make(
-        checkpoint_dir, mtbf, interval, keep, progress, exit_code, signals, comm, deadline
-    )
+    given = dict(locals())  # the keyword options by name: Options has a field for each
+    del given["func"]
+    options = Options.make(**given)
 
     def wrap(target: Callable) -> CheckpointedKernel:
         kernel = CheckpointedKernel(target, options)

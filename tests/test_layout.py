@@ -112,3 +112,14 @@ def test_the_library_leaves_logging_to_the_application():
     logger = logging.getLogger(blockloop.__name__)
     assert [type(h) for h in logger.handlers] == [logging.NullHandler]
     assert logger.level == logging.NOTSET and logger.propagate
+
+
+def test_every_decorator_option_is_an_options_field():
+    import dataclasses
+    import inspect
+
+    from blockloop import checkpointed_loop
+    from blockloop.kernel import Options
+
+    params = [p for p in inspect.signature(checkpointed_loop).parameters if p != "func"]
+    assert params == [f.name for f in dataclasses.fields(Options)]
