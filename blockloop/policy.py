@@ -88,7 +88,8 @@ class Policy:
     interval : float or None
         A fixed checkpoint interval in seconds; None chooses Daly's from the measured cost.
     threads : int
-        Numba threads, so a chunk holds whole rounds of tiles.
+        Numba threads, so a chunk holds whole rounds of tiles, at least one per thread
+        (1 for units that run one after another, like time steps).
     max_tiles : int
         Upper bound on tiles per chunk (memory of the per-tile partials).
     target : float
@@ -156,6 +157,8 @@ class Policy:
             self.seconds_per_tile += self.SMOOTHING * (rate - self.seconds_per_tile)
         wanted = int(self.chunk_seconds / self.seconds_per_tile)
         wanted = min(wanted, 4 * tiles, self.max_tiles)  # grow at most 4x a chunk
+        # at least a tile for every thread, however slow a tile is: fewer leave threads idle
+        wanted = max(wanted, min(self.threads, self.max_tiles))
         if wanted >= self.threads:
             wanted -= wanted % self.threads
         # a checkpoint follows this chunk when one is due, so the next is due a whole

@@ -110,6 +110,21 @@ def test_chunk_sizing_targets_a_fraction_of_a_second():
     assert policy.next_tiles(3) == 3
 
 
+@pytest.mark.parametrize("threads", [2, 16, 64])
+def test_a_chunk_of_slow_tiles_still_gives_every_thread_one(threads):
+    """A tile slower than the wanted chunk (a wide histogram's 8 MB partial) must not shrink
+    chunks to one tile, which would leave every other thread idle."""
+    policy = Policy(mtbf=86400.0, threads=threads, max_tiles=10**6)
+    tiles = policy.next_tiles(10**9)
+    for _ in range(6):  # each tile takes 0.5 s on its thread: a round of tiles 0.5 s
+        policy.record_chunk(tiles, 0.5 * tiles / threads)
+        tiles = policy.next_tiles(10**9)
+        assert tiles >= threads and tiles % threads == 0
+    capped = Policy(mtbf=86400.0, threads=threads, max_tiles=threads - 1)  # partials' memory
+    capped.record_chunk(1, 5.0)
+    assert capped.next_tiles(10**9) == threads - 1
+
+
 def test_chunk_is_short_when_the_interval_is_short():
     policy = Policy(mtbf=60.0, interval=0.5, threads=1)
     assert policy.chunk_seconds == pytest.approx(0.05)

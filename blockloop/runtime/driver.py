@@ -121,7 +121,7 @@ class Driver:
             if mtbf != settings.mtbf:
                 log.info("%s: MTBF refined from this run's history: %.0f s", self.name, mtbf)
         self.report.mtbf = mtbf
-        threads = numba.get_num_threads()
+        threads = numba.get_num_threads() if self.kind.parallel_units else 1
         self.nbytes = self.kind.state_bytes(self.done)
         max_units = self.coordinator.prepare(self.kind, self.kind.allocate(threads))
         # until a write is measured, assume the state blocks the loop at 1 GB/s

@@ -93,6 +93,7 @@ class LoopKind(ABC):
 
     unit: ClassVar[str] = "unit"
     asynchronous: bool = False  # interval checkpoints written in the background
+    parallel_units: ClassVar[bool] = True  # units run side by side (tiles), not in turn
 
     def __init__(self, plan: LoopPlan, generated: Generated, args: tuple, report: Report) -> None:
         self.plan = plan

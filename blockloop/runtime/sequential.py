@@ -35,6 +35,7 @@ class SequentialKind(LoopKind):
 
     unit = "step"
     asynchronous = True
+    parallel_units = False  # steps run one after another, each parallel inside
     plan: SequentialLoop
 
     def prologue(self) -> dict[str, Any]:
