@@ -137,6 +137,15 @@ def _show(args: argparse.Namespace) -> int:
         "progress": {"done": done, "total": total, "unit": unit},
         "reason": state.reason,
         "arrays": {k: [v.dtype, list(v.shape)] for k, v in manifest.arrays.items()},
+        "pieces": {
+            name: {
+                "dtype": p.dtype,
+                "shape": list(p.shape),
+                "pieces": len(p.pieces),
+                "generations": sorted({piece.generation for piece in p.pieces}),
+            }
+            for name, p in state.pieces.items()
+        },
         "identity": manifest.identity.to_json(),
         "policy": state.policy.to_json() if state.policy else {},
         "compute_seconds": state.compute_seconds,
@@ -161,6 +170,11 @@ def _show(args: argparse.Namespace) -> int:
         )
     for name, (dtype, shape) in info["arrays"].items():
         print(f"array       {name}: {dtype} {tuple(shape)}")
+    for name, p in info["pieces"].items():
+        print(
+            f"saved       {name}: {p['dtype']} {tuple(p['shape'])} in {p['pieces']} pieces "
+            f"held by generations {', '.join(map(str, p['generations'])) or '-'}"
+        )
     ident = info["identity"]
     print("identity    " + ", ".join(f"{k}={ident[k]}" for k in sorted(ident)))
     for k, s in enumerate(info["sessions"], 1):

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from blockloop import BlockingError, CheckpointWarning, checkpointed_loop
+from blockloop import BlockingError, CheckpointWarning, checkpointed_loop, cli
 from blockloop.manifest import RunState
 from blockloop.pieces import PieceSet
 from blockloop.runtime import saved
@@ -73,7 +73,7 @@ def test_crash_and_resume_gives_plain_numbas_arrays(name, crash_after, tmp_path)
         assert repr(result) == repr(uninterrupted)
 
 
-def test_segments_hold_each_row_once_and_are_compacted(tmp_path, monkeypatch):
+def test_segments_hold_each_row_once_and_are_compacted(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(saved, "MAX_PIECES", 8)
     kernel = _blocked("row_norms", tmp_path, keep=1000)
     x, out = mk.inputs("row_norms")
@@ -95,6 +95,8 @@ def test_segments_hold_each_row_once_and_are_compacted(tmp_path, monkeypatch):
         pieces = m["pieces"]["out"]["pieces"]
         assert len(pieces) <= 8
         assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))  # one range of rows
+    cli.main(["show", str(run.run_dir)])
+    assert "saved       out: <f8 (30011,) in " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
