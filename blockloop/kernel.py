@@ -158,7 +158,7 @@ class CheckpointedKernel:
         self.rendered = render_module(self.plan, numba_options, self._helpers, __version__)
         self.blocked_source = self.rendered.text
         self._source_key = digest(source.text, self.plan.kind, self._helpers)
-        self._module: Any = None
+        self._generated: Generated | None = None
         self.last_report: Report | None = None
         # seams for tests: a deterministic clock, a Store subclass that fails on purpose
         self._clock: Callable[[], float] = time.perf_counter
@@ -170,12 +170,13 @@ class CheckpointedKernel:
     @property
     def module_path(self) -> Path | None:
         """The generated module's file, once compiled."""
-        return None if self._module is None else Path(self._module.__file__)
+        return None if self._generated is None else Path(self._generated.module.__file__)
 
     def _compiled(self) -> Generated:
-        if self._module is None:
-            self._module, _ = load_module(self.plan.name, self.blocked_source, self._namespace)
-        return Generated(self._module, self.rendered.signatures)
+        if self._generated is None:
+            module, _ = load_module(self.plan.name, self.blocked_source, self._namespace)
+            self._generated = Generated(module, self.rendered.signatures)
+        return self._generated
 
     def run_key(self, *args: object, **kwargs: object) -> str:
         """The 16-hex-digit key of the run these arguments belong to."""

@@ -63,3 +63,27 @@ def test_positional_only_parameters(tmp_path):
     blocked = _blocked(k.positional_only, tmp_path)
     with pytest.raises(TypeError):
         blocked(x=x, y=y, z=0.25)
+
+
+def test_a_second_call_skips_the_empty_warm_up_dispatches(tmp_path, monkeypatch):
+    """The empty parallel call that compiles and the one that times a dispatch run once per
+    kernel and argument types, not on every small call."""
+    from blockloop.runtime.kinds import Generated
+
+    calls: list[int] = []
+    original = Generated.__call__
+
+    def counting(self, function, values):
+        if function == "_bl_chunk":
+            calls.append(values["_bl_tiles"])
+        return original(self, function, values)
+
+    monkeypatch.setattr(Generated, "__call__", counting)
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1e9)(k.scaled_sum)
+    first = kernel(_data(), 3.0)
+    assert calls[:2] == [0, 0]  # compiled, then timed
+    calls.clear()
+    assert kernel(_data(), 3.0) == first  # a recorded run: returns at once
+    assert calls == []
+    assert kernel(_data(2000), 3.0) != first  # another run with the same types
+    assert calls and 0 not in calls

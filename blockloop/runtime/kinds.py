@@ -51,6 +51,13 @@ class Generated:
     def __init__(self, module: Any, signatures: Mapping[str, tuple[str, ...]]) -> None:
         self.module = module
         self.signatures = signatures
+        self.dispatch: float | None = None  # seconds of an empty parallel call, once timed
+
+    def compiled(self, function: str, values: Mapping[str, object]) -> bool:
+        """Whether ``function`` is compiled for the types of these values already."""
+        dispatcher = getattr(self.module, function)
+        key = tuple(dispatcher.typeof_pyval(a) for a in self.arguments(function, values))
+        return key in dispatcher.overloads
 
     def has(self, function: str) -> bool:
         """Whether the module defines ``function``."""
@@ -153,6 +160,10 @@ class LoopKind(ABC):
     @abstractmethod
     def allocate(self, threads: int) -> int:
         """Prepare per-chunk buffers; return the most units one chunk may hold."""
+
+    def ready(self) -> bool:
+        """Whether the loop's chunk function is compiled for this call's types already."""
+        return False
 
     @abstractmethod
     def advance(self, first: int, count: int) -> None:

@@ -177,8 +177,14 @@ class ReductionKind(LoopKind):
         self.partials(first, count)
         self.fold(0, count, {a.name: a.local for a in self.accs})
 
+    def ready(self) -> bool:
+        return self.gen.compiled("_bl_chunk", self._chunk_values(0, 0))
+
     def partials(self, first: int, count: int) -> None:
         """One partial per tile of ``first .. first + count``, in ``a.partials``."""
+        self.gen("_bl_chunk", self._chunk_values(first, count))
+
+    def _chunk_values(self, first: int, count: int) -> dict[str, object]:
         values: dict[str, object] = dict(self.carry)
         for a in self.accs:
             values.update(
@@ -192,7 +198,7 @@ class ReductionKind(LoopKind):
             _bl_tile=self.tile,
             _bl_count=self.count,
         )
-        self.gen("_bl_chunk", values)
+        return values
 
     def fold(
         self,
