@@ -28,8 +28,10 @@ munge -n >/dev/null 2>&1 || runuser -u munge -- /usr/sbin/munged
 until_ok 50 munge -n
 scontrol ping 2>/dev/null | grep -q UP || slurmctld
 until_ok 100 bash -c 'scontrol ping | grep -q UP'
-scontrol ping 2>/dev/null | grep -q 'slurmd' || true
-if ! sinfo -h -o %T 2>/dev/null | grep -qE 'idle|mix|alloc'; then
+# slurmd by its pid file: after a crash the controller's saved state can still show the node
+# as up while no slurmd runs (a zombie counts as dead)
+alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+if ! { [ -s /run/slurmd.pid ] && alive "$(cat /run/slurmd.pid)"; }; then
     slurmd -N localhost
 fi
 until_ok 150 bash -c 'sinfo -h -o %T | grep -qE "idle|mix|alloc"'
