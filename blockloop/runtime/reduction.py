@@ -131,7 +131,7 @@ class ReductionKind(LoopKind):
                 )
             if name in plan.maps and MapRows.fits(value, self.bounds):
                 saved.append(MapRows(name, value, self.bounds[0]))
-            elif name in plan.maps or name in blocks:
+            else:
                 saved.append(ChangedBlocks(name, value))
         return saved
 

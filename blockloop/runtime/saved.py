@@ -117,7 +117,7 @@ class MapRows(SavedArray):
         ranges = [(lo, upto)] if upto > lo else []
         if len(pieces) + len(ranges) > MAX_PIECES:
             i = _merge_from([p.stop - p.start for p in pieces])
-            lo, ranges, pieces = pieces[i].start, [(pieces[i].start, upto)], pieces[:i]
+            ranges, pieces = [(pieces[i].start, upto)], pieces[:i]
         arrays: dict[str, np.ndarray] = {}
         flat = self.array.reshape(-1)
         for start, stop in ranges:  # one range: the new rows, or the merged ones and them
