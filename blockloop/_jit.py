@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit, types
-from numba.extending import overload
+from numba.extending import overload, register_jitable
+from numba.np.numpy_support import as_dtype
 
-__all__ = ["_bl_close", "_bl_flat", "_bl_open", "_bl_popcount"]
+from .transform.reductions import REDUCTIONS
+
+__all__ = [
+    "_bl_close",
+    "_bl_flat",
+    "_bl_open",
+    "_bl_parts",
+    "_bl_popcount",
+    "_bl_rlen",
+    "_bl_tile_for",
+]
 
 
 def _bl_open(row, identity, like):  # pragma: no cover - replaced by the overload
@@ -77,3 +90,125 @@ def _bl_popcount(k):
         k &= k - 1
         count += 1
     return count
+
+
+# -- reductions inside a step (see blockloop.transform.instep) ---------------------------
+
+
+@register_jitable
+def _bl_rlen(start, stop, step):
+    """``len(range(start, stop, step))``."""
+    if step > 0:
+        return max(0, (stop - start + step - 1) // step)
+    return max(0, (start - stop - step - 1) // -step)
+
+
+@register_jitable
+def _bl_tile_for(n):
+    """Iterations per tile of an in-step reduction over ``n``: a power of two that gives
+    at most 128 tiles; a function of ``n`` only, never of the thread count."""
+    tile = 1
+    while tile * 128 < n:
+        tile *= 2
+    return tile
+
+
+def _bl_parts(count, like):  # pragma: no cover - replaced by the overload
+    """``count`` rows of tile partials for an accumulator like ``like``."""
+    raise NotImplementedError
+
+
+@overload(_bl_parts)
+def _parts_impl(count, like):
+    if isinstance(like, types.Array):
+        dtype = like.dtype
+
+        def impl(count, like):
+            return np.empty((count, like.size), dtype)
+
+    else:
+        dtype = like
+
+        def impl(count, like):
+            return np.empty((count, 1), dtype)
+
+    return impl
+
+
+def _scalar_dtype(like: Any) -> np.dtype:
+    return as_dtype(like.dtype if isinstance(like, types.Array) else like)
+
+
+def _make_reduction_helpers(key: str, name: str, combine: Any) -> tuple:
+    """``_bl_id_<name>(like)`` (the identity in ``like``'s dtype) and
+    ``_bl_fold_<name>(init, parts)`` (a pairwise fold of the partials' rows, then the
+    initial value combined with the result: in place for an array)."""
+
+    def identity(like):  # pragma: no cover - replaced by the overload
+        raise NotImplementedError
+
+    def fold(init, parts):  # pragma: no cover - replaced by the overload
+        raise NotImplementedError
+
+    @overload(identity)
+    def _identity_impl(like):
+        value = REDUCTIONS[key].identity(_scalar_dtype(like))
+
+        def impl(like):
+            return value
+
+        return impl
+
+    @register_jitable
+    def pairwise(parts):
+        count = parts.shape[0]
+        width = 1
+        while width < count:
+            for q in range(0, count - width, 2 * width):
+                for e in range(parts.shape[1]):
+                    parts[q, e] = combine(parts[q, e], parts[q + width, e])
+            width *= 2
+
+    @overload(fold)
+    def _fold_impl(init, parts):
+        if isinstance(init, types.Array):
+
+            def impl(init, parts):
+                pairwise(parts)
+                if parts.shape[0] > 0:
+                    flat = init.reshape(init.size)
+                    for e in range(init.size):
+                        flat[e] = combine(flat[e], parts[0, e])
+                return init
+
+        else:
+
+            def impl(init, parts):
+                pairwise(parts)
+                if parts.shape[0] == 0:
+                    return init
+                return combine(init, parts[0, 0])
+
+        return impl
+
+    identity.__name__ = f"_bl_id_{name}"
+    fold.__name__ = f"_bl_fold_{name}"
+    return identity, fold
+
+
+_COMBINE = {
+    "add": register_jitable(lambda a, b: a + b),
+    "mul": register_jitable(lambda a, b: a * b),
+    "or": register_jitable(lambda a, b: a | b),
+    "and": register_jitable(lambda a, b: a & b),
+    "xor": register_jitable(lambda a, b: a ^ b),
+    "min": register_jitable(lambda a, b: min(a, b)),
+    "max": register_jitable(lambda a, b: max(a, b)),
+}
+_KEYS = {"add": "+", "mul": "*", "or": "|", "and": "&", "xor": "^", "min": "min", "max": "max"}
+
+for _name, _combine in _COMBINE.items():
+    _identity, _fold = _make_reduction_helpers(_KEYS[_name], _name, _combine)
+    globals()[_identity.__name__] = _identity
+    globals()[_fold.__name__] = _fold
+    __all__ += [_identity.__name__, _fold.__name__]

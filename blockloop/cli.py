@@ -51,15 +51,32 @@ def _run_dirs(path: Path) -> list[RunPaths]:
     return [RunPaths(path, p.name) for p in sorted(path.iterdir()) if p.is_dir()]
 
 
+def _phases(paths: RunPaths) -> list[RunPaths]:
+    """The phase directories of a kernel of several loops (``phase-1``, ...), in order;
+    the run directory itself for a kernel of one loop."""
+    found = [p for p in paths.run_dir.glob("phase-*") if p.is_dir() and p.name[6:].isdigit()]
+    if not found:
+        return [paths]
+    return [RunPaths(paths.run_dir, p.name) for p in sorted(found, key=lambda p: int(p.name[6:]))]
+
+
 def _newest(paths: RunPaths) -> tuple[Manifest | None, int]:
-    """The newest readable manifest of a run, and how many manifests were unreadable."""
+    """The newest readable manifest of a run (of its latest phase with one), and how many
+    manifests were unreadable."""
     bad = 0
-    for g in reversed(paths.generations()):
-        try:
-            return load_manifest(paths.manifest(g)), bad
-        except CheckpointError:
-            bad += 1
+    for phase in reversed(_phases(paths)):
+        for g in reversed(phase.generations()):
+            try:
+                return load_manifest(phase.manifest(g)), bad
+            except CheckpointError:
+                bad += 1
     return None, bad
+
+
+def _phase_of(manifest: Manifest) -> tuple[int, int]:
+    """The phase a manifest belongs to and the kernel's number of phases."""
+    loop = manifest.identity.loop
+    return int(loop.get("phase", 1)), int(loop.get("phases", 1))
 
 
 def _row(paths: RunPaths, newest: tuple[Manifest | None, int] | None = None) -> dict:
@@ -71,18 +88,21 @@ def _row(paths: RunPaths, newest: tuple[Manifest | None, int] | None = None) -> 
         "kernel": None,
         "state": "empty",
         "progress": None,
-        "generations": len(paths.generations()),
+        "generations": sum(len(p.generations()) for p in _phases(paths)),
         "age_s": None,
     }
     if manifest is not None:
         state = manifest.state
+        phase, phases = _phase_of(manifest)
+        within = state.done / state.total if state.total else 1.0
         row["kernel"] = state.kernel
-        row["progress"] = state.done / state.total if state.total else 1.0
+        row["progress"] = (phase - 1 + within) / phases
         row["age_s"] = max(0.0, time.time() - manifest.written)
-        row["state"] = "complete" if state.complete else "interrupted"
+        complete = state.complete and phase == phases
+        row["state"] = "complete" if complete else "interrupted"
     elif bad:
         row["state"] = "corrupt"
-    if is_locked(paths):
+    if any(is_locked(p) for p in _phases(paths)):
         row["state"] = "running"
     return row
 
@@ -129,9 +149,11 @@ def _show(args: argparse.Namespace) -> int:
         return 1
     state = manifest.state
     done, total, unit = state.done, state.total, state.unit
+    phase, phases = _phase_of(manifest)
     info = {
         "run": str(paths.run_dir),
         "kernel": state.kernel,
+        "phase": [phase, phases],
         "generation": manifest.generation,
         "state": _row(paths, (manifest, bad))["state"],
         "progress": {"done": done, "total": total, "unit": unit},
@@ -158,6 +180,8 @@ def _show(args: argparse.Namespace) -> int:
     pol = info["policy"]
     print(f"run         {info['run']}")
     print(f"kernel      {info['kernel']}  ({info['state']})")
+    if phases > 1:
+        print(f"phase       {phase} of {phases} (a kernel of several loops)")
     print(
         f"progress    {unit} {done} of {total} ({done / max(total, 1):.1%}), "
         f"generation {info['generation']} ({info['reason']})"
@@ -188,17 +212,18 @@ def _show(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     runs = _run_dirs(_root(args))
     bad = checked = 0
-    for paths in runs:
-        for g in paths.generations():
-            checked += 1
-            try:
-                verify_generation(paths, g)
-            except CheckpointError as exc:
-                bad += 1
-                print(f"BAD  {paths.manifest(g)}: {exc}")
-            else:
-                if not args.quiet:
-                    print(f"ok   {paths.manifest(g)}")
+    for run in runs:
+        for paths in _phases(run):
+            for g in paths.generations():
+                checked += 1
+                try:
+                    verify_generation(paths, g)
+                except CheckpointError as exc:
+                    bad += 1
+                    print(f"BAD  {paths.manifest(g)}: {exc}")
+                else:
+                    if not args.quiet:
+                        print(f"ok   {paths.manifest(g)}")
     print(f"{checked} generations in {len(runs)} runs checked, {bad} bad")
     return 1 if bad else 0
 

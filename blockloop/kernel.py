@@ -33,6 +33,7 @@ from .runtime import (
     Driver,
     Generated,
     LoopKind,
+    Phases,
     ReductionKind,
     RunSettings,
     SequentialKind,
@@ -40,7 +41,15 @@ from .runtime import (
 from .scheduler import resolve_deadline
 from .signals import DEFAULT_SIGNALS
 from .store import RunPaths, Store
-from .transform import ReductionLoop, SequentialLoop, analyse, read_source, render_module
+from .transform import (
+    LoopPlan,
+    PhasedKernel,
+    ReductionLoop,
+    SequentialLoop,
+    analyse,
+    read_source,
+    render_module,
+)
 from .transform.syntax import names_loaded
 
 __all__ = ["CheckpointedKernel", "Options", "checkpointed_loop"]
@@ -155,10 +164,13 @@ class CheckpointedKernel:
         check_closure(closure_error, self.plan.globals_used, closure)
         self._namespace = namespace
         self._helpers = helpers_fingerprint(self.plan.globals_used, func.__globals__, closure)
-        self.rendered = render_module(self.plan, numba_options, self._helpers, __version__)
-        self.blocked_source = self.rendered.text
+        self.phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
+        self.rendered = [
+            render_module(p, numba_options, self._helpers, __version__) for p in self.phases
+        ]
+        self.blocked_source = _joined(self.phases, [r.text for r in self.rendered])
         self._source_key = digest(source.text, self.plan.kind, self._helpers)
-        self._generated: Generated | None = None
+        self._generated: list[Generated] | None = None
         self.last_report: Report | None = None
         # seams for tests: a deterministic clock, a Store subclass that fails on purpose
         self._clock: Callable[[], float] = time.perf_counter
@@ -169,13 +181,16 @@ class CheckpointedKernel:
 
     @property
     def module_path(self) -> Path | None:
-        """The generated module's file, once compiled."""
-        return None if self._generated is None else Path(self._generated.module.__file__)
+        """The generated module's file (the first phase's), once compiled."""
+        return None if self._generated is None else Path(self._generated[0].module.__file__)
 
-    def _compiled(self) -> Generated:
+    def _compiled(self) -> list[Generated]:
+        """The generated module of each phase, imported (and compiled as called)."""
         if self._generated is None:
-            module, _ = load_module(self.plan.name, self.blocked_source, self._namespace)
-            self._generated = Generated(module, self.rendered.signatures)
+            self._generated = []
+            for rendered in self.rendered:
+                module, _ = load_module(self.plan.name, rendered.text, self._namespace)
+                self._generated.append(Generated(module, rendered.signatures))
         return self._generated
 
     def run_key(self, *args: object, **kwargs: object) -> str:
@@ -222,20 +237,35 @@ class CheckpointedKernel:
             wall_clock=self._wall_clock,
         )
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
+        report.phases = len(self.phases)
         self.last_report = report
         comm = world(self.options.comm)
         coordinator = Coordinator()
         if comm.size > 1:
             if not isinstance(self.plan, ReductionLoop):
+                what = "a kernel of several loops" if len(self.phases) > 1 else "a sequential loop"
                 raise ValueError(
-                    f"{self.plan.name}: a sequential loop cannot be spread over {comm.size} MPI "
+                    f"{self.plan.name}: {what} cannot be spread over {comm.size} MPI "
                     "ranks; run it with one rank (prange reductions are distributed)"
                 )
             from .distributed import MPICoordinator
 
             coordinator = MPICoordinator(comm, report)  # type: ignore[arg-type]
-        kind = KINDS[type(self.plan)](self.plan, self._compiled(), values, report)
-        return Driver(kind, coordinator, settings, identity, report).run()
+        generated = self._compiled()
+        if len(self.phases) == 1:
+            kind = KINDS[type(self.plan)](self.plan, generated[0], values, report)
+            return Driver(kind, coordinator, settings, identity, report).run()
+
+        def store(name: str) -> Callable[[Identity], Store]:
+            return lambda ident: self._store_class(RunPaths(paths.run_dir, name), ident, keep)
+
+        keep = self.options.keep
+        kinds = [
+            functools.partial(KINDS[type(p)], p, g)
+            for p, g in zip(self.phases, generated, strict=True)
+        ]
+        phased = Phases(self.plan.args, self.phases, kinds, store)
+        return phased.run(values, coordinator, settings, identity, report)
 
     def __repr__(self) -> str:
         return f"<checkpointed_loop {self.plan.name} ({self.plan.kind}, line {self.plan.line})>"
@@ -246,6 +276,16 @@ KINDS: dict[type, type[LoopKind]] = {
     SequentialLoop: SequentialKind,
 }
 """The loop kind that runs each plan type."""
+
+
+def _joined(phases: tuple[LoopPlan, ...], texts: list[str]) -> str:
+    """The generated modules as one text, each under a line naming its phase."""
+    if len(texts) == 1:
+        return texts[0]
+    return "\n\n".join(
+        f"# ===== phase {k + 1} of {len(texts)}: the loop at line {plan.line} =====\n{text}"
+        for k, (plan, text) in enumerate(zip(phases, texts, strict=True))
+    )
 
 
 def _want_progress(option: bool | None) -> bool:

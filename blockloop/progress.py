@@ -45,9 +45,13 @@ def _tqdm_class() -> type:
 class Progress:
     """Tiles done, ETA and the number of checkpoints written; a no-op when disabled."""
 
-    def __init__(self, enabled: bool, name: str, total: int, done: int, unit: str = "tile") -> None:
+    def __init__(
+        self, enabled: bool, name: str, total: int | None, done: int, unit: str = "tile"
+    ) -> None:
+        """``total`` None: the number of units is not known (a convergence loop), so the
+        bar shows units done and the rate, not an ETA."""
         self._bar = None
-        if enabled and total > 0:
+        if enabled and (total is None or total > 0):
             tqdm = _tqdm_class()
             self._bar = tqdm(
                 total=total,

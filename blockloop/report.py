@@ -55,6 +55,8 @@ class Report:
         The newest checkpoint generation.
     rank, ranks : int
         This process's MPI rank and the number of ranks (0 and 1 when not distributed).
+    phase, phases : int
+        The phase (loop) this call ended in, from 1, and the kernel's number of phases.
     combine_time : float
         Seconds this rank spent combining rounds across ranks (gather, fold, agreement);
         part of ``compute_time``. Zero when not distributed.
@@ -87,6 +89,8 @@ class Report:
     ranks: int = 1
     combine_time: float = 0.0
     wait_time: float = 0.0
+    phase: int = 1
+    phases: int = 1
 
     @property
     def tiles_total(self) -> int:
@@ -119,8 +123,9 @@ class Report:
             if self.unit == "tile"
             else f"{self.units}/{self.units_total} steps"
         )
+        phase = f"phase {self.phase} of {self.phases}; " if self.phases > 1 else ""
         return (
-            f"{self.kernel}: {state}; {resumed}; {units} in {self.chunks} chunks; "
+            f"{self.kernel}: {state}; {phase}{resumed}; {units} in {self.chunks} chunks; "
             f"{self.checkpoints} checkpoints "
             f"(write {cost}, interval {self.interval:.3g} s, MTBF {self.mtbf:.0f} s); "
             f"compute {self.compute_time:.3f} s, wall {self.wall_time:.3f} s; {self.run_dir}"

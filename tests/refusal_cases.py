@@ -6,23 +6,24 @@ from numba import njit, pndindex, prange
 from numba.core.typing.builtins import IndexValue
 
 
-def bad_no_loop(n):  # refused: no top-level `for i in prange
+def bad_no_loop(n):  # refused: has no top-level loop to block
     return n * 2
 
 
-def bad_two_loops(n):
+def bad_later_phase_reads_loop_local(n):
     s = 0.0
     for i in prange(n):
-        s += i
-    for j in prange(n):  # refused: a second top-level prange loop
+        t = i * 2.0
+        s += t
+    for j in prange(n):
         s += j
-    return s
+    return s + t  # refused: bound inside the prange loop and read after it
 
 
 def bad_nested_only(n):
     s = 0.0
     if n > 0:
-        for i in prange(n):  # refused: must be a statement of the function body
+        for i in prange(n):  # refused: make it a statement of the function body itself
             s += i
     return s
 
@@ -213,11 +214,53 @@ def bad_seq_return(u, steps):
     return u
 
 
-def bad_seq_break(u, steps):
-    for _t in range(steps):
-        if u[0] > 1.0:
-            break  # refused: `break` out of the time loop
+def bad_while_return(u, tol):
+    while u[0] < tol:
+        if u[1] > 1.0:
+            return u  # refused: set a flag and `break`
         u[0] += 1.0
+    return u
+
+
+def bad_while_else(u, tol):
+    while u[0] < tol:
+        u[0] += 1.0
+    else:
+        u[1] = 1.0  # refused: a `while ... else` loop cannot be checkpointed
+    return u
+
+
+def bad_top_loop_over_array(x, out):
+    for row in x:  # refused: must run over range(...) (a time loop) or prange(...)
+        for i in prange(out.shape[0]):
+            out[i] += row[i]
+    return out
+
+
+def bad_prange_in_prange(x):
+    s = 0.0
+    for i in prange(x.shape[0]):
+        for j in prange(x.shape[1]):  # refused: a prange loop inside a prange loop
+            s += x[i, j]
+    return s
+
+
+def bad_instep_reduction_read(u, steps):
+    for _t in range(steps):
+        s = 0.0
+        for i in prange(u.shape[0]):
+            s += u[i]
+            u[i] = s  # refused: is a reduction variable and is read inside its prange loop
+    return u
+
+
+def bad_instep_two_operators(u, steps):
+    for _t in range(steps):
+        s = 1.0
+        for i in prange(u.shape[0]):
+            s += u[i]
+            s *= 0.5  # refused: a reduction needs one operator
+        u[0] = s
     return u
 
 
@@ -234,17 +277,9 @@ def bad_seq_local_after(n):
     return x  # refused: define it before the loop
 
 
-def bad_seq_two_loops(u, n):
-    for k in range(3):
-        u[k] = 0.0
-    for _t in range(n):  # refused: a second top-level range loop
-        u[0] += 1.0
-    return u
-
-
 def bad_seq_prange_before(u, n):
     if n > 0:
-        for i in prange(u.shape[0]):  # refused: a prange loop before the time loop
+        for i in prange(u.shape[0]):  # refused: would run unblocked
             u[i] = 0.0
     for _t in range(n):
         u[0] += 1.0

@@ -97,6 +97,30 @@ def test_show_reports_progress_arrays_and_sessions(ckdir, monkeypatch, capsys):
     assert main(["show", str(ckdir / "nothing-here")]) == 2
 
 
+def test_ls_show_and_verify_understand_a_kernel_of_several_loops(ckdir, capsys):
+    """A run of two phases is one run: ``ls`` shows its progress over both, ``show`` the
+    phase it is in, ``verify`` checks the generations of every phase."""
+    from blockloop.store import RunPaths
+    from kernels.moments import moments
+
+    moments(200_000, 1)
+    run_dir = RunPaths(ckdir, moments.last_report.run_dir.rsplit("/", 1)[1])
+    second = RunPaths(run_dir.run_dir, "phase-2")
+    newest = second.generations()[-1]
+    second.manifest(newest).unlink()  # phase 2 interrupted: its final generation gone
+    second.npz(newest).unlink()
+    assert main(["ls", str(ckdir), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["kernel"] == "moments" and row["state"] == "interrupted"
+    assert 0.5 <= row["progress"] < 1.0  # phase 1 of 2 done
+    assert main(["show", str(run_dir.run_dir), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["phase"][1] == 2
+    assert main(["verify", str(ckdir)]) == 0
+    checked = capsys.readouterr().out.splitlines()[-1]
+    assert checked.startswith(f"{len(second.generations()) + 1} generations in 1 runs")
+
+
 def test_verify_passes_then_fails_on_a_flipped_byte(ckdir, monkeypatch, capsys):
     fib = _interrupted_run(ckdir, monkeypatch)
     assert main(["verify", str(ckdir)]) == 0
@@ -147,8 +171,9 @@ def test_each_subcommand_as_a_subprocess(argv, ckdir, monkeypatch):
         ("kernels.fibonacci:fibonacci", "300000000", "1000000007"),
         ("kernels.features:features", "2000000", "8", "24"),
         ("kernels.scatter:scatter", "2000000", "--args-from", "kernels.scatter:make_args"),
+        ("kernels.jacobi:jacobi", "100000", "300", "--args-from", "kernels.jacobi:make_args"),
     ],
-    ids=["sequential", "map", "whole-state"],
+    ids=["sequential", "map", "whole-state", "convergence"],
 )
 def test_selftest_subprocess_reports_bit_identical(argv):
     """A sequential kernel, a map loop (its output compared), and one that writes an

@@ -11,12 +11,14 @@ module             holds                                                       i
 ``checkpointer``   store, background writer, sessions, write cost              kinds, store
 ``coordinator``    one process's coordination (MPI's is in ``distributed``)    checkpointer
 ``driver``         the short loop over the actions of a call                   all the above
+``phases``         the phases of a kernel of several loops, in turn            driver
 =================  ==========================================================  ==============
 """
 
 from .coordinator import Coordinator, Resumed
 from .driver import Driver
 from .kinds import Generated, LoopKind, retype
+from .phases import Phases
 from .reduction import ReductionKind, choose_tile
 from .sequential import SequentialKind
 from .settings import RunSettings, refine_mtbf
@@ -27,6 +29,7 @@ __all__ = [
     "Driver",
     "Generated",
     "LoopKind",
+    "Phases",
     "ReductionKind",
     "Resumed",
     "RunSettings",

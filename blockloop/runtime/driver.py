@@ -104,11 +104,11 @@ class Driver:
         self.report.generation = self.resumed.generation
         if self.done < self.kind.total and self.coordinator.speaks:
             log.info(
-                "%s: resuming at %s %d of %d from %s",
-                self.kind.plan.name,
+                "%s: resuming at %s %d of %s from %s",
+                self.label,
                 self.kind.unit,
                 self.done,
-                self.kind.total,
+                self.of_total,
                 self.checkpointer.run_dir,
             )
 
@@ -139,6 +139,7 @@ class Driver:
             self.commit(StopReason.COMPLETION.value)
             report.complete = True
         report.interval = self.policy.interval
+        report.units_total = self.kind.total
         report.wall_time = self.clock() - self.wall0
         return self.kind.finish(self.done)
 
@@ -162,7 +163,8 @@ class Driver:
         flight is waited for and the report completed."""
         speaks = self.coordinator.speaks and self.settings.progress
         kind = self.kind
-        self.bar = Progress(speaks, kind.plan.name, kind.total, self.done, kind.unit)
+        total = kind.total if kind.bounded else None
+        self.bar = Progress(speaks, self.label, total, self.done, kind.unit)
         try:
             yield
         finally:
@@ -170,6 +172,7 @@ class Driver:
             self.bar.close()
             policy, report = self.policy, self.report
             report.interval = policy.interval
+            report.units_total = self.kind.total if self.kind.bounded else self.done
             report.write_cost = policy.write_cost if policy.writes_measured else None
             report.wall_time = self.clock() - self.wall0
 
@@ -179,6 +182,7 @@ class Driver:
         t0 = self.clock()
         self.coordinator.advance(self.kind, self.done, units)
         elapsed = self.clock() - t0
+        units = min(units, self.kind.total - self.done)  # a convergence loop may stop early
         self.done += units
         self.checkpointer.compute_seconds += elapsed
         report = self.report
@@ -211,12 +215,12 @@ class Driver:
         run_dir = str(self.checkpointer.run_dir)
         log.log(
             logging.WARNING if self.coordinator.speaks else logging.DEBUG,
-            "%s: %s; checkpoint saved at %s %d of %d in %s; run again to continue",
-            self.name,
+            "%s: %s; checkpoint saved at %s %d of %s in %s; run again to continue",
+            self.label,
             stop.cause,
             self.kind.unit,
             self.done,
-            self.kind.total,
+            self.of_total,
             run_dir,
         )
         raise stop.exception(self.settings.exit_code, self.done, run_dir)
@@ -229,3 +233,16 @@ class Driver:
     @property
     def name(self) -> str:
         return self.kind.plan.name
+
+    @property
+    def of_total(self) -> str:
+        """The number of units, or ``"?"`` while a convergence loop runs."""
+        return str(self.kind.total) if self.kind.bounded else "?"
+
+    @property
+    def label(self) -> str:
+        """The kernel's name, and its phase when it has several (``"moments, phase 2 of 3"``)."""
+        report = self.report
+        if report.phases > 1:
+            return f"{self.name}, phase {report.phase} of {report.phases}"
+        return self.name

@@ -99,6 +99,7 @@ class LoopKind(ABC):
     """
 
     unit: ClassVar[str] = "unit"
+    bounded: bool = True  # the number of units is known after the prologue
     asynchronous: bool = False  # interval checkpoints written in the background
     parallel_units: ClassVar[bool] = True  # units run side by side (tiles), not in turn
 
@@ -177,6 +178,16 @@ class LoopKind(ABC):
     @abstractmethod
     def finish(self, done: int) -> object:
         """Complete the loop's result and run the epilogue; the kernel's return value."""
+
+    def epilogue(self, values: dict[str, object]) -> object:
+        """Run the statements after the loop on ``values``; the kernel's result, or (in a
+        phase of a kernel with several) the values handed on to the next phase, with
+        their exact dtypes."""
+        if not self.gen.has("_bl_epilogue"):
+            return None
+        if self.plan.hands_on:
+            return self.gen.typed("_bl_epilogue", values)
+        return self.gen("_bl_epilogue", values)
 
     def pieces(self, done: int, copy: bool) -> tuple[dict[str, np.ndarray], dict[str, PieceSet]]:
         """Arrays saved in pieces: the new entries to write after ``done`` units, and each

@@ -255,6 +255,4 @@ class ReductionKind(LoopKind):
                 values[a.name] = a.init
             else:
                 values[a.name] = flat[0]
-        if not self.gen.has("_bl_epilogue"):
-            return None
-        return self.gen("_bl_epilogue", values)
+        return self.epilogue(values)

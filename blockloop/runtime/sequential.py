@@ -13,9 +13,10 @@ from ..store import Checkpoint
 from ..transform import SequentialLoop
 from .kinds import LoopKind
 
-__all__ = ["PREFAULT_BYTES", "SequentialKind"]
+__all__ = ["PREFAULT_BYTES", "UNBOUNDED", "SequentialKind"]
 
 PREFAULT_BYTES = 16 << 20  # state from which snapshot buffers are made ahead of time
+UNBOUNDED = 1 << 62  # the step count of a `while` loop until it stops
 _SCALARS = (bool, int, float, complex, np.bool_, np.number)
 
 
@@ -41,7 +42,9 @@ class SequentialKind(LoopKind):
     def prologue(self) -> dict[str, Any]:
         plan = self.plan
         values = self.call_prologue()
-        self.total = len(range(*self.bounds))
+        self.bounded = plan.condition is None  # a while loop's steps are not known ahead
+        self.total = len(range(*self.bounds)) if self.bounded else UNBOUNDED
+        self.stopped = False
         self.state = dict(zip(plan.state, values, strict=False))
         self.buffers: list[np.ndarray] = []
         keys: dict[tuple, int] = {}
@@ -68,10 +71,19 @@ class SequentialKind(LoopKind):
         self._prefault: threading.Thread | None = None
         self._types: dict[str, Any] = {}
         self.report.tile_size = 1
-        return {"range": list(self.bounds), "state": described}
+        loop = {"range": list(self.bounds)} if self.bounded else {"while": True}
+        return {**loop, "state": described}
+
+    def reset(self) -> None:
+        if self.stopped:  # a run restored after its loop stopped, then reset
+            self.stopped = False
+            self.total = len(range(*self.bounds)) if self.bounded else UNBOUNDED
 
     def restore(self, ckpt: Checkpoint, done: int) -> None:
         arrays = ckpt.arrays
+        if "stopped" in arrays and bool(arrays["stopped"][()]):
+            self.stopped = True
+            self.total = done
         for j, buf in enumerate(self.buffers):
             saved = arrays.get(f"buf_{j}")
             if saved is None or saved.shape != buf.shape or saved.dtype != buf.dtype:
@@ -105,8 +117,11 @@ class SequentialKind(LoopKind):
     def advance(self, first: int, count: int) -> None:
         values = {**self.carry, **self.state, "_bl_range": self.bounds}
         values.update(_bl_first=first, _bl_count=count)
-        out = self.gen.typed("_bl_steps", values, self._types)
-        self.state = dict(zip(self.plan.state, out, strict=False))
+        state, ran, stop = self.gen.typed("_bl_steps", values, self._types)
+        self.state = dict(zip(self.plan.state, state, strict=False))
+        if stop:  # the loop ended here, as it would have in an uninterrupted run
+            self.stopped = True
+            self.total = first + int(ran)
 
     def snapshot(self, done: int, copy: bool) -> tuple[dict[str, np.ndarray], dict | None]:
         keys = {_buffer_key(b): j for j, b in enumerate(self.buffers)}
@@ -123,6 +138,8 @@ class SequentialKind(LoopKind):
             else:
                 bind[name] = f"val_{name}"
                 arrays[bind[name]] = np.asarray(value)
+        if self.plan.stops:
+            arrays["stopped"] = np.asarray(self.stopped)
         if copy:
             if self._prefault is not None:
                 self._prefault.join()
@@ -139,6 +156,4 @@ class SequentialKind(LoopKind):
         return snap
 
     def finish(self, done: int) -> object:
-        if not self.gen.has("_bl_epilogue"):
-            return None
-        return self.gen("_bl_epilogue", {**self.carry, **self.state})
+        return self.epilogue({**self.carry, **self.state})

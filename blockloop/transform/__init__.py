@@ -5,13 +5,14 @@ into compiled functions.
 """
 
 from .analyse import analyse
-from .plans import Accumulator, LoopPlan, ReductionLoop, SequentialLoop
+from .plans import Accumulator, LoopPlan, PhasedKernel, ReductionLoop, SequentialLoop
 from .render import Rendered, render, render_module
 from .source import Source, read_source
 
 __all__ = [
     "Accumulator",
     "LoopPlan",
+    "PhasedKernel",
     "ReductionLoop",
     "Rendered",
     "SequentialLoop",

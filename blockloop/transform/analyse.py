@@ -9,34 +9,42 @@ from __future__ import annotations
 import ast
 
 from .checks import check_signature, find_function
-from .plans import ReductionLoop, SequentialLoop
+from .plans import LoopPlan, PhasedKernel, ReductionLoop, SequentialLoop
 from .reduction import reduction
 from .sequential import sequential
 from .source import Source
-from .syntax import is_call_to, walk
+from .syntax import is_call_to, names_loaded, names_stored, reads_before_binding, walk
 from .writes import CallWrites, no_helpers
 
 __all__ = ["analyse"]
 
 
-def _prange_loops(stmts: list[ast.stmt], prange: frozenset[str]) -> tuple[list[int], list[ast.AST]]:
-    top = [k for k, s in enumerate(stmts) if isinstance(s, ast.For) and is_call_to(s.iter, prange)]
-    nested = [
-        node
+_RANGE = frozenset({"range"})
+
+
+def _phase_positions(stmts: list[ast.stmt], prange: frozenset[str]) -> list[int]:
+    """Where the kernel's phases are: its top-level loops that hold a prange loop, or,
+    in a kernel without prange, its top-level ``range`` and ``while`` loops."""
+    parallel = [
+        k
         for k, s in enumerate(stmts)
-        if k not in top
-        for node in walk([s])
-        if is_call_to(node, prange)
+        if isinstance(s, (ast.For, ast.While)) and any(is_call_to(n, prange) for n in walk([s]))
     ]
-    return top, nested
+    if parallel:
+        return parallel
+    return [
+        k
+        for k, s in enumerate(stmts)
+        if isinstance(s, ast.While) or (isinstance(s, ast.For) and is_call_to(s.iter, _RANGE))
+    ]
 
 
 def analyse(
     source: Source,
     prange_names: frozenset[str] = frozenset({"prange"}),
     call_writes: CallWrites = no_helpers,
-) -> ReductionLoop | SequentialLoop:
-    """Analyse a kernel's source into a :class:`ReductionLoop` or a ``SequentialLoop``.
+) -> LoopPlan:
+    """Analyse a kernel's source into a plan: one loop, or a :class:`PhasedKernel`.
 
     Parameters
     ----------
@@ -66,60 +74,114 @@ def analyse(
                 "blockloop does not block pndindex loops; loop over the flattened index "
                 "instead: `for k in prange(n * m): i, j = k // m, k % m`",
             )
-    top, nested = _prange_loops(body, prange_names)
-    if not top:
-        steps = [
-            k
-            for k, s in enumerate(body)
-            if isinstance(s, ast.For) and is_call_to(s.iter, frozenset({"range"}))
-        ]
-        if len(steps) > 1:
-            raise source.error(
-                body[steps[1]],
-                "a second top-level range loop: blockloop checkpoints one time loop per "
-                "kernel; move the set-up loop into an @njit helper called before the loop, or "
-                "split the kernel into two decorated functions",
-            )
-        if steps:
-            k = steps[0]
-            loop = body[k]
-            assert isinstance(loop, ast.For)
-            return sequential(
-                source,
-                fn,
-                args,
-                list(body[:k]),
-                loop,
-                list(body[k + 1 :]),
-                prange_names,
-                call_writes,
-            )
-        if nested:
-            raise source.error(
-                nested[0],
-                "the prange loop must be a statement of the function body itself, not nested "
-                "in another statement; move it to the top level",
-            )
+    positions = _phase_positions(body, prange_names)
+    for k, stmt in enumerate(body):
+        if k in positions:
+            continue
+        for node in walk([stmt]):
+            if is_call_to(node, prange_names):
+                raise source.error(
+                    node,
+                    "a prange loop outside the kernel's top-level loops would run unblocked; "
+                    "make it a statement of the function body itself, or put it inside a "
+                    "top-level `for`/`while` loop",
+                )
+    if not positions:
         raise source.error(
             fn,
-            f"{fn.name}() has no top-level `for i in prange(...)` loop to block and no "
-            "top-level `for t in range(...)` time loop; blockloop checkpoints a function built "
-            "around one prange reduction loop or one sequential loop",
+            f"{fn.name}() has no top-level loop to block: blockloop checkpoints a function "
+            "built around `for i in prange(...)` loops, `for t in range(...)` time loops or "
+            "`while` convergence loops",
         )
-    if len(top) > 1:
-        raise source.error(
-            body[top[1]],
-            "a second top-level prange loop: blockloop blocks one loop per kernel; split the "
-            "kernel into two decorated functions",
-        )
-    if nested:
-        raise source.error(
-            nested[0],
-            "a prange loop outside the blocked loop would run unblocked; blockloop blocks one "
-            "prange loop per kernel, so use range here or split the kernel",
-        )
-    k = top[0]
-    loop = body[k]
-    assert isinstance(loop, ast.For)
-    prologue, epilogue = list(body[:k]), list(body[k + 1 :])
-    return reduction(source, fn, args, prologue, loop, epilogue, call_writes)
+    for k in positions:
+        loop = body[k]
+        if isinstance(loop, ast.For) and not is_call_to(loop.iter, prange_names | {"range"}):
+            raise source.error(
+                loop.iter,
+                "a top-level loop holding a prange loop must run over range(...) (a time "
+                "loop) or prange(...); loop over an index instead",
+            )
+    if len(positions) == 1:
+        k = positions[0]
+        return _loop(source, fn, args, body[:k], body[k], body[k + 1 :], prange_names, call_writes)
+    return _phased(source, fn, args, body, positions, prange_names, call_writes)
+
+
+def _loop(
+    source: Source,
+    fn: ast.FunctionDef,
+    args: tuple[str, ...],
+    prologue: list[ast.stmt],
+    loop: ast.stmt,
+    epilogue: list[ast.stmt],
+    prange_names: frozenset[str],
+    call_writes: CallWrites,
+) -> ReductionLoop | SequentialLoop:
+    """The plan of one loop with the statements before and after it."""
+    if isinstance(loop, ast.For) and is_call_to(loop.iter, prange_names):
+        for node in walk(loop.body):
+            if is_call_to(node, prange_names):
+                raise source.error(
+                    node,
+                    "a prange loop inside a prange loop: numba runs only the outer one in "
+                    "parallel; use range here",
+                )
+        return reduction(source, fn, args, prologue, loop, epilogue, call_writes)
+    assert isinstance(loop, (ast.For, ast.While))
+    return sequential(source, fn, args, prologue, loop, epilogue, prange_names, call_writes)
+
+
+def _phased(
+    source: Source,
+    fn: ast.FunctionDef,
+    args: tuple[str, ...],
+    body: list[ast.stmt],
+    positions: list[int],
+    prange_names: frozenset[str],
+    call_writes: CallWrites,
+) -> PhasedKernel:
+    """One plan per phase: phase ``k`` takes what is live before its statements and hands
+    on (a tuple, returned) what later code reads; the last phase runs the epilogue."""
+    phases: list[LoopPlan] = []
+    inputs = args
+    start = 0
+    for n, k in enumerate(positions):
+        loop = body[k]
+        last = n == len(positions) - 1
+        if last:
+            epilogue = body[k + 1 :]
+            live: tuple[str, ...] = ()
+        else:
+            later = body[k + 1 :]
+            defined = set(args) | set(names_stored(body[: k + 1]))
+            reads = reads_before_binding(later, defined)
+            live = tuple(sorted(reads))
+            # each name of the returned tuple sits at its read in later code, so that a
+            # refusal of it names the user's line
+            names: list[ast.expr] = [
+                ast.copy_location(ast.Name(name, ast.Load()), reads[name]) for name in live
+            ]
+            value = ast.copy_location(ast.Tuple(names, ast.Load()), loop)
+            epilogue = [ast.copy_location(ast.Return(value), loop)]
+        plan = _loop(source, fn, inputs, body[start:k], loop, epilogue, prange_names, call_writes)
+        plan.hands_on = live
+        phases.append(plan)
+        inputs, start = live, k + 1
+    stored = set(names_stored(fn.body))
+    globals_used = frozenset(set(names_loaded(fn.body)) - stored - set(args))
+    first, rest = phases[0], phases[1:]
+    return PhasedKernel(
+        source=source,
+        name=fn.name,
+        args=args,
+        prologue=first.prologue,
+        loop=first.loop,
+        body=first.body,
+        epilogue=[s for p in rest for s in (*p.prologue, p.loop, *p.epilogue)],
+        index=first.index,
+        bounds=first.bounds,
+        carry=(),
+        epilogue_inputs=(),
+        globals_used=globals_used,
+        phases=tuple(phases),
+    )

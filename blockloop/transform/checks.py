@@ -20,6 +20,7 @@ __all__ = [
     "refuse_exits",
     "refuse_reserved",
     "refuse_unreproducible",
+    "while_header",
 ]
 
 RESERVED = "_bl_"
@@ -52,9 +53,14 @@ def check_signature(source: Source, fn: ast.FunctionDef) -> tuple[str, ...]:
 
 
 def refuse_exits(
-    source: Source, body: list[ast.stmt], where: str, allow_return: bool = False
+    source: Source,
+    body: list[ast.stmt],
+    where: str,
+    allow_return: bool = False,
+    allow_break: bool = False,
 ) -> None:
-    """``return``, ``yield`` and a ``break`` of the loop itself cannot be blocked."""
+    """``return``, ``yield`` and (unless ``allow_break``) a ``break`` of the loop itself
+    cannot be blocked."""
 
     def visit(nodes: Iterable[ast.AST], in_inner_loop: bool) -> None:
         for node in nodes:
@@ -65,14 +71,19 @@ def refuse_exits(
                     "into a blocked chunk; define it at module level with @njit",
                 )
             if isinstance(node, ast.Return) and not allow_return:
+                change = (
+                    "set a flag and `break`, then return after the loop"
+                    if allow_break
+                    else "compute a flag or an accumulator and return after the loop"
+                )
                 raise source.error(
                     node,
                     f"`return` inside the {where} would end the run early; blockloop cannot "
-                    "checkpoint that. Compute a flag or an accumulator and return after the loop",
+                    f"checkpoint that. Instead, {change}",
                 )
             if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
                 raise source.error(node, f"`yield` inside the {where} cannot be blocked")
-            if isinstance(node, ast.Break) and not in_inner_loop and not allow_return:
+            if isinstance(node, ast.Break) and not (in_inner_loop or allow_return or allow_break):
                 raise source.error(
                     node,
                     f"`break` out of the {where} makes the work depend on iteration order; "
@@ -102,6 +113,36 @@ def refuse_reserved(source: Source, fn: ast.FunctionDef) -> None:
             raise source.error(fn, f"names starting with {RESERVED} are reserved for blockloop")
 
 
+def while_header(
+    source: Source, loop: ast.While, prologue: list[ast.stmt], epilogue: list[ast.stmt]
+) -> None:
+    """Checks of a ``while`` time loop: no ``else``, no ``return`` before it or inside it."""
+    if loop.orelse:
+        raise source.error(
+            loop.orelse[0],
+            "a `while ... else` loop cannot be checkpointed; test a flag after the loop instead",
+        )
+    _around(source, loop, prologue, epilogue, "time loop", allow_break=True)
+
+
+def _around(
+    source: Source,
+    loop: ast.For | ast.While,
+    prologue: list[ast.stmt],
+    epilogue: list[ast.stmt],
+    where: str,
+    allow_break: bool,
+) -> None:
+    for node in walk(prologue):
+        if isinstance(node, ast.Return):
+            raise source.error(
+                node, f"`return` before the {where}; move early exits after the loop"
+            )
+    refuse_exits(source, loop.body, where, allow_break=allow_break)
+    refuse_exits(source, [*prologue, *epilogue], "kernel", allow_return=True)
+    refuse_unreproducible(source, prologue, loop.body, where)
+
+
 def loop_header(
     source: Source,
     loop: ast.For,
@@ -114,7 +155,7 @@ def loop_header(
 
     Refuses a loop variable that is not one name, other than one to three positional
     arguments, ``for ... else``, ``return`` before the loop, and ``return``, ``yield`` or
-    ``break`` inside it.
+    (in a prange loop) ``break`` inside it.
     """
     if not isinstance(loop.target, ast.Name):
         raise source.error(loop.target, f"the loop variable of the {where} must be a single name")
@@ -128,14 +169,7 @@ def loop_header(
         raise source.error(call, f"{func} takes one to three positional arguments here")
     if loop.orelse:
         raise source.error(loop.orelse[0], f"a `for ... else` {where} cannot be checkpointed")
-    for node in walk(prologue):
-        if isinstance(node, ast.Return):
-            raise source.error(
-                node, f"`return` before the {where}; move early exits after the loop"
-            )
-    refuse_exits(source, loop.body, where)
-    refuse_exits(source, [*prologue, *epilogue], "kernel", allow_return=True)
-    refuse_unreproducible(source, prologue, loop.body, where)
+    _around(source, loop, prologue, epilogue, where, allow_break=func == "range")
     return loop.target.id, call
 
 

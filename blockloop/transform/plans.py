@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 
 from .source import Source
 
-__all__ = ["Accumulator", "LoopPlan", "ReductionLoop", "RowUpdate", "SequentialLoop"]
+__all__ = [
+    "Accumulator",
+    "LoopPlan",
+    "PhasedKernel",
+    "ReductionLoop",
+    "RowUpdate",
+    "SequentialLoop",
+]
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class LoopPlan:
     name: str
     args: tuple[str, ...]
     prologue: list[ast.stmt]
-    loop: ast.For
+    loop: ast.For | ast.While
     body: list[ast.stmt]
     epilogue: list[ast.stmt]
     index: str
@@ -61,6 +68,7 @@ class LoopPlan:
     carry: tuple[str, ...]
     epilogue_inputs: tuple[str, ...]
     globals_used: frozenset[str]
+    hands_on: tuple[str, ...] = field(default=(), kw_only=True)
 
     kind = "loop"
 
@@ -101,6 +109,13 @@ class SequentialLoop(LoopPlan):
         write into (``u[i] = ...``, passing ``u`` to a helper): saved at each checkpoint.
     invariants : tuple of str
         Names defined before the loop that the body only reads.
+    condition : ast.expr or None
+        The test of a ``while`` loop (then ``bounds`` is empty and the index blockloop's).
+    stops : bool
+        Whether the loop may end before its range does (``while``, or ``break``).
+    step : list of ast.stmt
+        The body as the generated steps run it: prange reductions tiled and folded in a
+        fixed order, ``break`` of the loop flagged.
     carry : tuple of str
         What the prologue hands on: the invariants and what only the epilogue reads.
     epilogue_inputs : tuple of str
@@ -111,5 +126,24 @@ class SequentialLoop(LoopPlan):
     invariants: tuple[str, ...] = ()
     parallel: bool = False
     bindings: dict[str, int] = field(default_factory=dict)
+    condition: ast.expr | None = None
+    stops: bool = False
+    step: list[ast.stmt] = field(default_factory=list)
 
     kind = "sequential"
+
+
+@dataclass
+class PhasedKernel(LoopPlan):
+    """A kernel of several top-level loops (phases), run one after another.
+
+    Each phase is a plan of its own whose arguments are the values live before its
+    statements; every phase but the last ends by returning, as a tuple, the values named
+    by its ``hands_on`` (what later code reads), which are the next phase's arguments.
+    The fields inherited from :class:`LoopPlan` describe the first phase; ``epilogue``
+    holds the statements of the later phases, for messages.
+    """
+
+    phases: tuple[LoopPlan, ...] = ()
+
+    kind = "phases"

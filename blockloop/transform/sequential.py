@@ -10,10 +10,19 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from .checks import RESERVED, loop_header, refuse_reserved
+from .checks import RESERVED, loop_header, refuse_reserved, while_header
+from .instep import exact_reductions
 from .plans import SequentialLoop
 from .source import Source
-from .syntax import is_call_to, names_loaded, names_stored, reads_before_binding, walk
+from .syntax import (
+    LOOPS,
+    SCOPES,
+    is_call_to,
+    names_loaded,
+    names_stored,
+    reads_before_binding,
+    walk,
+)
 from .writes import CallWrites, no_helpers, outer_writes
 
 __all__ = ["possibly_mutated", "sequential"]
@@ -55,13 +64,21 @@ def sequential(
     fn: ast.FunctionDef,
     args: tuple[str, ...],
     prologue: list[ast.stmt],
-    loop: ast.For,
+    loop: ast.For | ast.While,
     epilogue: list[ast.stmt],
     prange_names: frozenset[str],
     call_writes: CallWrites = no_helpers,
 ) -> SequentialLoop:
-    """Analyse ``prologue; for t in range(...): body; epilogue`` into a plan."""
-    index, call = loop_header(source, loop, prologue, epilogue, "range", "time loop")
+    """Analyse ``prologue; for t in range(...): body; epilogue`` (or ``while cond:``)
+    into a plan."""
+    condition: ast.expr | None = None
+    bounds: tuple[ast.expr, ...]
+    if isinstance(loop, ast.While):
+        while_header(source, loop, prologue, epilogue)
+        index, bounds, condition = "_bl_t", (), loop.test
+    else:
+        index, call = loop_header(source, loop, prologue, epilogue, "range", "time loop")
+        bounds = tuple(call.args)
     for part, where in ((prologue, "before"), (epilogue, "after")):
         for node in walk(part):
             if is_call_to(node, prange_names):
@@ -83,8 +100,9 @@ def sequential(
         if name == index:
             raise source.error(
                 node,
-                f"the loop variable `{index}` is read after the loop; its last value is "
-                f"known in advance, compute it from the range instead",
+                f"the loop variable `{index}` is read after the loop; count the steps in a "
+                "variable defined before the loop instead (`it = 0` before it, `it += 1` "
+                "in it), so that its value is checkpointed",
             )
         else:
             raise source.error(
@@ -93,7 +111,7 @@ def sequential(
                 "the loop so that its value can be checkpointed (and exists when the loop "
                 "runs no step)",
             )
-    body_reads = names_loaded(body)
+    body_reads = names_loaded([*body, *([condition] if condition is not None else [])])
     rebound = set(stored) & defined_before
     written = possibly_mutated(body, (set(body_reads) & defined_before) - rebound, call_writes)
     state = sorted(rebound | written)
@@ -107,6 +125,8 @@ def sequential(
     locals_ = defined_before | set(stored) | set(names_stored(epilogue)) | {index}
     prologue_binds = names_stored(prologue)
     bindings = {name: source.line_of(prologue_binds.get(name, fn)) for name in state}
+    step = exact_reductions(source, body, defined_before, prange_names)
+    breaks = _mark_breaks(step)
     return SequentialLoop(
         source=source,
         name=fn.name,
@@ -116,7 +136,10 @@ def sequential(
         body=body,
         epilogue=epilogue,
         index=index,
-        bounds=tuple(call.args),
+        bounds=bounds,
+        condition=condition,
+        stops=condition is not None or breaks,
+        step=step,
         state=tuple(state),
         invariants=tuple(invariants),
         carry=tuple(carry),
@@ -125,3 +148,29 @@ def sequential(
         bindings=bindings,
         globals_used=frozenset(set(names_loaded(fn.body)) - locals_),
     )
+
+
+class _FlagBreaks(ast.NodeTransformer):
+    """``break`` of the time loop itself becomes ``_bl_stop = True; break``."""
+
+    found = False
+
+    def visit_Break(self, node: ast.Break) -> list[ast.stmt]:
+        self.found = True
+        flag = ast.Assign(targets=[ast.Name("_bl_stop", ast.Store())], value=ast.Constant(True))
+        return [ast.copy_location(flag, node), node]
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, (*SCOPES, *LOOPS)):
+            return node  # a break in an inner loop ends that loop only
+        return super().generic_visit(node)
+
+
+def _mark_breaks(step: list[ast.stmt]) -> bool:
+    """Flag every ``break`` of the time loop in ``step`` (in place); whether there was one."""
+    flag = _FlagBreaks()
+    for k, stmt in enumerate(step):
+        if isinstance(stmt, (*SCOPES, *LOOPS)):
+            continue
+        step[k] = flag.visit(stmt)
+    return flag.found

@@ -1,0 +1,194 @@
+"""Kernels of several loops (phases) and convergence loops: what blockloop finds in them,
+their results beside plain numba's, a crash in every phase, any thread count."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import ClassVar
+
+import numba
+import numpy as np
+import pytest
+
+from blockloop import checkpointed_loop
+from blockloop.progress import Progress
+from blockloop.store import Store
+from tests import phase_kernels as pk
+from tests.helpers import Crash, Ticks
+
+NAMES = sorted(pk.INPUTS)
+_KERNELS: dict[str, object] = {}
+
+
+def _kernel(name: str, root, ticks: bool = False) -> object:
+    """The decorated kernel (decorated once per session: its compiled code is shared),
+    checkpointing under ``root``; with ``ticks``, every clock reading "takes" 0.1 s and
+    the interval is 1 s, so checkpoints come every few chunks, the same on every run."""
+    if name not in _KERNELS:
+        _KERNELS[name] = checkpointed_loop(progress=False)(getattr(pk, name))
+    kernel = _KERNELS[name]
+    kernel.options = dataclasses.replace(
+        kernel.options, checkpoint_dir=str(root), interval=1.0 if ticks else None
+    )
+    kernel._clock = Ticks(0.1) if ticks else time.perf_counter
+    kernel._store_class = Store
+    return kernel
+
+
+def _flat(value: object) -> list[np.ndarray]:
+    if isinstance(value, tuple):
+        return [a for v in value for a in _flat(v)]
+    return [np.asarray(value)]
+
+
+def _same_bits(a: object, b: object) -> bool:
+    fa, fb = _flat(a), _flat(b)
+    return len(fa) == len(fb) and all(
+        x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+        for x, y in zip(fa, fb, strict=True)
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_phases_are_found_and_named_in_the_generated_code(name, tmp_path):
+    kernel = _kernel(name, tmp_path)
+    assert len(kernel.phases) == pk.PHASES[name]
+    if pk.PHASES[name] > 1:
+        for k, plan in enumerate(kernel.phases, start=1):
+            head = f"phase {k} of {pk.PHASES[name]}: the loop at line {plan.line}"
+            assert head in kernel.blocked_source
+        assert all(p.hands_on for p in kernel.phases[:-1])
+        assert kernel.phases[-1].hands_on == ()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_results_match_plain_numba(name, tmp_path):
+    """Exact operations give plain numba's bits; float sums (a fixed pairwise order here,
+    numba's thread-dependent one there) agree to rounding."""
+    plain_args, args = pk.INPUTS[name](), pk.INPUTS[name]()
+    want = getattr(pk, name)(*plain_args)
+    kernel = _kernel(name, tmp_path)
+    got = kernel(*args)
+    report = kernel.last_report
+    assert report.complete and report.phase == report.phases == pk.PHASES[name]
+    for x, y in zip(_flat(got) + _flat(args), _flat(want) + _flat(plain_args), strict=True):
+        if x.dtype.kind in "iub":
+            assert np.array_equal(x, y)
+        else:
+            np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
+    again = kernel(*pk.INPUTS[name]())
+    assert kernel.last_report.already_complete and _same_bits(again, got)
+
+
+class _Recorder(Store):
+    """Counts saves per phase directory; with ``crash_at``, dies at that save."""
+
+    saves: ClassVar[list[str]] = []
+    crash_at: ClassVar[int | None] = None
+
+    def save(self, arrays, state):
+        _Recorder.saves.append(self.paths.name)
+        if _Recorder.crash_at is not None and len(_Recorder.saves) == _Recorder.crash_at:
+            raise Crash
+        return super().save(arrays, state)
+
+
+def _files(run_dir) -> dict[str, list[str]]:
+    return {
+        d.name: sorted(f.name for f in d.iterdir() if f.name.startswith("ckpt-"))
+        for d in sorted(run_dir.iterdir())
+        if d.is_dir()
+    }
+
+
+@pytest.mark.parametrize("name", ["column_scaler", "csr_from_threshold", "fill_then_sum"])
+def test_a_crash_in_each_phase_resumes_in_that_phase(name, tmp_path):
+    """Crash at every checkpoint of a run in turn: the next call resumes in the phase that
+    was running, leaves the files of the phases before it as they were (they are not
+    computed again) and ends with an uninterrupted run's bits, result and arguments."""
+    kernel = _kernel(name, tmp_path / "whole", ticks=True)
+    kernel._store_class = _Recorder
+    _Recorder.saves, _Recorder.crash_at = [], None
+    args = pk.INPUTS[name]()
+    want = kernel(*args)
+    saves = list(_Recorder.saves)
+    assert len(set(saves)) == pk.PHASES[name]
+    # the first and the last save of every phase, and a few between
+    ends = {saves.index(p) + 1 for p in set(saves)}
+    ends |= {len(saves) - saves[::-1].index(p) for p in set(saves)}
+    ends |= set(range(1, len(saves) + 1, max(1, len(saves) // 5)))
+
+    crashed_in = set()
+    for at in sorted(ends):
+        kernel = _kernel(name, tmp_path / f"crash{at}", ticks=True)
+        kernel._store_class = _Recorder
+        _Recorder.saves, _Recorder.crash_at = [], at
+        with pytest.raises(Crash):
+            kernel(*pk.INPUTS[name]())
+        phase = saves[at - 1]
+        crashed_in.add(phase)
+        run_dir = kernel.run_dir(*pk.INPUTS[name]())
+        before = _files(run_dir)
+        _Recorder.saves, _Recorder.crash_at = [], None
+        args_again = pk.INPUTS[name]()
+        got = kernel(*args_again)
+        report = kernel.last_report
+        assert _same_bits(got, want) and _same_bits(args_again, args), (name, at)
+        assert _Recorder.saves[0] == phase  # the first save is in the phase that crashed
+        after = _files(run_dir)
+        for done in sorted(before):
+            if done < phase:
+                assert after[done] == before[done]  # an earlier phase: not run again
+        if report.resumed_from is not None:
+            assert report.resumed_from > 0
+    assert crashed_in == set(saves)  # a crash in every phase
+
+
+def test_progress_without_a_total_counts_steps():
+    bar = Progress(True, "relax_until", None, 5, "step")
+    assert bar._bar is not None and bar._bar.total is None
+    bar.update(3, 1)
+    assert bar._bar.n == 8
+    bar.close()
+
+
+def test_convergence_loop_stops_where_an_uninterrupted_run_stops(tmp_path, caplog):
+    """A ``while`` loop and a ``break``: after crashes at several checkpoints the run stops
+    at the same step, with the same bits; a completed run stays stopped."""
+    for name in ("relax_until", "power_iteration"):
+        kernel = _kernel(name, tmp_path / name / "whole", ticks=True)
+        want = kernel(*pk.INPUTS[name]())
+        steps = kernel.last_report.units_total
+        assert steps == (want[0] if name == "relax_until" else want[1])
+        for at in (1, 7):
+            kernel = _kernel(name, tmp_path / name / f"crash{at}", ticks=True)
+            kernel._store_class = _Recorder
+            _Recorder.saves, _Recorder.crash_at = [], at
+            with pytest.raises(Crash):
+                kernel(*pk.INPUTS[name]())
+            kernel._store_class = Store
+            with caplog.at_level(logging.INFO, logger="blockloop"):
+                got = kernel(*pk.INPUTS[name]())
+            assert _same_bits(got, want)
+            assert kernel.last_report.units_total == steps
+            again = kernel(*pk.INPUTS[name]())
+            assert kernel.last_report.already_complete and _same_bits(again, want)
+    assert "of ?" in caplog.text  # a while loop's step count is not known ahead
+
+
+@pytest.mark.parametrize("name", ["relax_until", "power_iteration", "column_scaler"])
+def test_reductions_inside_steps_do_not_depend_on_the_thread_count(name, tmp_path):
+    """In-step prange reductions use fixed tiles: 1 and 2 threads give the same bits,
+    iteration counts included."""
+    results = []
+    threads = numba.get_num_threads()
+    try:
+        for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(count)
+            kernel = _kernel(name, tmp_path / f"t{count}")
+            results.append(kernel(*pk.INPUTS[name]()))
+    finally:
+        numba.set_num_threads(threads)
+    assert _same_bits(results[0], results[1])
