@@ -21,8 +21,13 @@ SIZES = {
     "fibonacci": 3_000_000,
     "heat2d": (300, 96),
     "life": (300, 96),
+    "jacobi": (3_000, 48),
+    "cg": (3_000, 64),
+    "kmeans": (20_000, 8),
+    "moments": 2_000_000,
 }
-SEQUENTIAL = {"fibonacci", "heat2d", "life"}
+SEQUENTIAL = {"fibonacci", "heat2d", "life", "jacobi"}
+ITERATIVE = ("jacobi", "cg", "kmeans")  # convergence loops with reductions in each step
 
 
 def load(name: str):
@@ -37,7 +42,9 @@ if __name__ == "__main__":
     from kernels._cli import describe
 
     out = {}
-    for name in SIZES:
+    import sys
+
+    for name in sys.argv[1:] or SIZES:
         kernel, args = load(name)
         result = describe(kernel(*args))["hash"]
         out[name] = [result, *(describe(a)["hash"] for a in args if hasattr(a, "dtype"))]

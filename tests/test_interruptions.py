@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import signal
 
 import pytest
 
 from blockloop.selftest import COMMIT_STEPS, interrupt_cycles
-from tests.conftest import finish, start_kernel, wait_stopped
+from tests.conftest import finish, kill_stopped, start_kernel, wait_stopped
 
 _REFERENCES: dict[tuple, tuple[str, list[str]]] = {}
 
@@ -66,6 +67,66 @@ def test_sequential_kernels_killed_resume_to_the_same_bits_and_arguments(
     assert stats["mid_commit"] == 4
     assert stats["resumed_at"] > 0
     assert got == expected, stats
+
+
+@pytest.mark.parametrize(
+    ("name", "n", "extra"),
+    [
+        ("jacobi", 200_000, ("--size", "384")),
+        ("cg", 100_000, ("--size", "896")),
+        ("kmeans", 800_000, ("--size", "16")),
+    ],
+)
+def test_convergence_loops_killed_stop_at_the_same_step_with_the_same_bits(
+    name, n, extra, tmp_path, tmp_path_factory
+):
+    """Convergence loops with reductions inside every step: killed twelve times, four of
+    them in the middle of a commit, they stop at the step an uninterrupted run stops at
+    (the iteration count is part of the result) with the same bits."""
+    expected = _reference(name, n, tmp_path_factory, *extra)
+    got, stats = _kill_loop(name, n, tmp_path / "killed", 12, len(name), *extra)
+    assert stats["random"] + stats["mid_commit"] == 12
+    assert stats["resumed_at"] > 0
+    assert got == expected, stats
+
+
+def test_a_kill_in_each_phase_resumes_in_that_phase(tmp_path, tmp_path_factory):
+    """A kernel of two loops killed with SIGKILL at checkpoints until both phases have been
+    killed mid-way: a kill in phase 2 leaves phase 1's files as they were (it is not
+    computed again), and the result has an uninterrupted run's bits."""
+    n = 6 * 10**7
+    expected = _reference("moments", n, tmp_path_factory)
+    root = tmp_path / "killed"
+    args = ("--n", str(n), "--checkpoint-dir", str(root), "--interval", "0.05")
+    killed_in: list[int] = []
+    for nth in (1, 2, 4, 8, 16, 32, 64, 128, 256):
+        proc = start_kernel("moments", *args, BLOCKLOOP_FAULT=f"stop:dir-synced@{nth}")
+        if not wait_stopped(proc):
+            break  # the run finished: every later kill would land after the end
+        kill_stopped(proc)
+        (run_dir,) = root.iterdir()
+        phases = _phase_progress(run_dir)
+        running = [k for k, (_, complete) in phases.items() if not complete]
+        killed_in.append(running[0] if running else max(phases))
+        if len(killed_in) >= 2 and killed_in[-1] == 2:
+            first_phase = sorted((run_dir / "phase-1").glob("ckpt-*"))
+            code, data, err = finish(start_kernel("moments", *args))
+            assert code == 0, err
+            assert sorted((run_dir / "phase-1").glob("ckpt-*")) == first_phase
+            assert data["report"]["phase"] == 2 and data["report"]["resumed_from"] > 0
+            assert (data["hash"], data["inputs"]) == expected
+            break
+    assert 1 in killed_in and 2 in killed_in, killed_in
+
+
+def _phase_progress(run_dir) -> dict[int, tuple[int, bool]]:
+    """Each phase's newest checkpoint: (tiles done, whether the phase is complete)."""
+    out = {}
+    for phase in sorted(run_dir.glob("phase-*")):
+        newest = sorted(phase.glob("ckpt-*.json"))[-1]
+        manifest = json.loads(newest.read_text())
+        out[int(phase.name.split("-")[1])] = (manifest["next_tile"], manifest["complete"])
+    return out
 
 
 @pytest.mark.parametrize(("name", "n"), [("features", 4 * 10**6), ("scatter", 4 * 10**6)])

@@ -17,7 +17,13 @@ EXPECT = {
     "02_choosing_the_interval.ipynb": (2, ["write cost δ =", "simulated"]),
     "03_exact_results.ipynb": (
         2,
-        ["identical: True", "lost by blockloop: 0", "plain numba lost", "blockloop:"],
+        [
+            "identical: True",
+            "lost by blockloop: 0",
+            "plain numba lost",
+            "blockloop:",
+            "blockloop identical: True",
+        ],
     ),
     "04_at_scale.ipynb": (
         1,
