@@ -64,26 +64,13 @@ class Phases:
         The report counts the units of every phase; ``phase`` is the one the call
         ended in.
         """
-        root = report.run_dir
-        try:
-            return self._run(values, coordinator, settings, identity, report)
-        finally:
-            report.run_dir = root
-
-    def _run(
-        self,
-        values: tuple,
-        coordinator: Coordinator,
-        settings: RunSettings,
-        identity: Identity,
-        report: Report,
-    ) -> object:
         count = len(self.plans)
         report.phases = count
         given = dict(zip(self.args, values, strict=True))
         already, total = True, 0
         stored: set[str] = set()
         result: object = None
+        root = report.run_dir
         for k, (plan, make_kind) in enumerate(zip(self.plans, self.kinds, strict=True)):
             report.phase = k + 1
             if already:  # every phase before was complete: this call starts here
@@ -91,7 +78,10 @@ class Phases:
             kind = make_kind(values, report)
             phase_settings = dataclasses.replace(settings, store=self.store(f"phase-{k + 1}"))
             ident = identity.with_loop(phase=k + 1, phases=count)
-            result = Driver(kind, coordinator, phase_settings, ident, report).run()
+            try:
+                result = Driver(kind, coordinator, phase_settings, ident, report).run()
+            finally:
+                report.run_dir = root  # the run's directory, not the phase's
             already = already and report.already_complete
             total += report.units_total
             stored |= set(names_stored([*plan.prologue, plan.loop]))

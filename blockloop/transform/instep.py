@@ -17,7 +17,7 @@ import copy
 import itertools
 
 from .normalise import normalise
-from .reduction import updates
+from .reduction import refuse_partial_reads, updates
 from .reductions import REDUCTIONS
 from .source import Source
 from .syntax import SCOPES, is_call_to, names_stored, walk
@@ -120,18 +120,7 @@ def _tiled(source: Source, loop: ast.For, bound: set[str], k: int) -> list[ast.s
         accs.setdefault(name, (op, source.line_of(node)))
     if not accs:
         return [loop]
-    for node in walk(body):
-        if (
-            isinstance(node, ast.Name)
-            and isinstance(node.ctx, ast.Load)
-            and node.id in accs
-            and id(node) not in implicit
-        ):
-            raise source.error(
-                node,
-                f"`{node.id}` is a reduction variable and is read inside its prange loop; "
-                "each tile sees only its own partial value there. Read it after the loop",
-            )
+    refuse_partial_reads(source, body, set(accs), implicit, "its prange loop")
     call = loop.iter
     assert isinstance(call, ast.Call)
     bounds = [ast.unparse(a) for a in call.args]

@@ -26,7 +26,7 @@ from .syntax import (
 )
 from .writes import CallWrites, outer_writes
 
-__all__ = ["SUPPORTED", "reduction"]
+__all__ = ["SUPPORTED", "reduction", "refuse_partial_reads", "updates"]
 
 SUPPORTED = (
     "supported updates are s += e, s -= e, s *= e, s |= e, s &= e, s ^= e, "
@@ -75,6 +75,25 @@ def updates(body: list[ast.stmt], outer: set[str], index: str) -> tuple[list[tup
                 implicit.add(id(value.args[0]))
                 found.append((name_target.id, value.func.id, False, node))
     return found, implicit
+
+
+def refuse_partial_reads(
+    source: Source, body: list[ast.stmt], accs: set[str], implicit: set[int], where: str
+) -> None:
+    """Refuse a read of an accumulator in ``body`` other than by its own update (the
+    ``id()`` of those reads are in ``implicit``): a tile holds only its partial value."""
+    for node in walk(body):
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id in accs
+            and id(node) not in implicit
+        ):
+            raise source.error(
+                node,
+                f"`{node.id}` is a reduction variable and is read inside {where}; each tile "
+                "sees only its own partial value there. Read it after the loop",
+            )
 
 
 def reduction(
@@ -151,18 +170,7 @@ def reduction(
     for name in accs:
         if name.startswith(RESERVED):
             raise source.error(loop, f"names starting with {RESERVED} are reserved for blockloop")
-    for node in walk(body):
-        if (
-            isinstance(node, ast.Name)
-            and isinstance(node.ctx, ast.Load)
-            and node.id in accs
-            and id(node) not in implicit_reads
-        ):
-            raise source.error(
-                node,
-                f"`{node.id}` is a reduction variable and is read inside the loop; each tile "
-                "sees only its own partial value there. Read it after the loop",
-            )
+    refuse_partial_reads(source, body, set(accs), implicit_reads, "the loop")
 
     body_locals = set(names_stored(body)) - set(accs)
     epilogue_reads = names_loaded(epilogue)
