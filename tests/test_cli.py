@@ -171,7 +171,7 @@ def test_each_subcommand_as_a_subprocess(argv, ckdir, monkeypatch):
         ("kernels.fibonacci:fibonacci", "300000000", "1000000007"),
         ("kernels.features:features", "2000000", "8", "24"),
         ("kernels.scatter:scatter", "2000000", "--args-from", "kernels.scatter:make_args"),
-        ("kernels.jacobi:jacobi", "100000", "300", "--args-from", "kernels.jacobi:make_args"),
+        ("kernels.jacobi:jacobi", "100000", "256", "--args-from", "kernels.jacobi:make_args"),
     ],
     ids=["sequential", "map", "whole-state", "convergence"],
 )
