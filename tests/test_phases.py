@@ -136,6 +136,7 @@ def test_a_crash_in_each_phase_resumes_in_that_phase(name, tmp_path):
         got = kernel(*args_again)
         report = kernel.last_report
         assert _same_bits(got, want) and _same_bits(args_again, args), (name, at)
+        assert not report.already_complete  # the phase that crashed was computed again
         assert _Recorder.saves[0] == phase  # the first save is in the phase that crashed
         after = _files(run_dir)
         for done in sorted(before):

@@ -75,6 +75,7 @@ class Phases:
             report.phase = k + 1
             if already:  # every phase before was complete: this call starts here
                 report.resumed_from = None
+            report.already_complete = False  # each phase's driver says it anew
             kind = make_kind(values, report)
             phase_settings = dataclasses.replace(settings, store=self.store(f"phase-{k + 1}"))
             ident = identity.with_loop(phase=k + 1, phases=count)
