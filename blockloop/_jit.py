@@ -9,6 +9,7 @@ from numba import njit, types
 from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
+from .transform.instep import OPS
 from .transform.reductions import REDUCTIONS
 
 __all__ = [
@@ -205,7 +206,8 @@ _COMBINE = {
     "min": register_jitable(lambda a, b: min(a, b)),
     "max": register_jitable(lambda a, b: max(a, b)),
 }
-_KEYS = {"add": "+", "mul": "*", "or": "|", "and": "&", "xor": "^", "min": "min", "max": "max"}
+# the operator each helper name stands for (``-`` folds like ``+``)
+_KEYS = {name: key for key, name in OPS.items() if key != "-"}
 
 for _name, _combine in _COMBINE.items():
     _identity, _fold = _make_reduction_helpers(_KEYS[_name], _name, _combine)
