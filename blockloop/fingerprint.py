@@ -3,20 +3,32 @@
 A run is one kernel source, the sources of the helper functions and the values of the
 module constants it uses, and one set of arguments (dtype, shape and content). Hashes are
 xxh3-128, fast enough to hash arguments of many GB.
+
+Hashing every argument before the first chunk would double the cost of a memory-bound
+kernel, which reads its data about once. So a run is found by a cheap key, in which a large
+array the kernel never writes is described by its dtype, shape and a sample of its content;
+the full hash of such arrays (:class:`Content`) is computed, with every core, only when it is
+needed: before any checkpoint is trusted, and before the first one is written.
 """
 
 from __future__ import annotations
 
 import builtins
 import inspect
+import os
+import threading
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeGuard
 
 import numpy as np
 import xxhash
 
 __all__ = [
+    "HASH_RATE",
+    "SAMPLE_ABOVE",
+    "Content",
     "args_fingerprint",
     "array_hash",
     "check_closure",
@@ -49,8 +61,90 @@ def byte_view(array: np.ndarray) -> memoryview:
     return memoryview(flat).cast("B")
 
 
-def describe_arg(value: object, where: str = "argument") -> str:
+SAMPLE_ABOVE = 1 << 24
+"""Arrays larger than this (bytes) that a kernel never writes are sampled in the run key."""
+SAMPLE_BLOCKS = 256
+SAMPLE_BLOCK = 4096
+HASH_RATE = 4e9
+"""Bytes per second that :class:`Content` hashes at least (one core does about 15e9)."""
+_PIECE = 1 << 26  # the full hash of a large array is the digest of its 64 MiB pieces' hashes
+
+
+def sample_hash(array: np.ndarray) -> str:
+    """xxh3-64 of ``SAMPLE_BLOCKS`` blocks of ``SAMPLE_BLOCK`` bytes spread evenly over a
+    C-contiguous array (the first and the last included)."""
+    data = byte_view(array)
+    size = len(data)
+    h = xxhash.xxh3_64()
+    for k in range(SAMPLE_BLOCKS):
+        start = (size - SAMPLE_BLOCK) * k // (SAMPLE_BLOCKS - 1)
+        h.update(data[start : start + SAMPLE_BLOCK])
+    return h.hexdigest()
+
+
+def full_hash(array: np.ndarray, pool: ThreadPoolExecutor) -> str:
+    """xxh3-128 of the xxh3-64 hashes of a C-contiguous array's 64 MiB pieces, computed
+    in parallel (xxhash releases the GIL)."""
+    data = byte_view(array)
+    pieces = [data[k : k + _PIECE] for k in range(0, len(data), _PIECE)]
+    return digest(*pool.map(xxhash.xxh3_64_hexdigest, pieces))
+
+
+class Content:
+    """The full hash of the arrays a run key only sampled, computed once, when first asked.
+
+    Parameters
+    ----------
+    arrays : sequence of ndarray
+        C-contiguous arrays the kernel does not write, in the order of the arguments.
+    """
+
+    def __init__(self, arrays: Collection[np.ndarray] = ()) -> None:
+        self._arrays = list(arrays)
+        self._value: str | None = None if self._arrays else ""
+        self._lock = threading.Lock()
+
+    @classmethod
+    def known(cls, value: str) -> Content:
+        """A content hash read back from a manifest."""
+        content = cls()
+        content._value = value
+        return content
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes still to hash (0 once the value is known)."""
+        return sum(a.nbytes for a in self._arrays) if self._value is None else 0
+
+    def value(self) -> str:
+        """The hash (``""`` when nothing was sampled); computed on the first call."""
+        with self._lock:
+            if self._value is None:
+                workers = max(1, min(os.cpu_count() or 1, 16))
+                with ThreadPoolExecutor(workers, thread_name_prefix="blockloop-hash") as pool:
+                    self._value = digest(*(full_hash(a, pool) for a in self._arrays))
+                self._arrays = []  # the caller's arrays are not held longer than needed
+            return self._value
+
+    def __repr__(self) -> str:
+        shown = self._value if self._value is not None else f"{self.pending_bytes} bytes pending"
+        return f"Content({shown})"
+
+
+def describe_arg(
+    value: object, where: str = "argument", sampled: list[np.ndarray] | None = None
+) -> str:
     """A canonical text for one argument value (its type and exact content).
+
+    Parameters
+    ----------
+    value : object
+        The argument.
+    where : str
+        How messages name it.
+    sampled : list of ndarray, optional
+        When given, an array above :data:`SAMPLE_ABOVE` bytes is described by a sample of
+        its content and appended here (its full hash is then the caller's to compute).
 
     Raises
     ------
@@ -72,9 +166,13 @@ def describe_arg(value: object, where: str = "argument") -> str:
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             raise TypeError(f"{where} is an object array; blockloop needs numeric arrays")
-        return f"ndarray:{value.dtype.str}:{value.shape}:{array_hash(value)}"
+        head = f"ndarray:{value.dtype.str}:{value.shape}"
+        if sampled is not None and value.nbytes > SAMPLE_ABOVE and value.flags.c_contiguous:
+            sampled.append(value)
+            return f"{head}:sample:{sample_hash(value)}"
+        return f"{head}:{array_hash(value)}"
     if isinstance(value, tuple):
-        inner = ",".join(describe_arg(v, f"{where}[{k}]") for k, v in enumerate(value))
+        inner = ",".join(describe_arg(v, f"{where}[{k}]", sampled) for k, v in enumerate(value))
         return f"tuple:({inner})"
     raise TypeError(
         f"{where} has type {type(value).__name__}, which blockloop cannot fingerprint; pass "
@@ -82,12 +180,39 @@ def describe_arg(value: object, where: str = "argument") -> str:
     )
 
 
-def args_fingerprint(names: tuple[str, ...], values: tuple[object, ...]) -> str:
-    """Fingerprint of a call's bound arguments."""
-    parts = [
-        f"{n}={describe_arg(v, f'argument {n!r}')}" for n, v in zip(names, values, strict=True)
-    ]
-    return digest(*parts)
+def args_fingerprint(
+    names: tuple[str, ...], values: tuple[object, ...], sample: Collection[str] = ()
+) -> tuple[str, Content]:
+    """Fingerprint of a call's bound arguments, and the full hash of what it sampled.
+
+    Parameters
+    ----------
+    names, values : tuple
+        The arguments.
+    sample : collection of str
+        Arguments whose large arrays may be sampled: those the kernel never writes. An
+        array that may share memory with an argument outside ``sample`` is hashed whole.
+    """
+    sampled: list[np.ndarray] = []
+    parts = []
+    for n, v in zip(names, values, strict=True):
+        found: list[np.ndarray] = []
+        parts.append(f"{n}={describe_arg(v, f'argument {n!r}', found if n in sample else None)}")
+        sampled += found
+    if sampled:
+        written = [a for n, v in zip(names, values, strict=True) if n not in sample
+                   for a in _arrays_in(v)]  # fmt: skip
+        if any(np.may_share_memory(a, w) for a in sampled for w in written):
+            return args_fingerprint(names, values)
+    return digest(*parts), Content(sampled)
+
+
+def _arrays_in(value: object) -> list[np.ndarray]:
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, tuple):
+        return [a for v in value for a in _arrays_in(v)]
+    return []
 
 
 def is_dispatcher(value: object) -> TypeGuard[Any]:

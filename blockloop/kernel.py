@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime
 import functools
 import inspect
@@ -14,10 +15,12 @@ from typing import Any, overload
 import numba
 
 from . import config
+from ._errors import CheckpointError
 from ._version import __version__
 from .comm import world
 from .compile import load_module
 from .fingerprint import (
+    Content,
     args_fingerprint,
     check_closure,
     closure_values,
@@ -40,7 +43,7 @@ from .runtime import (
 )
 from .scheduler import resolve_deadline
 from .signals import DEFAULT_SIGNALS
-from .store import RunPaths, Store
+from .store import RunPaths, Store, manifest_paths, read_manifest
 from .transform import (
     LoopPlan,
     PhasedKernel,
@@ -51,6 +54,7 @@ from .transform import (
     render_module,
 )
 from .transform.syntax import names_loaded
+from .transform.writes import written_parameters
 
 __all__ = ["CheckpointedKernel", "Options", "checkpointed_loop"]
 
@@ -162,6 +166,11 @@ class CheckpointedKernel:
             return source.error(node, reason)
 
         check_closure(closure_error, self.plan.globals_used, closure)
+        fn = ast.parse(source.text).body[0]
+        assert isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+        written = written_parameters(fn, call_writes(namespace))  # type: ignore[arg-type]
+        # arguments whose large arrays the run key may sample: those the kernel never writes
+        self._sampled = frozenset(a for a in plan.args if a not in written)
         self._namespace = namespace
         self._helpers = helpers_fingerprint(self.plan.globals_used, func.__globals__, closure)
         self.phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
@@ -194,21 +203,32 @@ class CheckpointedKernel:
         return self._generated
 
     def run_key(self, *args: object, **kwargs: object) -> str:
-        """The 16-hex-digit key of the run these arguments belong to."""
-        return self._key(self._bind(args, kwargs))
+        """The 16-hex-digit key that names the run these arguments belong to."""
+        return self._key(self._bind(args, kwargs))[0]
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         return tuple(bound.arguments[n] for n in self.plan.args)
 
-    def _key(self, values: tuple) -> str:
-        return digest(self._source_key, args_fingerprint(self.plan.args, values))[:16]
+    def _key(self, values: tuple) -> tuple[str, Content]:
+        key, content = args_fingerprint(self.plan.args, values, self._sampled)
+        return digest(self._source_key, key)[:16], content
 
     def run_dir(self, *args: object, **kwargs: object) -> Path:
         """The checkpoint directory of the run these arguments belong to."""
+        return self._paths(*self._key(self._bind(args, kwargs))).run_dir
+
+    def _paths(self, key: str, content: Content) -> RunPaths:
+        """The run's directory: ``NAME-KEY``, unless that holds checkpoints of arguments
+        that only share the run key's sample with these (then ``NAME-KEY-CONTENT``)."""
         root = Path(self.options.checkpoint_dir or config.checkpoint_root())
-        return root / f"{self.plan.name}-{self.run_key(*args, **kwargs)}"
+        name = f"{self.plan.name}-{key}"
+        if content.pending_bytes:
+            theirs = _recorded_content(root / name)
+            if theirs is not None and theirs != content.value():
+                name = f"{name}-{content.value()[:16]}"
+        return RunPaths(root, name)
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         if config.disabled():
@@ -217,12 +237,12 @@ class CheckpointedKernel:
 
     def _run(self, values: tuple) -> object:
         """Run (or resume) the kernel on its arguments in the order of ``plan.args``."""
-        key = self._key(values)
-        root = Path(self.options.checkpoint_dir or config.checkpoint_root())
-        paths = RunPaths(root, f"{self.plan.name}-{key}")
+        key, content = self._key(values)
+        paths = self._paths(key, content)
         identity = Identity(
             kernel=self.plan.name,
             run_key=key,
+            content=content,
             versions={"blockloop": __version__, "numba": numba.__version__},
         )
         settings = RunSettings(
@@ -276,6 +296,19 @@ KINDS: dict[type, type[LoopKind]] = {
     SequentialLoop: SequentialKind,
 }
 """The loop kind that runs each plan type."""
+
+
+def _recorded_content(run_dir: Path) -> str | None:
+    """The content hash recorded by the run in ``run_dir`` (``""`` if it sampled nothing),
+    or None when it holds no readable checkpoint."""
+    for path in manifest_paths(run_dir):
+        try:
+            identity = read_manifest(path)["identity"]
+        except (CheckpointError, KeyError):
+            continue
+        if isinstance(identity, dict):
+            return str(identity.get("content", ""))
+    return None
 
 
 def _joined(phases: tuple[LoopPlan, ...], texts: list[str]) -> str:

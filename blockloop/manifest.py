@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ._errors import CheckpointError
+from .fingerprint import Content
 from .pieces import PieceSet
 
 __all__ = [
@@ -66,7 +67,11 @@ class Identity:
     kernel : str
         The kernel's name.
     run_key : str
-        Hash of the kernel's source, its helpers and the arguments.
+        Hash of the kernel's source, its helpers and the arguments (large arrays the
+        kernel only reads enter it by a sample of their content).
+    content : Content
+        The full hash of those sampled arrays, computed when first needed (when a
+        checkpoint is checked or written). Empty when nothing was sampled.
     versions : mapping
         Package versions (``blockloop``, ``numba``): a difference is a warning only.
     loop : mapping
@@ -78,6 +83,7 @@ class Identity:
     run_key: str
     versions: Mapping[str, str] = field(default_factory=dict)
     loop: Mapping[str, Any] = field(default_factory=dict)
+    content: Content = field(default_factory=Content, compare=False)
 
     def with_loop(self, **facts: Any) -> Identity:
         """This identity with more loop facts."""
@@ -85,6 +91,9 @@ class Identity:
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"kernel": self.kernel, "run_key": self.run_key}
+        content = self.content.value()
+        if content:
+            out["content"] = content
         out.update({_VERSION + k: v for k, v in self.versions.items()})
         out.update(self.loop)
         return out
@@ -92,10 +101,12 @@ class Identity:
     @classmethod
     def from_json(cls, data: Any, where: str = "identity") -> Identity:
         data = _get({"identity": data}, "identity", _mapping, where)
-        rest = {k: v for k, v in data.items() if k not in ("kernel", "run_key")}
+        rest = {k: v for k, v in data.items() if k not in ("kernel", "run_key", "content")}
+        content = _get(data, "content", str, where) if "content" in data else ""
         return cls(
             kernel=_get(data, "kernel", str, where),
             run_key=_get(data, "run_key", str, where),
+            content=Content.known(content),
             versions={k[len(_VERSION) :]: v for k, v in rest.items() if k.startswith(_VERSION)},
             loop={k: v for k, v in rest.items() if not k.startswith(_VERSION)},
         )

@@ -42,6 +42,7 @@ __all__ = [
     "RunPaths",
     "Store",
     "is_locked",
+    "manifest_paths",
     "read_manifest",
     "verify_generation",
     "write_npz",
@@ -129,6 +130,16 @@ def read_manifest(path: Path) -> dict:
     if xxhash.xxh3_64_hexdigest(_canonical(body)) != data["manifest_xxh3"]:
         raise CheckpointError(f"{path}: manifest checksum mismatch")
     return body
+
+
+def manifest_paths(run_dir: Path) -> list[Path]:
+    """The manifest files of a run directory and of its phase directories, newest first."""
+    dirs = [run_dir, *sorted(run_dir.glob("phase-*"))] if run_dir.is_dir() else []
+    found = []
+    for path in dirs:
+        paths = RunPaths(path.parent, path.name)
+        found += [paths.manifest(g) for g in reversed(paths.generations())]
+    return found
 
 
 def load_manifest(path: Path) -> Manifest:

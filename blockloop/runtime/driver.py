@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import numba
 
+from ..fingerprint import HASH_RATE
 from ..manifest import Identity
 from ..policy import Policy
 from ..progress import Progress
@@ -77,7 +78,8 @@ class Driver:
                     if due:
                         self.commit(StopReason.INTERVAL.value)
                         self.policy.checkpointed()
-                self.commit(StopReason.COMPLETION.value)
+                if self.records_completion():
+                    self.commit(StopReason.COMPLETION.value)
             self.report.complete = True
             return self.kind.finish(self.done)
 
@@ -207,6 +209,22 @@ class Driver:
         longest (or the expected) full write, and two seconds for the process to exit."""
         write = self.checkpointer.longest_write or self.nbytes / 100e6 + 0.05
         return 2 * max(self.longest_chunk, self.policy.chunk_seconds) + 2 * write + 2.0
+
+    def records_completion(self) -> bool:
+        """Whether to write the completion checkpoint.
+
+        Always, except when the run key only sampled large arguments and hashing them
+        whole (which any checkpoint needs) would cost more than 1 % of this call: the run
+        then ended before its first checkpoint, and the next identical call computes it
+        again, as it would after a crash at that point.
+        """
+        pending = self.identity.content.pending_bytes
+        if not pending or self.coordinator.size > 1:
+            return True
+        if pending / HASH_RATE <= 0.01 * (self.clock() - self.wall0):
+            return True
+        log.debug("%s: complete; not recorded (the arguments are not hashed)", self.label)
+        return False
 
     def interrupt(self, stop: Stop) -> None:
         """A durable checkpoint, then the exception that ends the call."""
