@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["Policy", "daly_interval", "expected_waste", "young_interval"]
+__all__ = ["TILES_PER_THREAD", "Policy", "daly_interval", "expected_waste", "young_interval"]
 
 
 def young_interval(cost: float, mtbf: float) -> float:
@@ -78,6 +78,11 @@ def _check_positive(**values: float) -> None:
             raise ValueError(f"{name} must be a positive finite number, not {value!r}")
 
 
+TILES_PER_THREAD = 4
+"""Fewest tiles per thread in a chunk of a parallel loop (while the work and the partials'
+memory allow)."""
+
+
 class Policy:
     """Per-call measurements and the decisions drawn from them.
 
@@ -88,10 +93,14 @@ class Policy:
     interval : float or None
         A fixed checkpoint interval in seconds; None chooses Daly's from the measured cost.
     threads : int
-        Numba threads, so a chunk holds whole rounds of tiles, at least one per thread
-        (1 for units that run one after another, like time steps).
+        Numba threads, so a chunk holds whole rounds of tiles (1 for units that run one
+        after another, like time steps).
     max_tiles : int
         Upper bound on tiles per chunk (memory of the per-tile partials).
+    rounds : int
+        Fewest units per thread in a chunk (while the remaining work and ``max_tiles``
+        allow), however slow a unit is and however soon a checkpoint is due: with 4, a
+        thread that drew the slow tiles of a chunk is caught up by the others.
     target : float
         Longest wanted chunk in seconds; a chunk lasts about ``min(target, interval / 10)``.
     initial_cost : float
@@ -108,18 +117,20 @@ class Policy:
         max_tiles: int = 1 << 20,
         target: float = 0.2,
         initial_cost: float = 0.005,
+        rounds: int = 1,
     ) -> None:
         self.mtbf = float(mtbf)
         self.fixed_interval = interval
         self.threads = max(1, int(threads))
         self.max_tiles = max(1, int(max_tiles))
+        self.fewest = min(self.max_tiles, max(1, int(rounds)) * self.threads)
         self.target = target
         self.write_cost = initial_cost
         self.writes_measured = 0
         self.seconds_per_tile: float | None = None
         self.dispatch = 0.0
         self.since = 0.0
-        self._tiles = min(self.max_tiles, self.threads)
+        self._tiles = self.fewest
 
     @property
     def interval(self) -> float:
@@ -157,8 +168,6 @@ class Policy:
             self.seconds_per_tile += self.SMOOTHING * (rate - self.seconds_per_tile)
         wanted = int(self.chunk_seconds / self.seconds_per_tile)
         wanted = min(wanted, 4 * tiles, self.max_tiles)  # grow at most 4x a chunk
-        # at least a tile for every thread, however slow a tile is: fewer leave threads idle
-        wanted = max(wanted, min(self.threads, self.max_tiles))
         if wanted >= self.threads:
             wanted -= wanted % self.threads
         # a checkpoint follows this chunk when one is due, so the next is due a whole
@@ -167,7 +176,8 @@ class Policy:
         left = self.interval - self.since if self.since < self.interval else self.interval
         to_due = math.ceil(max(1.02 * left, 100.0 * self.dispatch) / self.seconds_per_tile)
         to_due += -to_due % self.threads
-        self._tiles = max(1, min(wanted, to_due))
+        # the fewest tiles per thread, however slow a tile is: fewer leave threads idle
+        self._tiles = max(self.fewest, min(wanted, to_due))
 
     def checkpointed(self) -> None:
         """Start counting compute toward the next checkpoint from zero."""

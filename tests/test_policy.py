@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from blockloop import daly_interval, young_interval
 from blockloop.config import parse_duration
 from blockloop.policy import Policy, expected_waste
+from tests.conftest import ROOT, child_env
 
 
 @pytest.mark.parametrize(
@@ -163,3 +167,40 @@ def test_mtbf_is_refined_from_the_runs_own_failures():
     ]
     # two failures over 1800 s of exposure, the prior counting as one quiet observation
     assert refine_mtbf(3600.0, failed) == (3600.0 + 1800.0) / 3
+
+
+def _wide(threads: int, root) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.wide_machine", str(root)],
+        cwd=ROOT,
+        env=child_env(NUMBA_NUM_THREADS=str(threads)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def two_threads(tmp_path_factory):
+    return _wide(2, tmp_path_factory.mktemp("wide2"))
+
+
+@pytest.mark.parametrize("threads", [16, 64])
+def test_wide_machines_get_four_tiles_per_thread_in_every_chunk(threads, two_threads, tmp_path):
+    """On 16 and 64 threads (oversubscribed here), every chunk but the last holds at least
+    4 tiles per thread, or all the tiles left, or as many as the partials have room for; the
+    room is 4 tiles per thread even for a 10^5-bin histogram; the bits are the 2-thread ones."""
+    wide = _wide(threads, tmp_path)
+    assert wide["threads"] == threads
+    for name in ("pi", "wide_histogram"):
+        case = wide[name]
+        tiles, chunks = case["tiles"], case["chunks"]
+        assert case["max_tiles"] >= min(4 * threads, tiles)
+        assert sum(chunks) == tiles
+        left = tiles
+        for count in chunks[:-1]:
+            assert count >= min(4 * threads, left, case["max_tiles"]), (name, chunks)
+            left -= count
+        assert case["bits"] == two_threads[name]["bits"]

@@ -11,7 +11,7 @@ import numba
 
 from ..fingerprint import HASH_RATE
 from ..manifest import Identity
-from ..policy import Policy
+from ..policy import TILES_PER_THREAD, Policy
 from ..progress import Progress
 from ..report import Report
 from .coordinator import Coordinator, Resumed
@@ -128,7 +128,10 @@ class Driver:
         max_units = self.coordinator.prepare(self.kind, self.kind.allocate(threads))
         # until a write is measured, assume the state blocks the loop at 1 GB/s
         guess = 0.002 + self.nbytes / 1e9
-        policy = Policy(mtbf, settings.interval, threads, max_units, initial_cost=guess)
+        rounds = TILES_PER_THREAD if self.kind.parallel_units else 1
+        policy = Policy(
+            mtbf, settings.interval, threads, max_units, initial_cost=guess, rounds=rounds
+        )
         if self.resumed is not None and self.resumed.write_cost is not None:
             policy.write_cost = self.resumed.write_cost
         return policy

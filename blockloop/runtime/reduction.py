@@ -10,6 +10,7 @@ import numpy as np
 from .._errors import BlockingError, CheckpointError
 from ..manifest import Manifest
 from ..pieces import PieceSet
+from ..policy import TILES_PER_THREAD
 from ..store import Checkpoint
 from ..transform import ReductionLoop
 from ..transform.reductions import REDUCTIONS
@@ -161,7 +162,10 @@ class ReductionKind(LoopKind):
 
     def allocate(self, threads: int) -> int:
         per_tile = sum(a.width * a.dtype.itemsize for a in self.accs) or 1
-        max_tiles = max(threads, min(PARTIAL_BUDGET // per_tile, 1 << 20))
+        # the budget, but room for TILES_PER_THREAD tiles per thread (numba's own reduction
+        # holds a copy of the accumulators per thread) and never more than the run has
+        budget = max(TILES_PER_THREAD * threads, min(PARTIAL_BUDGET // per_tile, 1 << 20))
+        max_tiles = max(1, min(budget, self.total))
         for a in self.accs:
             a.partials = np.empty((max_tiles, a.width), dtype=a.dtype)
         return max_tiles
