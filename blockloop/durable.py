@@ -24,16 +24,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def durable_write(path: Path, write: Callable[[BinaryIO], Any], step: str) -> None:
+def durable_write(
+    path: Path, write: Callable[[BinaryIO], Any], step: str, sync: bool = True
+) -> None:
     """Write ``path`` by ``write(f)`` on a temp file, fsync it and rename it into place;
-    ``step`` names the fault points (``npz-written``, ``npz-synced``, ``npz-renamed``)."""
+    ``step`` names the fault points (``npz-written``, ``npz-synced``, ``npz-renamed``).
+    With ``sync=False`` the fsync is left out: the rename is still atomic, but the file
+    may be lost (or found damaged, which its checksum tells) after a crash of the machine."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
             fault(f"{step}-written")
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         fault(f"{step}-synced")
         os.replace(tmp, path)
         fault(f"{step}-renamed")

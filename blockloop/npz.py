@@ -8,12 +8,13 @@ manifest before memory is allocated.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import numpy as np
 import xxhash
@@ -49,18 +50,10 @@ def read_arrays(path: Path, spec: Mapping[str, ArraySpec]) -> dict[str, np.ndarr
                 if info.compress_type != zipfile.ZIP_STORED or info.file_size < nbytes:
                     raise CheckpointError(f"{path}: array {name!r} has the wrong size")
                 with zf.open(info) as f:
-                    version = np.lib.format.read_magic(f)
-                    reader = (
-                        np.lib.format.read_array_header_1_0
-                        if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0
-                    )
-                    hshape, fortran, hdtype = reader(f, max_header_size=_MAX_HEADER)
-                    if hshape != shape or hdtype != dtype or fortran:
-                        raise CheckpointError(
-                            f"{path}: array {name!r} header says {hdtype}{hshape}, "
-                            f"the manifest {dtype}{shape}"
-                        )
+                    expected = _header(dtype.str, shape)
+                    if f.read(len(expected)) != expected:  # not as written here: parse it
+                        f.seek(0)
+                        _check_header(f, dtype, shape, f"{path}: array {name!r}")
                     array = np.empty(shape, dtype)
                     view = byte_view(array)
                     got = 0
@@ -77,6 +70,28 @@ def read_arrays(path: Path, spec: Mapping[str, ArraySpec]) -> dict[str, np.ndarr
     except Exception as exc:  # any failure to parse an untrusted file means it is damaged
         raise CheckpointError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _header(dtype: str, shape: tuple[int, ...]) -> bytes:
+    """The npy magic and header that :func:`write_npz` writes for an array."""
+    buffer = io.BytesIO()
+    header = {"descr": dtype, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
+
+
+def _check_header(f: IO[bytes], dtype: np.dtype, shape: tuple[int, ...], what: str) -> None:
+    """Parse an npy header that is not byte for byte ours (any version) and check it."""
+    version = np.lib.format.read_magic(f)
+    reader = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    hshape, fortran, hdtype = reader(f, max_header_size=_MAX_HEADER)
+    if hshape != shape or hdtype != dtype or fortran:
+        raise CheckpointError(f"{what} header says {hdtype}{hshape}, the manifest {dtype}{shape}")
 
 
 # each block is hashed, CRC'd by zipfile and copied to the file while it is in the CPU's

@@ -245,8 +245,10 @@ class Store:
                     "same arguments again"
                 ) from None
             raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        mine = f"pid {os.getpid()}\n".encode()
+        if os.pread(fd, 64, 0) != mine:  # who holds it, for the message above
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, mine, 0)
         self._lock_fd = fd
 
     def release(self) -> None:
@@ -308,12 +310,16 @@ class Store:
         return verify_generation(self.paths, generation, manifest)
 
     # -- commit -----------------------------------------------------------------------
-    def save(self, arrays: dict[str, np.ndarray], state: RunState) -> tuple[int, float]:
+    def save(
+        self, arrays: dict[str, np.ndarray], state: RunState, *, durable: bool = True
+    ) -> tuple[int, float]:
         """Commit one generation durably, then delete the generations beyond ``keep``.
 
         ``arrays`` are written into the generation's npz; the state's pieces refer to
         entries of ``arrays`` (their new pieces) and of older generations. The committed
-        manifest is :attr:`last_manifest` afterwards.
+        manifest is :attr:`last_manifest` afterwards. With ``durable=False`` nothing is
+        fsynced: the generation may be lost in a crash of the machine (a damaged file is
+        then skipped with a warning, as any other).
 
         Returns
         -------
@@ -332,7 +338,7 @@ class Store:
         npz_path = self.paths.npz(generation)
         digests: dict[str, str] = {}
         try:
-            durable_write(npz_path, lambda f: digests.update(write_npz(f, arrays)), "npz")
+            durable_write(npz_path, lambda f: digests.update(write_npz(f, arrays)), "npz", durable)
             if self.identity is None:
                 raise ValueError("a store without an identity cannot save")
             manifest = Manifest(
@@ -351,8 +357,9 @@ class Store:
             )
             body = manifest.to_json()
             blob = json.dumps(_seal(body), indent=1, sort_keys=True).encode()
-            durable_write(self.paths.manifest(generation), lambda f: f.write(blob), "json")
-            fsync_dir(self.paths.run_dir)
+            durable_write(self.paths.manifest(generation), lambda f: f.write(blob), "json", durable)
+            if durable:
+                fsync_dir(self.paths.run_dir)
             fault("dir-synced")
         except OSError as exc:
             try:
@@ -363,17 +370,19 @@ class Store:
                 f"cannot write checkpoint {generation} in {self.paths.run_dir}: "
                 f"{exc.strerror or exc}; the previous checkpoint is intact"
             ) from None
-        durable = time.perf_counter() - start
+        seconds = time.perf_counter() - start
         self.next_generation = generation + 1
         self.last_manifest = manifest
         self._retire(generation)
-        return generation, durable
+        return generation, seconds
 
     def _retire(self, newest: int) -> None:
         """Delete generations older than the newest ``keep`` (never ones found damaged);
         an npz file that a kept generation still reads pieces from stays."""
         keep_from = newest - self.keep + 1
         numbers = self.paths.all_numbers()
+        if all(n >= keep_from or n in self._bad for n in numbers):
+            return  # nothing to delete
         referenced: set[int] = set()
         for number in numbers:
             if number >= keep_from or number in self._bad:

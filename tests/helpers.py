@@ -35,11 +35,11 @@ def crashing_store(after: int) -> type[Store]:
     class CrashingStore(Store):
         saves = 0
 
-        def save(self, arrays, state):
+        def save(self, arrays, state, **kw):
             CrashingStore.saves += 1
             if CrashingStore.saves > after:
                 raise Crash
-            return super().save(arrays, state)
+            return super().save(arrays, state, **kw)
 
     return CrashingStore
 

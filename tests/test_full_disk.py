@@ -75,14 +75,14 @@ def disk(request, tmp_path):
 
 def _kernel(disk: Disk, fill_at: int, empty_at: int | None, seen: dict):
     class FillingStore(Store):
-        def save(self, arrays, state):
+        def save(self, arrays, state, **kw):
             seen["saves"] += 1
             if seen["saves"] == fill_at:
                 disk.fill()
             if seen["saves"] == empty_at:
                 disk.empty()
             try:
-                return super().save(arrays, state)
+                return super().save(arrays, state, **kw)
             except CheckpointError:
                 seen["failed"] += 1
                 newest = self.paths.generations()[-1]

@@ -88,11 +88,11 @@ class _Recorder(Store):
     saves: ClassVar[list[str]] = []
     crash_at: ClassVar[int | None] = None
 
-    def save(self, arrays, state):
+    def save(self, arrays, state, **kw):
         _Recorder.saves.append(self.paths.name)
         if _Recorder.crash_at is not None and len(_Recorder.saves) == _Recorder.crash_at:
             raise Crash
-        return super().save(arrays, state)
+        return super().save(arrays, state, **kw)
 
 
 def _files(run_dir) -> dict[str, list[str]]:

@@ -134,9 +134,9 @@ def test_run_measures_the_write_cost_with_an_injected_clock(cost, tmp_path):
     clock = Ticks(1e-7)
 
     class TimedStore(Store):
-        def save(self, arrays, state):
+        def save(self, arrays, state, **kw):
             clock.now += cost  # the write "takes" exactly `cost` on the injected clock
-            return super().save(arrays, state)
+            return super().save(arrays, state, **kw)
 
     kernel = checkpointed_loop(checkpoint_dir=tmp_path / str(cost), mtbf="1h")(swap_kernel)
     kernel._clock, kernel._store_class = clock, TimedStore

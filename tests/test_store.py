@@ -191,3 +191,28 @@ def test_write_npz_hashes_in_the_same_pass(tmp_path):
     with np.load(path, allow_pickle=False) as back:
         for name, a in arrays.items():
             assert np.array_equal(back[name], a) and back[name].dtype == a.dtype
+
+
+def test_only_the_completion_of_a_run_without_checkpoints_skips_fsync(tmp_path, monkeypatch):
+    """A run that ends before its first checkpoint records its completion without fsync
+    (lost in a crash, it costs less than an interval); a run that checkpointed before
+    completes durably."""
+    from blockloop import checkpointed_loop, durable
+    from tests.helpers import Ticks
+    from tests.test_identity import weighted_total
+
+    synced = []
+    real = durable.os.fsync
+    monkeypatch.setattr(durable.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    x = np.arange(1000.0)
+    short = checkpointed_loop(checkpoint_dir=tmp_path / "short")(weighted_total)
+    assert short(x, 2.0) == 2.0 * x.sum()
+    assert short.last_report.checkpoints == 1 and synced == []
+    short(x, 2.0)
+    assert short.last_report.already_complete
+
+    long = checkpointed_loop(checkpoint_dir=tmp_path / "long", interval=20.0)(weighted_total)
+    long._clock = Ticks(1.0)
+    long(np.arange(100_000.0), 2.0)
+    checkpoints = long.last_report.checkpoints
+    assert checkpoints >= 2 and len(synced) == 3 * checkpoints  # npz, manifest, directory

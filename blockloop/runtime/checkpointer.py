@@ -79,9 +79,12 @@ class Checkpointer:
         """Checkpoint ``kind`` after ``done`` units; ``reason`` is the manifest's.
 
         An interval checkpoint that cannot be written is a warning (the run goes on and
-        tries again); a forced one (completion, signal, deadline) raises.
+        tries again); a forced one (completion, signal, deadline) raises. The completion
+        record of a run that wrote no checkpoint before is not fsynced: lost in a crash, it
+        costs a computation shorter than one interval.
         """
         forced = reason != "interval"
+        durable = reason != "complete" or self.store.next_generation > 1
         t0 = self.clock()
         self.drain()
         session = Session(self.started, time.time(), reason)
@@ -111,7 +114,7 @@ class Checkpointer:
             self.writer.submit(self.store.save, arrays, state, written)
         else:
             try:
-                written(*self.store.save(arrays, state))
+                written(*self.store.save(arrays, state, durable=durable))
             except CheckpointError as exc:
                 if forced:
                     raise
