@@ -19,15 +19,12 @@ import errno
 import fcntl
 import json
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xxhash
 
 from ._errors import CheckpointError, CheckpointWarning, warn
 from .durable import durable_write, fsync_dir
@@ -35,6 +32,14 @@ from .faults import fault
 from .manifest import FORMAT, ArraySpec, Identity, Manifest, RunState
 from .npz import read_arrays, read_pieces, write_npz
 from .pieces import referenced_generations
+from .rundir import (
+    RunPaths,
+    is_locked,
+    load_manifest,
+    manifest_paths,
+    read_manifest,
+    seal,
+)
 
 __all__ = [
     "FORMAT",
@@ -48,44 +53,6 @@ __all__ = [
     "write_npz",
 ]
 
-_FILE = re.compile(r"^ckpt-(\d{6,})\.(json|npz)$")
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """Every file name of one run directory."""
-
-    root: Path
-    name: str
-
-    @property
-    def run_dir(self) -> Path:
-        return self.root / self.name
-
-    @property
-    def lock(self) -> Path:
-        return self.run_dir / "lock"
-
-    def npz(self, generation: int) -> Path:
-        return self.run_dir / f"ckpt-{generation:06d}.npz"
-
-    def manifest(self, generation: int) -> Path:
-        return self.run_dir / f"ckpt-{generation:06d}.json"
-
-    def generations(self) -> list[int]:
-        """Generation numbers that have a manifest file, oldest first."""
-        return self._numbers("json")
-
-    def all_numbers(self) -> list[int]:
-        """Generation numbers of any ckpt file, complete or not."""
-        return self._numbers("json", "npz")
-
-    def _numbers(self, *extensions: str) -> list[int]:
-        if not self.run_dir.is_dir():
-            return []
-        names = (_FILE.match(entry) for entry in os.listdir(self.run_dir))
-        return sorted({int(m.group(1)) for m in names if m and m.group(2) in extensions})
-
 
 @dataclass
 class Checkpoint:
@@ -96,55 +63,6 @@ class Checkpoint:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     pieces: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
     """Arrays saved in pieces: ``(first flat element, values)`` for each piece."""
-
-
-def _canonical(obj: dict) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _seal(body: dict) -> dict:
-    return {**body, "manifest_xxh3": xxhash.xxh3_64_hexdigest(_canonical(body))}
-
-
-def read_manifest(path: Path) -> dict:
-    """Parse and verify a manifest file.
-
-    Raises
-    ------
-    CheckpointError
-        If it is unreadable, not JSON, or its own checksum does not match.
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CheckpointError(f"cannot read {path}: {exc.strerror}") from None
-    if len(raw) > 1 << 22:
-        raise CheckpointError(f"{path} is {len(raw)} bytes, too large for a manifest")
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise CheckpointError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or "manifest_xxh3" not in data:
-        raise CheckpointError(f"{path} is not a blockloop manifest")
-    body = {k: v for k, v in data.items() if k != "manifest_xxh3"}
-    if xxhash.xxh3_64_hexdigest(_canonical(body)) != data["manifest_xxh3"]:
-        raise CheckpointError(f"{path}: manifest checksum mismatch")
-    return body
-
-
-def manifest_paths(run_dir: Path) -> list[Path]:
-    """The manifest files of a run directory and of its phase directories, newest first."""
-    dirs = [run_dir, *sorted(run_dir.glob("phase-*"))] if run_dir.is_dir() else []
-    found = []
-    for path in dirs:
-        paths = RunPaths(path.parent, path.name)
-        found += [paths.manifest(g) for g in reversed(paths.generations())]
-    return found
-
-
-def load_manifest(path: Path) -> Manifest:
-    """Read, verify and parse a manifest file; :class:`CheckpointError` if it is bad."""
-    return Manifest.from_json(read_manifest(path), path.name)
 
 
 def verify_generation(
@@ -164,21 +82,6 @@ def verify_generation(
         )
     arrays = read_arrays(npz, manifest.arrays)
     return Checkpoint(generation, manifest, arrays, read_pieces(paths.npz, manifest, arrays))
-
-
-def is_locked(paths: RunPaths) -> bool:
-    """True while a process holds the run (its lock cannot be taken)."""
-    try:
-        fd = os.open(paths.lock, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 class Store:
@@ -356,7 +259,7 @@ class Store:
                 ),
             )
             body = manifest.to_json()
-            blob = json.dumps(_seal(body), indent=1, sort_keys=True).encode()
+            blob = json.dumps(seal(body), indent=1, sort_keys=True).encode()
             durable_write(self.paths.manifest(generation), lambda f: f.write(blob), "json", durable)
             if durable:
                 fsync_dir(self.paths.run_dir)

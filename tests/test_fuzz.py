@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from blockloop import CheckpointError, CheckpointWarning
 from blockloop.manifest import RunState
-from blockloop.store import RunPaths, Store, _seal, read_manifest, verify_generation
+from blockloop.rundir import seal as _seal
+from blockloop.store import RunPaths, Store, read_manifest, verify_generation
 
 IDENTITY = {"kernel": "fuzz", "run_key": "0" * 16}
 ARRAYS = {

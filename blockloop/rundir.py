@@ -1,0 +1,143 @@
+"""The files of a run directory: their names, the manifests in it, and its lock.
+
+Read-only: nothing here writes a file (the commit protocol is in :mod:`blockloop.store`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import xxhash
+
+from ._errors import CheckpointError
+from .manifest import Manifest
+
+__all__ = [
+    "RunPaths",
+    "is_locked",
+    "load_manifest",
+    "manifest_paths",
+    "read_manifest",
+    "recorded_content",
+    "seal",
+]
+
+_FILE = re.compile(r"^ckpt-(\d{6,})\.(json|npz)$")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file name of one run directory."""
+
+    root: Path
+    name: str
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / self.name
+
+    @property
+    def lock(self) -> Path:
+        return self.run_dir / "lock"
+
+    def npz(self, generation: int) -> Path:
+        return self.run_dir / f"ckpt-{generation:06d}.npz"
+
+    def manifest(self, generation: int) -> Path:
+        return self.run_dir / f"ckpt-{generation:06d}.json"
+
+    def generations(self) -> list[int]:
+        """Generation numbers that have a manifest file, oldest first."""
+        return self._numbers("json")
+
+    def all_numbers(self) -> list[int]:
+        """Generation numbers of any ckpt file, complete or not."""
+        return self._numbers("json", "npz")
+
+    def _numbers(self, *extensions: str) -> list[int]:
+        if not self.run_dir.is_dir():
+            return []
+        names = (_FILE.match(entry) for entry in os.listdir(self.run_dir))
+        return sorted({int(m.group(1)) for m in names if m and m.group(2) in extensions})
+
+
+def _canonical(obj: dict) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def seal(body: dict) -> dict:
+    return {**body, "manifest_xxh3": xxhash.xxh3_64_hexdigest(_canonical(body))}
+
+
+def read_manifest(path: Path) -> dict:
+    """Parse and verify a manifest file.
+
+    Raises
+    ------
+    CheckpointError
+        If it is unreadable, not JSON, or its own checksum does not match.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > 1 << 22:
+        raise CheckpointError(f"{path} is {len(raw)} bytes, too large for a manifest")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or "manifest_xxh3" not in data:
+        raise CheckpointError(f"{path} is not a blockloop manifest")
+    body = {k: v for k, v in data.items() if k != "manifest_xxh3"}
+    if xxhash.xxh3_64_hexdigest(_canonical(body)) != data["manifest_xxh3"]:
+        raise CheckpointError(f"{path}: manifest checksum mismatch")
+    return body
+
+
+def manifest_paths(run_dir: Path) -> list[Path]:
+    """The manifest files of a run directory and of its phase directories, newest first."""
+    dirs = [run_dir, *sorted(run_dir.glob("phase-*"))] if run_dir.is_dir() else []
+    found = []
+    for path in dirs:
+        paths = RunPaths(path.parent, path.name)
+        found += [paths.manifest(g) for g in reversed(paths.generations())]
+    return found
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read, verify and parse a manifest file; :class:`CheckpointError` if it is bad."""
+    return Manifest.from_json(read_manifest(path), path.name)
+
+
+def is_locked(paths: RunPaths) -> bool:
+    """True while a process holds the run (its lock cannot be taken)."""
+    try:
+        fd = os.open(paths.lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def recorded_content(run_dir: Path) -> str | None:
+    """The content hash recorded by the run in ``run_dir`` (``""`` if it sampled nothing),
+    or None when it holds no readable checkpoint."""
+    for path in manifest_paths(run_dir):
+        try:
+            identity = read_manifest(path)["identity"]
+        except (CheckpointError, KeyError):
+            continue
+        if isinstance(identity, dict):
+            return str(identity.get("content", ""))
+    return None
