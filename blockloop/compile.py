@@ -23,8 +23,14 @@ __all__ = ["load_module"]
 _LOADED: dict[str, types.ModuleType] = {}
 
 
+_JIT_MODULES = ("_jit.py", "_exact.py", "_superacc.py", "random.py")
+"""blockloop's own numba code that generated modules call: numba's cache does not notice
+when a callee changes, so their text is part of every generated module's file name."""
+
+
 def _jit_helpers_source() -> str:
-    return (Path(__file__).with_name("_jit.py")).read_text()
+    here = Path(__file__).parent
+    return "".join(here.joinpath(name).read_text() for name in _JIT_MODULES)
 
 
 def module_path(name: str, source: str) -> Path:

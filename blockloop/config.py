@@ -12,6 +12,8 @@ BLOCKLOOP_INTERVAL     fixed checkpoint interval (same syntax), overrides Young/
 BLOCKLOOP_PROGRESS     ``1``/``0``: force the progress bar on or off (default: on for a
                        terminal or a notebook)
 BLOCKLOOP_DISABLE      ``1``: run the original, unblocked kernel (debugging only)
+BLOCKLOOP_EXACT        ``1``: sum float reductions exactly (the decorator's ``exact=True``),
+                       read when a kernel is decorated
 BLOCKLOOP_FAULT        test-only fault injection in the checkpoint store (see ``store``)
 BLOCKLOOP_FAULT_NOTIFY test-only: the FIFO a ``notify:`` fault writes to
 =====================  =====================================================================
@@ -120,6 +122,11 @@ def progress() -> bool | None:
 def disabled() -> bool:
     """True when ``BLOCKLOOP_DISABLE`` asks for the original kernel."""
     return bool(_env_flag("BLOCKLOOP_DISABLE"))
+
+
+def exact() -> bool:
+    """True when ``BLOCKLOOP_EXACT`` asks for exact sums."""
+    return bool(_env_flag("BLOCKLOOP_EXACT"))
 
 
 def fault_point() -> str | None:

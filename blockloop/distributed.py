@@ -106,7 +106,7 @@ class MPICoordinator(Coordinator):
     def prepare(self, kind: LoopKind, max_units: int) -> int:
         assert isinstance(kind, ReductionKind)
         for a in kind.accs:
-            a.local = np.zeros((STACK_DEPTH, a.width), dtype=a.dtype)
+            a.local = np.zeros((STACK_DEPTH, a.width), dtype=a.row_dtype)
         return _floor_pow2(max_units)
 
     def plan_round(self, policy: Policy, done: int, total: int) -> int:
@@ -134,7 +134,7 @@ class MPICoordinator(Coordinator):
         self.report.wait_time += t1 - t0
         nodes = {}
         for a in kind.accs:
-            node = a.local[0] if mine else np.zeros(a.width, a.dtype)
+            node = a.local[0] if mine else np.zeros(a.width, a.row_dtype)
             nodes[a.name] = self.comm.allgather(node)
         stacks = {a.name: a.stack for a in kind.accs}
         for r, (pos, n) in enumerate(self._segments):

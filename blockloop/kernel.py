@@ -8,14 +8,12 @@ import functools
 import inspect
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
 import numba
 
 from . import config
-from ._errors import CheckpointError
 from ._version import __version__
 from .comm import world
 from .compile import load_module
@@ -30,7 +28,9 @@ from .fingerprint import (
 )
 from .helpers import call_writes
 from .manifest import Identity
+from .options import Options
 from .report import Report
+from .rundir import RunPaths, recorded_content
 from .runtime import (
     Coordinator,
     Driver,
@@ -43,7 +43,7 @@ from .runtime import (
 )
 from .scheduler import resolve_deadline
 from .signals import DEFAULT_SIGNALS
-from .store import RunPaths, Store, manifest_paths, read_manifest
+from .store import Store
 from .transform import (
     LoopPlan,
     PhasedKernel,
@@ -57,50 +57,6 @@ from .transform.syntax import names_loaded
 from .transform.writes import written_parameters
 
 __all__ = ["CheckpointedKernel", "Options", "checkpointed_loop"]
-
-
-@dataclass(frozen=True)
-class Options:
-    """The decorator's options, validated once (environment variables are read per call)."""
-
-    checkpoint_dir: str | None = None
-    mtbf: float | None = None
-    interval: float | None = None
-    keep: int = 2
-    progress: bool | None = None
-    exit_code: int = 85
-    signals: tuple[int, ...] = DEFAULT_SIGNALS
-    comm: object | None = None
-    deadline: float | str | datetime.datetime | None = None
-
-    @classmethod
-    def make(cls, **given: Any) -> Options:
-        """Validate the decorator's keyword options (named as the fields) into Options.
-
-        Raises
-        ------
-        ValueError
-            For a bad value, naming the option.
-        """
-        keep, exit_code = given["keep"], given["exit_code"]
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"keep must be an integer >= 1 (generations kept), not {keep!r}")
-        if (
-            isinstance(exit_code, bool)
-            or not isinstance(exit_code, int)
-            or not 0 <= exit_code < 256
-        ):
-            raise ValueError(f"exit_code must be an integer in 0..255, not {exit_code!r}")
-        if given["deadline"] is not None:
-            resolve_deadline(given["deadline"])  # a bad value fails here, at decoration
-        values = dict(given)
-        for name in ("mtbf", "interval"):
-            if values[name] is not None:
-                values[name] = config.parse_duration(values[name], name)
-        if values["checkpoint_dir"] is not None:
-            values["checkpoint_dir"] = str(values["checkpoint_dir"])
-        values["signals"] = tuple(int(s) for s in values["signals"])
-        return cls(**values)
 
 
 def _prange_names(func: Callable) -> frozenset[str]:
@@ -158,6 +114,7 @@ class CheckpointedKernel:
         closure = closure_values(func)
         namespace = {**func.__globals__, **closure}
         self.plan = analyse(source, _prange_names(func), call_writes(namespace))
+        self.exact = options.exact if options.exact is not None else config.exact()
 
         plan = self.plan
 
@@ -174,11 +131,15 @@ class CheckpointedKernel:
         self._namespace = namespace
         self._helpers = helpers_fingerprint(self.plan.globals_used, func.__globals__, closure)
         self.phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
+        for phase in self.phases:
+            if isinstance(phase, ReductionLoop):
+                phase.exact = self.exact
         self.rendered = [
             render_module(p, numba_options, self._helpers, __version__) for p in self.phases
         ]
         self.blocked_source = _joined(self.phases, [r.text for r in self.rendered])
-        self._source_key = digest(source.text, self.plan.kind, self._helpers)
+        exact = ("exact",) if self.exact else ()  # other results: another run
+        self._source_key = digest(source.text, self.plan.kind, self._helpers, *exact)
         self._generated: list[Generated] | None = None
         self.last_report: Report | None = None
         # seams for tests: a deterministic clock, a Store subclass that fails on purpose
@@ -225,7 +186,7 @@ class CheckpointedKernel:
         root = Path(self.options.checkpoint_dir or config.checkpoint_root())
         name = f"{self.plan.name}-{key}"
         if content.pending_bytes:
-            theirs = _recorded_content(root / name)
+            theirs = recorded_content(root / name)
             if theirs is not None and theirs != content.value():
                 name = f"{name}-{content.value()[:16]}"
         return RunPaths(root, name)
@@ -298,19 +259,6 @@ KINDS: dict[type, type[LoopKind]] = {
 """The loop kind that runs each plan type."""
 
 
-def _recorded_content(run_dir: Path) -> str | None:
-    """The content hash recorded by the run in ``run_dir`` (``""`` if it sampled nothing),
-    or None when it holds no readable checkpoint."""
-    for path in manifest_paths(run_dir):
-        try:
-            identity = read_manifest(path)["identity"]
-        except (CheckpointError, KeyError):
-            continue
-        if isinstance(identity, dict):
-            return str(identity.get("content", ""))
-    return None
-
-
 def _joined(phases: tuple[LoopPlan, ...], texts: list[str]) -> str:
     """The generated modules as one text, each under a line naming its phase."""
     if len(texts) == 1:
@@ -342,6 +290,7 @@ def checkpointed_loop(
     signals: Iterable[int] = ...,
     comm: object | None = ...,
     deadline: float | str | datetime.datetime | None = ...,
+    exact: bool | None = ...,
 ) -> Callable[[Callable], CheckpointedKernel]: ...
 
 
@@ -357,6 +306,7 @@ def checkpointed_loop(
     signals: Iterable[int] = DEFAULT_SIGNALS,
     comm: object | None = None,
     deadline: float | str | datetime.datetime | None = None,
+    exact: bool | None = None,
 ) -> CheckpointedKernel | Callable[[Callable], CheckpointedKernel]:
     """Make a numba prange reduction kernel checkpointed, resumable and deterministic.
 
@@ -401,6 +351,13 @@ def checkpointed_loop(
         from the start of each call (seconds or ``"230m"``). Default: the Slurm job's end,
         when running under Slurm. Shortly before it (a margin for the longest chunk and the
         write), the run checkpoints and exits with ``exit_code``.
+    exact : bool, optional
+        Sum float64 and float32 ``+=``/``-=`` reductions of ``prange`` loops exactly: the
+        result is the exact sum of the terms rounded once (``math.fsum``'s answer), the
+        same bits on any machine that computes the same terms, whatever the threads,
+        chunks, interruptions or MPI ranks. Default ``BLOCKLOOP_EXACT`` (read here, at
+        decoration), else False: a fixed pairwise order, the same bits on the same
+        machine and build. Reductions inside the steps of a sequential loop stay pairwise.
 
     Returns
     -------

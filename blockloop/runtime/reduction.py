@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import BlockingError, CheckpointError
+from .._exact import WIDTH
 from ..manifest import Manifest
 from ..pieces import PieceSet
 from ..policy import TILES_PER_THREAD
@@ -20,6 +21,9 @@ from .saved import ChangedBlocks, MapRows, SavedArray
 __all__ = ["PARTIAL_BUDGET", "STACK_DEPTH", "Accumulated", "ReductionKind", "choose_tile"]
 
 STACK_DEPTH = 64
+EXACT_OPS = ("+", "-")
+EXACT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+"""What ``exact=True`` sums exactly; other accumulators are folded as without it."""
 PARTIAL_BUDGET = 64 << 20  # bytes of per-tile partials in one chunk
 
 
@@ -46,6 +50,7 @@ class Accumulated:
     dtype: np.dtype
     shape: tuple[int, ...]
     identity: np.generic
+    exact: bool = False
     stack: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     partials: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     local: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
@@ -56,8 +61,19 @@ class Accumulated:
 
     @property
     def width(self) -> int:
-        """Elements of one stack row or partial (at least one, for scalars)."""
-        return max(self.size, 1)
+        """Elements of one stack row or partial (at least one, for scalars; an exact sum
+        takes :data:`~blockloop._exact.WIDTH` int64 slots per element)."""
+        return max(self.size, 1) * (WIDTH if self.exact else 1)
+
+    @property
+    def row_dtype(self) -> np.dtype:
+        """The dtype of stack rows and partials: int64 for an exact sum."""
+        return np.dtype(np.int64) if self.exact else self.dtype
+
+    @property
+    def mode(self) -> int | None:
+        """What the generated ``_bl_x*`` helpers are told: exact (WIDTH) or not (None)."""
+        return WIDTH if self.exact else None
 
 
 class ReductionKind(LoopKind):
@@ -94,7 +110,10 @@ class ReductionKind(LoopKind):
                 raise TypeError(
                     f"{plan.source.filename}, line {acc.line}: `{acc.name}`: {exc}"
                 ) from None
-            self.accs.append(Accumulated(acc.name, acc.op, init, arr.dtype, arr.shape, ident))
+            exact = plan.exact and acc.op in EXACT_OPS and arr.dtype in EXACT_DTYPES
+            self.accs.append(
+                Accumulated(acc.name, acc.op, init, arr.dtype, arr.shape, ident, exact)
+            )
         self.tile = choose_tile(self.count, sum(a.size for a in self.accs))
         self.total = -(-self.count // self.tile)
         self.report.tile_size = self.tile
@@ -103,6 +122,8 @@ class ReductionKind(LoopKind):
             "range": list(self.bounds),
             "accumulators": [[a.name, a.op, a.dtype.str, list(a.shape)] for a in self.accs],
         }
+        if any(a.exact for a in self.accs):
+            facts["exact"] = [a.name for a in self.accs if a.exact]
         if self.saved:
             facts["saved"] = [
                 [s.name, s.kind, s.array.dtype.str, list(s.array.shape)] for s in self.saved
@@ -138,7 +159,7 @@ class ReductionKind(LoopKind):
 
     def reset(self) -> None:
         for a in self.accs:
-            a.stack = np.zeros((STACK_DEPTH, a.width), dtype=a.dtype)
+            a.stack = np.zeros((STACK_DEPTH, a.width), dtype=a.row_dtype)
 
     def restore(self, ckpt: Checkpoint, done: int) -> None:
         depth = done.bit_count()
@@ -161,13 +182,13 @@ class ReductionKind(LoopKind):
                     raise CheckpointError(f"the saved rows of `{tracker.name}` end elsewhere")
 
     def allocate(self, threads: int) -> int:
-        per_tile = sum(a.width * a.dtype.itemsize for a in self.accs) or 1
+        per_tile = sum(a.width * a.row_dtype.itemsize for a in self.accs) or 1
         # the budget, but room for TILES_PER_THREAD tiles per thread (numba's own reduction
         # holds a copy of the accumulators per thread) and never more than the run has
         budget = max(TILES_PER_THREAD * threads, min(PARTIAL_BUDGET // per_tile, 1 << 20))
         max_tiles = max(1, min(budget, self.total))
         for a in self.accs:
-            a.partials = np.empty((max_tiles, a.width), dtype=a.dtype)
+            a.partials = np.empty((max_tiles, a.width), dtype=a.row_dtype)
         return max_tiles
 
     def advance(self, first: int, count: int) -> None:
@@ -195,6 +216,7 @@ class ReductionKind(LoopKind):
                 {f"_bl_init_{a.name}": a.init, f"_bl_id_{a.name}": a.identity},
             )
             values[f"_bl_p_{a.name}"] = a.partials
+            values[f"_bl_xm_{a.name}"] = a.mode
         values.update(
             _bl_range=self.bounds,
             _bl_first=first,
@@ -216,6 +238,7 @@ class ReductionKind(LoopKind):
         for a in self.accs:
             values[f"_bl_s_{a.name}"] = stacks[a.name]
             values[f"_bl_p_{a.name}"] = a.partials if nodes is None else nodes[a.name]
+            values[f"_bl_xm_{a.name}"] = a.mode
         self.gen("_bl_fold", values)
 
     def snapshot(self, done: int, copy: bool) -> tuple[dict[str, np.ndarray], dict | None]:
@@ -251,6 +274,7 @@ class ReductionKind(LoopKind):
         for a in self.accs:
             values[f"_bl_init_{a.name}"] = a.init
             values[f"_bl_s_{a.name}"] = a.stack
+            values[f"_bl_xm_{a.name}"] = a.mode
         results = self.gen("_bl_finish", values)
         values = dict(self.carry)
         for a, flat in zip(self.accs, results, strict=False):

@@ -94,6 +94,8 @@ class ReductionLoop(LoopPlan):
     row_updates: tuple[RowUpdate, ...] = ()
     maps: tuple[str, ...] = ()
     blocks: tuple[str, ...] = ()
+    exact: bool = False
+    """Sum float ``+=``/``-=`` accumulators exactly (the decorator's ``exact=True``)."""
 
     kind = "reduction"
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .instep import OPS
 from .plans import LoopPlan, ReductionLoop, SequentialLoop
 from .reductions import REDUCTIONS
+from .source import Source
 
 __all__ = ["RENDERERS", "Rendered", "render", "render_module", "render_options"]
 
@@ -27,6 +28,8 @@ _JIT_NAMES = (
     "_bl_tile_for",
     *(f"_bl_{what}_{op}" for op in sorted(set(OPS.values())) for what in ("id", "fold")),
 )
+
+_EXACT_NAMES = ("_bl_xadd", "_bl_xclose", "_bl_xfinish", "_bl_xmerge", "_bl_xopen", "_bl_xupd")
 
 _FIXED = ("cache", "nogil", "parallel", "nopython", "forceobj", "looplift", "target")
 
@@ -77,6 +80,55 @@ def _prologue(plan: ReductionLoop | SequentialLoop, options: str, values: list[s
         + _stmts(plan.body, 8)
         + f"    return {_tuple(list(plan.carry))}, {_tuple(values)}, _bl_range\n\n\n"
     )
+
+
+def exact_updates(body: list[ast.stmt], names: set[str], source: Source) -> list[ast.stmt]:
+    """``body`` with each ``+=``/``-=`` update of an accumulator in ``names`` made a call of
+    the exact helpers, which update the tile's row in place: ``s += e`` ->
+    ``_bl_xadd(s, e)``, ``h[k] -= e`` -> ``_bl_xupd(h, k, -(e))`` (the analysis allows no
+    other use of an accumulator).
+
+    Raises
+    ------
+    BlockingError
+        For an update of a slice (``h[a:b] += e``): exact sums add one element at a time.
+    """
+
+    class Rewrite(ast.NodeTransformer):
+        def visit_AugAssign(self, node: ast.AugAssign) -> ast.stmt:
+            target = node.target
+            if not isinstance(node.op, (ast.Add, ast.Sub)):
+                return node
+            value = node.value
+            if isinstance(node.op, ast.Sub):
+                value = ast.UnaryOp(op=ast.USub(), operand=value)
+            if isinstance(target, ast.Name) and target.id in names:
+                new: ast.stmt = ast.Expr(
+                    _call("_bl_xadd", [ast.Name(target.id, ast.Load()), value])
+                )
+            elif (
+                isinstance(target, ast.Subscript)
+                and isinstance(target.value, ast.Name)
+                and target.value.id in names
+            ):
+                if any(isinstance(n, ast.Slice) for n in ast.walk(target.slice)):
+                    raise source.error(
+                        node,
+                        f"exact=True sums `{target.value.id}` one element at a time; "
+                        "write the slice update as a loop over its elements "
+                        f"(`for m in range(a, b): {target.value.id}[m] += ...`)",
+                    )
+                array = ast.Name(target.value.id, ast.Load())
+                new = ast.Expr(_call("_bl_xupd", [array, target.slice, value]))
+            else:
+                return node
+            return ast.copy_location(new, node)
+
+    return [Rewrite().visit(copy.deepcopy(stmt)) for stmt in body]
+
+
+def _call(name: str, args: list[ast.expr]) -> ast.Call:
+    return ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
 
 
 def _combine(op: str, a: str, b: str) -> str:
@@ -149,7 +201,11 @@ def _render_reduction(
     w("# Regenerated whenever the kernel or a helper changes; do not edit.\n")
     w("import numpy as _bl_np\n")
     w("from numba import njit as _bl_njit, prange as _bl_prange\n")
-    w("from blockloop._jit import _bl_close, _bl_flat, _bl_open, _bl_popcount\n\n\n")
+    w("from blockloop._jit import _bl_close, _bl_flat, _bl_open, _bl_popcount\n")
+    exact = {a.name for a in accs if plan.exact and a.op in ("+", "-")}
+    if exact:
+        w(f"from blockloop._exact import {', '.join(_EXACT_NAMES)}\n")
+    w("\n\n")
 
     # prologue: the user's statements, the loop bounds, and a never-run copy of the body
     # so that numba unifies each accumulator's type exactly as in the original loop
@@ -159,6 +215,7 @@ def _render_reduction(
     params = [*plan.chunk_inputs]
     for n in names:
         params += [f"_bl_init_{n}", f"_bl_id_{n}", f"_bl_p_{n}"]
+        params += [f"_bl_xm_{n}"] if n in exact else []
     params += ["_bl_range", "_bl_first", "_bl_tiles", "_bl_tile", "_bl_count"]
     w(f"@_bl_njit({par})\n")
     w(f"def _bl_chunk({', '.join(params)}):\n")
@@ -170,7 +227,10 @@ def _render_reduction(
     w("        _bl_lo = (_bl_first + _bl_j) * _bl_tile\n")
     w("        _bl_hi = min(_bl_lo + _bl_tile, _bl_count)\n")
     for n in names:
-        w(f"        {n} = _bl_open(_bl_p_{n}[_bl_j], _bl_id_{n}, _bl_init_{n})\n")
+        if n in exact:
+            w(f"        {n} = _bl_xopen(_bl_p_{n}[_bl_j], _bl_id_{n}, _bl_init_{n}, _bl_xm_{n})\n")
+        else:
+            w(f"        {n} = _bl_open(_bl_p_{n}[_bl_j], _bl_id_{n}, _bl_init_{n})\n")
     if b == 1:
         w(f"        for {idx} in range(_bl_lo, _bl_hi):\n")
     elif b == 2:
@@ -180,13 +240,17 @@ def _render_reduction(
             f"        for {idx} in range(_bl_start + _bl_lo * _bl_step, "
             "_bl_start + _bl_hi * _bl_step, _bl_step):\n"
         )
-    w(_stmts(plan.body, 12))
+    w(_stmts(exact_updates(plan.body, exact, plan.source) if exact else plan.body, 12))
     for n in names:
-        w(f"        _bl_close(_bl_p_{n}[_bl_j], {n})\n")
+        if n in exact:
+            w(f"        _bl_xclose(_bl_p_{n}[_bl_j], {n}, _bl_xm_{n})\n")
+        else:
+            w(f"        _bl_close(_bl_p_{n}[_bl_j], {n})\n")
     w("\n\n")
 
     # fold: push each tile partial on a binary-counter stack (a fixed pairwise tree)
     fparams = ["_bl_done", "_bl_tiles"] + [p for n in names for p in (f"_bl_s_{n}", f"_bl_p_{n}")]
+    fparams += [f"_bl_xm_{n}" for n in names if n in exact]
     w(f"@_bl_njit({plain})\n")
     w(f"def _bl_fold({', '.join(fparams)}):\n")
     w("    for _bl_j in range(_bl_tiles):\n")
@@ -198,6 +262,9 @@ def _render_reduction(
     w("            _bl_d -= 1\n")
     for a in accs:
         s = f"_bl_s_{a.name}"
+        if a.name in exact:
+            w(f"            _bl_xmerge({s}[_bl_d], {s}[_bl_d + 1], _bl_xm_{a.name})\n")
+            continue
         w(f"            for _bl_e in range({s}.shape[1]):\n")
         comb = _combine(a.op, f"{s}[_bl_d, _bl_e]", f"{s}[_bl_d + 1, _bl_e]")
         w(f"                {s}[_bl_d, _bl_e] = {comb}\n")
@@ -209,10 +276,14 @@ def _render_reduction(
     # finish: fold the stack left to right, then combine with the initial value last
     w(f"@_bl_njit({plain})\n")
     fin = ["_bl_done"] + [p for n in names for p in (f"_bl_init_{n}", f"_bl_s_{n}")]
+    fin += [f"_bl_xm_{n}" for n in names if n in exact]
     w(f"def _bl_finish({', '.join(fin)}):\n")
     w("    _bl_d = _bl_popcount(_bl_done)\n")
     for a in accs:
         n, s = a.name, f"_bl_s_{a.name}"
+        if n in exact:  # exact: the rows' sum and the initial value, rounded once
+            w(f"    _bl_r_{n} = _bl_xfinish(_bl_init_{n}, {s}, _bl_d, _bl_xm_{n})\n")
+            continue
         w(f"    _bl_r_{n} = _bl_flat(_bl_init_{n})\n")
         w("    if _bl_d > 0:\n")
         f = f"_bl_f_{n}"

@@ -1,0 +1,265 @@
+"""The helpers ``exact=True`` generated modules call, one text for every accumulator.
+
+Each takes a *mode*: ``None`` for accumulators summed in the ordinary way (integers,
+complex numbers, or any accumulator without ``exact=True``), ``WIDTH`` for exact ones; numba
+picks the implementation from the types, so one generated module serves both. The
+arithmetic is in :mod:`blockloop._superacc`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+from numba.core.errors import TypingError
+from numba.extending import overload
+from numba.np.numpy_support import as_dtype
+
+from ._superacc import FORMATS, WIDTH, add_term, flat_index, merge, normalise, round_to
+
+__all__ = [
+    "WIDTH",
+    "_bl_xadd",
+    "_bl_xclose",
+    "_bl_xfinish",
+    "_bl_xmerge",
+    "_bl_xopen",
+    "_bl_xupd",
+]
+
+
+# -- what generated modules call ------------------------------------------------------
+
+
+def _bl_xopen(row, identity, like, mode):  # pragma: no cover - replaced by the overload
+    """A tile's accumulator, kept in its row of partials and updated there in place: the
+    row set to the identity (mode None) or the zeroed exact slots."""
+    raise NotImplementedError
+
+
+def _bl_xadd(acc, value):  # pragma: no cover - replaced by the overload
+    """``acc += value``, in place in the tile's row."""
+    raise NotImplementedError
+
+
+def _bl_xupd(acc, index, value):  # pragma: no cover - replaced by the overload
+    """``acc[index] += value``."""
+    raise NotImplementedError
+
+
+def _bl_xclose(row, acc, mode):  # pragma: no cover - replaced by the overload
+    """Store a tile's partial in ``row`` (an exact one: propagate its carries)."""
+    raise NotImplementedError
+
+
+def _bl_xmerge(a, b, mode):  # pragma: no cover - replaced by the overload
+    """``a += b`` for two partial rows (stack rows)."""
+    raise NotImplementedError
+
+
+def _bl_xfinish(init, stack, depth, mode):  # pragma: no cover - replaced by the overload
+    """The stack's ``depth`` rows summed, then the initial value: a flat array of the
+    accumulator's dtype (an exact one rounded once)."""
+    raise NotImplementedError
+
+
+def _exact(mode: object) -> bool:
+    return not isinstance(mode, (types.NoneType, types.Omitted))
+
+
+@overload(_bl_xopen)
+def _xopen_impl(row, identity, like, mode):
+    # a pair (the tile's values, how to read them): (a view of the row, None) when summed
+    # as without exact=True, (the elements' slots, 0) for an exact scalar and (the
+    # elements' slots, the same in the accumulator's shape) for an exact array
+    if not _exact(mode):
+        if isinstance(like, types.Array):
+
+            def plain_array(row, identity, like, mode):
+                row[:] = identity
+                return row.reshape(like.shape), None
+
+            return plain_array
+
+        def plain(row, identity, like, mode):
+            row[0] = identity
+            return row[:1], None
+
+        return plain
+    if isinstance(like, types.Array):
+
+        def impl(row, identity, like, mode):
+            row[:] = 0
+            return row.reshape((like.size, WIDTH)), row.reshape((*like.shape, WIDTH))
+
+    else:
+
+        def impl(row, identity, like, mode):
+            row[:] = 0
+            return row.reshape((1, WIDTH)), 0
+
+    return impl
+
+
+@overload(_bl_xadd)
+def _xadd_impl(acc, value):
+    how = acc.types[1]
+    if isinstance(how, types.NoneType):
+        if acc.types[0].ndim == 1 and not isinstance(value, types.Array):
+
+            def plain(acc, value):  # a scalar (in a 1-element view) or a 1-D array
+                view = acc[0]
+                if view.shape[0] == 1:
+                    view[0] += value
+                else:
+                    view += value
+
+            return plain
+
+        def plain_array(acc, value):
+            view = acc[0]
+            view += value
+
+        return plain_array
+    if isinstance(how, types.Integer):  # an exact scalar
+
+        def scalar(acc, value):
+            add_term(acc[0], 0, value)
+
+        return scalar
+    if isinstance(value, types.Array):
+
+        def impl(acc, value):
+            slots = acc[0]
+            flat = value.ravel()
+            if flat.size != slots.shape[0]:
+                raise ValueError("exact=True: an update of another shape than the accumulator")
+            for e in range(flat.size):
+                add_term(slots, e, flat[e])
+
+    else:
+
+        def impl(acc, value):
+            slots = acc[0]
+            for e in range(slots.shape[0]):
+                add_term(slots, e, value)
+
+    return impl
+
+
+@overload(_bl_xupd)
+def _xupd_impl(acc, index, value):
+    if isinstance(acc.types[1], types.NoneType):
+
+        def plain(acc, index, value):
+            view = acc[0]
+            view[index] += value
+
+        return plain
+    parts = getattr(index, "types", (index,))  # a tuple index, or one integer
+    shaped = acc.types[1]  # the slots in the accumulator's shape: one more axis
+    one = all(isinstance(t, types.Integer) for t in parts)
+    if not one or len(parts) != shaped.ndim - 1 or isinstance(value, types.Array):
+        raise TypingError(
+            "exact=True sums indexed updates one element at a time (h[k] += e, "
+            "h[k, m] += e); write a loop over the elements"
+        )
+
+    def impl(acc, index, value):
+        add_term(acc[0], flat_index(acc[1].shape, index), value)
+
+    return impl
+
+
+@overload(_bl_xclose)
+def _xclose_impl(row, acc, mode):
+    if not _exact(mode):
+        return lambda row, acc, mode: None  # the values are in the row already
+
+    def impl(row, acc, mode):
+        slots = row.reshape((row.size // WIDTH, WIDTH))
+        for e in range(slots.shape[0]):
+            normalise(slots, e)
+
+    return impl
+
+
+@overload(_bl_xmerge)
+def _xmerge_impl(a, b, mode):
+    if not _exact(mode):
+
+        def plain(a, b, mode):
+            for e in range(a.shape[0]):
+                a[e] = a[e] + b[e]
+
+        return plain
+
+    def impl(a, b, mode):
+        x = a.reshape((a.size // WIDTH, WIDTH))
+        y = b.reshape((b.size // WIDTH, WIDTH))
+        for e in range(x.shape[0]):
+            merge(x, e, y, e)
+
+    return impl
+
+
+@overload(_bl_xfinish)
+def _xfinish_impl(init, stack, depth, mode):
+    if not _exact(mode):
+        if isinstance(init, types.Array):
+
+            def plain_array(init, stack, depth, mode):
+                out = init.copy().reshape(init.size)
+                if depth > 0:
+                    folded = stack[0].copy()
+                    for q in range(1, depth):
+                        for e in range(folded.shape[0]):
+                            folded[e] = folded[e] + stack[q, e]
+                    for e in range(out.shape[0]):
+                        out[e] = out[e] + folded[e]
+                return out
+
+            return plain_array
+
+        def plain(init, stack, depth, mode):
+            out = np.full(1, init)
+            if depth > 0:
+                folded = stack[0].copy()
+                for q in range(1, depth):
+                    for e in range(folded.shape[0]):
+                        folded[e] = folded[e] + stack[q, e]
+                out[0] = out[0] + folded[0]
+            return out
+
+        return plain
+    key = as_dtype(init.dtype if isinstance(init, types.Array) else init)
+    if key not in FORMATS:
+        raise TypingError(f"exact=True sums float64 and float32 accumulators, not {key}")
+    digits, lowest = FORMATS[key]
+    scalar = key.type
+    if isinstance(init, types.Array):
+
+        def impl(init, stack, depth, mode):
+            flat = init.ravel()
+            total = np.zeros((flat.size, WIDTH), np.int64)
+            for q in range(depth):
+                node = stack[q].reshape((flat.size, WIDTH))
+                for e in range(flat.size):
+                    merge(total, e, node, e)
+            out = np.empty(flat.size, scalar)
+            for e in range(flat.size):
+                add_term(total, e, flat[e])
+                out[e] = round_to(total, e, digits, lowest)
+            return out
+
+    else:
+
+        def impl(init, stack, depth, mode):
+            total = np.zeros((1, WIDTH), np.int64)
+            for q in range(depth):
+                merge(total, 0, stack, q)
+            add_term(total, 0, init)
+            out = np.empty(1, scalar)
+            out[0] = round_to(total, 0, digits, lowest)
+            return out
+
+    return impl

@@ -1,0 +1,254 @@
+"""``exact=True``: float sums equal to ``math.fsum`` of the same terms, bit for bit, for any
+tile size, thread count, chunking and interruption; float32 sums are the exact sum rounded
+once to float32 (checked against ``fractions.Fraction``)."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from fractions import Fraction
+
+import numba
+import numpy as np
+import pytest
+from numba import njit, prange
+
+from blockloop import BlockingError, checkpointed_loop
+from blockloop.rundir import RunPaths
+from blockloop.runtime import reduction
+from blockloop.store import Store, read_manifest, verify_generation
+from tests.helpers import Crash, Ticks, crashing_store
+
+
+@njit(parallel=True, cache=True)
+def total(x, s0):
+    s = s0
+    for i in prange(x.shape[0]):
+        s += x[i]
+    return s
+
+
+@njit(parallel=True, cache=True)
+def mixed(x, y):
+    s = 0.0  # exact, by -=
+    t = np.float32(0.0)  # exact, float32
+    n = 0  # an integer: summed as without exact=True
+    z = 0j  # complex: summed pairwise, as without exact=True
+    for i in prange(x.shape[0]):
+        s -= x[i]
+        t += y[i]
+        n += 1
+        z += x[i] * 1j
+    return s, t, n, z
+
+
+@njit(parallel=True, cache=True)
+def binned(u, w, rows, bins):
+    """A histogram (``h[k] +=``), a 2-D one (``g[k, m] -=``) and a whole-row sum."""
+    h = np.zeros(bins)
+    g = np.zeros((bins, 2))
+    r = np.zeros(rows.shape[1])
+    for i in prange(u.shape[0]):
+        k = int(u[i] * bins)
+        h[k] += w[i]
+        g[k, i % 2] -= w[i]
+        r += rows[i]
+    return h, g, r
+
+
+def sliced(x):
+    h = np.zeros(4)
+    for i in prange(x.shape[0]):
+        h[0:2] += x[i]  # the refused line
+    return h
+
+
+@njit(parallel=True, cache=True)
+def row_update(x):
+    h = np.zeros((2, 3))
+    for i in prange(x.shape[0]):
+        h[i % 2] += x[i]  # a row at once: refused when the types are known
+    return h
+
+
+def _exact(fn, path, **options):
+    return checkpointed_loop(checkpoint_dir=path, exact=True, **options)(fn)
+
+
+def _spread(n: int, seed: int) -> np.ndarray:
+    """``n`` terms of both signs spread over 600 binades."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(1.0, 2.0, n) * np.exp2(rng.integers(-300, 300, n)) * rng.choice([-1, 1], n)
+
+
+CASES = {
+    "cancellation": lambda: _place(100_000, {5: 1e308, 50_000: 1.0, 99_990: -1e308}),
+    "binades": lambda: _spread(10**6, 1),
+    "subnormals": lambda: np.random.default_rng(2).integers(-(2**20), 2**20, 50_000) * 5e-324,
+    "subnormals and normals": lambda: np.concatenate(
+        [np.random.default_rng(3).integers(-9, 9, 1000) * 5e-324, _spread(1000, 4) * 1e-280]
+    ),
+    "random": lambda: (
+        np.random.default_rng(5).standard_normal(300_000)
+        * 10.0 ** np.random.default_rng(6).uniform(-8, 8, 300_000)
+    ),
+    "cancelling pairs": lambda: np.concatenate([_spread(20_000, 7), -_spread(20_000, 7), [0.5]]),
+}
+
+
+def _place(n: int, values: dict[int, float]) -> np.ndarray:
+    x = np.zeros(n)
+    for i, v in values.items():
+        x[i] = v
+    return x
+
+
+def _bits(v: float) -> int:
+    return int(np.float64(v).view(np.int64))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_equals_fsum_bit_for_bit(case, tmp_path):
+    x = CASES[case]()
+    kernel = _exact(total, tmp_path)
+    got = kernel(x, 0.0)
+    assert _bits(got) == _bits(math.fsum(x)), (got, math.fsum(x))
+    plain = total(x, 0.0)
+    assert abs(got - math.fsum(x)) <= abs(plain - math.fsum(x))
+
+
+@pytest.mark.parametrize("tile", [1, 3, 64, 4096])
+def test_any_tile_size_gives_the_same_bits(tile, tmp_path, monkeypatch):
+    monkeypatch.setattr(reduction, "choose_tile", lambda count, elements: tile)
+    x = np.concatenate([CASES["cancellation"](), _spread(30_000, 8)])
+    kernel = _exact(total, tmp_path)
+    got = kernel(x, 0.0)
+    assert kernel.last_report.tile_size == tile
+    assert _bits(got) == _bits(math.fsum(x))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_any_thread_count_gives_the_same_bits(threads, tmp_path):
+    x = _spread(200_000, 9)
+    u = np.random.default_rng(10).random(200_000)
+    rows = _spread(600_000, 11).reshape(200_000, 3)
+    numba.set_num_threads(threads)
+    try:
+        s = _exact(total, tmp_path / "s")(x, 0.0)
+        h, g, r = _exact(binned, tmp_path / "h")(u, x, rows, 16)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert _bits(s) == _bits(math.fsum(x))
+    k = (u * 16).astype(int)
+    for b in range(16):
+        assert _bits(h[b]) == _bits(math.fsum(x[k == b]))
+        for m in range(2):
+            sel = (k == b) & (np.arange(x.size) % 2 == m)
+            assert _bits(g[b, m]) == _bits(0.0 - math.fsum(x[sel]))
+    assert [_bits(v) for v in r] == [_bits(math.fsum(rows[:, m])) for m in range(3)]
+
+
+def test_signed_zeros_and_the_initial_value():
+    x = np.full(1000, -0.0)
+    assert _bits(_exact(total, None)(x, -0.0)) == _bits(-0.0)
+    assert _bits(_exact(total, None)(x, 0.0)) == _bits(0.0)
+    y = np.array([1.0, -1.0])
+    assert _bits(_exact(total, None)(y, -0.0)) == _bits(0.0)  # IEEE: x - x is +0.0
+    z = _spread(10_000, 12)
+    assert _bits(_exact(total, None)(z, 0.1)) == _bits(math.fsum([0.1, *z]))
+
+
+@pytest.mark.parametrize(
+    ("terms", "expected"),
+    [
+        ([1.0, math.inf, 2.0], math.inf),
+        ([-math.inf, 1e308, 1e308], -math.inf),
+        ([math.inf, -math.inf], math.nan),
+        ([1.0, math.nan], math.nan),
+        ([1.7e308] * 4, math.inf),  # a finite sum past the largest float: inf, as IEEE
+        ([1.7e308] * 4 + [-1.7e308] * 3, 1.7e308),  # but not when it comes back
+        ([-1.7e308] * 2, -math.inf),
+    ],
+)
+def test_ieee_infinities_nans_and_overflow(terms, expected, tmp_path, monkeypatch):
+    monkeypatch.setattr(reduction, "choose_tile", lambda count, elements: 1)  # one per tile
+    x = np.array(terms)
+    got = _exact(total, tmp_path)(x, 0.0)
+    assert (math.isnan(got) and math.isnan(expected)) or _bits(got) == _bits(expected)
+
+
+def _nearest_float32(exact: Fraction) -> np.float32:
+    """The float32 nearest to ``exact`` (ties to an even mantissa)."""
+    guess = np.float32(float(exact))
+    near = [
+        np.nextafter(guess, np.float32(-np.inf)),
+        guess,
+        np.nextafter(guess, np.float32(np.inf)),
+    ]
+    best = min(abs(Fraction(float(c)) - exact) for c in near)
+    tied = [c for c in near if abs(Fraction(float(c)) - exact) == best]
+    return min(tied, key=lambda c: int(c.view(np.int32)) & 1)
+
+
+def test_float32_is_the_exact_sum_rounded_once_and_the_others_are_unchanged(tmp_path):
+    rng = np.random.default_rng(13)
+    y = (rng.standard_normal(100_001) * 10.0 ** rng.uniform(-6, 6, 100_001)).astype(np.float32)
+    y[7], y[50_000] = np.float32(3e38), np.float32(-3e38)  # cancel, far apart
+    x = _spread(100_001, 14)
+    s, t, n, z = _exact(mixed, tmp_path / "exact")(x, y)
+    assert _bits(s) == _bits(0.0 - math.fsum(x))
+    expected = _nearest_float32(sum((Fraction(float(v)) for v in y), Fraction(0)))
+    assert float(np.float32(t)) == t  # numba returns a float32 as a Python float
+    assert np.float32(t).view(np.int32) == expected.view(np.int32)
+    _, _, n2, z2 = checkpointed_loop(checkpoint_dir=tmp_path / "plain")(mixed)(x, y)
+    assert n == n2 == x.size and z == z2  # integers and complex numbers: as without exact
+
+
+def test_a_kill_and_resume_gives_the_same_bits_and_stores_integers(tmp_path):
+    x = np.concatenate([CASES["cancellation"](), _spread(400_000, 15)])
+    kernel = _exact(total, tmp_path, interval=1.0)
+    kernel._clock = Ticks(1.0)  # every chunk "takes" a second: a checkpoint after each
+    kernel._store_class = crashing_store(3)
+    with pytest.raises(Crash):
+        kernel(x, 0.0)
+    paths = RunPaths(tmp_path, kernel.run_dir(x, 0.0).name)
+    newest = paths.generations()[-1]
+    saved = verify_generation(paths, newest)
+    assert read_manifest(paths.manifest(newest))["identity"]["exact"] == ["s"]
+    stacks = [a for a in saved.arrays.values() if a.ndim == 2]
+    assert stacks and all(a.dtype == np.int64 for a in stacks)  # portable integers
+    kernel._store_class = Store
+    got = kernel(x, 0.0)
+    assert kernel.last_report.resumed_from is not None
+    assert _bits(got) == _bits(math.fsum(x))
+
+
+def test_an_exact_run_is_another_run_and_the_environment_turns_it_on(tmp_path, monkeypatch):
+    x = np.ones(10)
+    exact = _exact(total, tmp_path)
+    plain = checkpointed_loop(checkpoint_dir=tmp_path)(total)
+    assert exact.run_dir(x, 0.0) != plain.run_dir(x, 0.0)
+    assert "_bl_xadd(s, x[i])" in exact.blocked_source
+    assert "_bl_xadd" not in plain.blocked_source
+    monkeypatch.setenv("BLOCKLOOP_EXACT", "1")
+    assert checkpointed_loop(total).exact
+    assert not checkpointed_loop(exact=False)(total).exact
+
+
+def test_a_slice_update_is_refused_at_its_line():
+    with pytest.raises(BlockingError) as info:
+        checkpointed_loop(exact=True)(njit(parallel=True)(sliced))
+    lines, first = inspect.getsourcelines(sliced)
+    assert info.value.lineno == first + next(k for k, t in enumerate(lines) if "h[0:2]" in t)
+    assert "one element at a time" in info.value.reason
+    checkpointed_loop(njit(parallel=True)(sliced))  # without exact=True it is a reduction
+
+
+def test_an_update_of_a_whole_row_is_refused_at_the_first_call(tmp_path):
+    kernel = _exact(row_update, tmp_path)
+    with pytest.raises(numba.core.errors.TypingError, match="one element at a time"):
+        kernel(np.ones(10))
+    assert (
+        not any(tmp_path.iterdir())
+        or not RunPaths(tmp_path, kernel.run_dir(np.ones(10)).name).generations()
+    )
