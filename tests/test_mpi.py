@@ -21,7 +21,7 @@ import pytest
 
 from blockloop.selftest import finish
 from blockloop.store import read_manifest
-from tests.conftest import ROOT, child_env
+from tests.conftest import ROOT, child_env, start_kernel
 
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
 try:
@@ -125,6 +125,39 @@ def test_same_bits_on_any_number_of_ranks(name, ranks, single_process, tmp_path)
     assert code == 0, err
     assert data["report"]["ranks"] == ranks and data["report"]["complete"]
     assert data["hash"] == single_process[name]
+
+
+@needs_mpi
+def test_exact_sums_have_the_same_bits_on_any_ranks_and_threads(tmp_path):
+    """``BLOCKLOOP_EXACT=1``: each bin of the histogram is rounded once from the exact sum,
+    so one process on 3 threads and 2 or 3 ranks agree, and the run records that its
+    accumulator is exact."""
+    name = "histogram"
+    n = str(SIZES[name] // 2)
+    runs = {
+        "3 threads": start_kernel(
+            name,
+            "--n",
+            n,
+            "--checkpoint-dir",
+            str(tmp_path / "t3"),
+            NUMBA_NUM_THREADS="3",
+            BLOCKLOOP_EXACT="1",
+        )
+    }
+    for ranks in (2, 3):
+        root = str(tmp_path / f"r{ranks}")
+        runs[f"{ranks} ranks"] = mpi_kernel(
+            ranks, name, "--n", n, "--checkpoint-dir", root, BLOCKLOOP_EXACT="1"
+        )
+    hashes = {}
+    for what, proc in runs.items():
+        code, data, err = finish(proc)
+        assert code == 0, err
+        hashes[what] = data["hash"]
+    assert len(set(hashes.values())) == 1, hashes
+    (manifest,) = sorted((tmp_path / "t3").glob("*/ckpt-*.json"))[-1:]
+    assert read_manifest(manifest)["identity"]["exact"]
 
 
 @needs_mpi
