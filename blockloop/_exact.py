@@ -11,10 +11,12 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 from numba.core.errors import TypingError
-from numba.extending import overload
+from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
-from ._superacc import FORMATS, WIDTH, add_term, flat_index, merge, normalise, round_to
+from ._superacc import FORMATS, WIDTH, add_at, address, flat_index, merge, normalise, round_to
+
+_BYTES = 8 * WIDTH  # one exact element
 
 __all__ = [
     "WIDTH",
@@ -69,8 +71,9 @@ def _exact(mode: object) -> bool:
 @overload(_bl_xopen)
 def _xopen_impl(row, identity, like, mode):
     # a pair (the tile's values, how to read them): (a view of the row, None) when summed
-    # as without exact=True, (the elements' slots, 0) for an exact scalar and (the
-    # elements' slots, the same in the accumulator's shape) for an exact array
+    # as without exact=True; for an exact sum (the address of its first element, 0) for a
+    # scalar and (the same, the accumulator's shape) for an array: the row stays alive in
+    # the chunk's partials while the tile runs
     if not _exact(mode):
         if isinstance(like, types.Array):
 
@@ -89,13 +92,13 @@ def _xopen_impl(row, identity, like, mode):
 
         def impl(row, identity, like, mode):
             row[:] = 0
-            return row.reshape((like.size, WIDTH)), row.reshape((*like.shape, WIDTH))
+            return row.ctypes.data, like.shape
 
     else:
 
         def impl(row, identity, like, mode):
             row[:] = 0
-            return row.reshape((1, WIDTH)), 0
+            return row.ctypes.data, 0
 
     return impl
 
@@ -123,27 +126,33 @@ def _xadd_impl(acc, value):
     if isinstance(how, types.Integer):  # an exact scalar
 
         def scalar(acc, value):
-            add_term(acc[0], 0, value)
+            add_at(acc[0], value)
 
         return scalar
     if isinstance(value, types.Array):
 
         def impl(acc, value):
-            slots = acc[0]
             flat = value.ravel()
-            if flat.size != slots.shape[0]:
+            if flat.size != _size(acc[1]):
                 raise ValueError("exact=True: an update of another shape than the accumulator")
             for e in range(flat.size):
-                add_term(slots, e, flat[e])
+                add_at(acc[0] + e * _BYTES, flat[e])
 
     else:
 
         def impl(acc, value):
-            slots = acc[0]
-            for e in range(slots.shape[0]):
-                add_term(slots, e, value)
+            for e in range(_size(acc[1])):
+                add_at(acc[0] + e * _BYTES, value)
 
     return impl
+
+
+@register_jitable
+def _size(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
 
 
 @overload(_bl_xupd)
@@ -156,16 +165,15 @@ def _xupd_impl(acc, index, value):
 
         return plain
     parts = getattr(index, "types", (index,))  # a tuple index, or one integer
-    shaped = acc.types[1]  # the slots in the accumulator's shape: one more axis
     one = all(isinstance(t, types.Integer) for t in parts)
-    if not one or len(parts) != shaped.ndim - 1 or isinstance(value, types.Array):
+    if not one or len(parts) != len(acc.types[1]) or isinstance(value, types.Array):
         raise TypingError(
             "exact=True sums indexed updates one element at a time (h[k] += e, "
             "h[k, m] += e); write a loop over the elements"
         )
 
     def impl(acc, index, value):
-        add_term(acc[0], flat_index(acc[1].shape, index), value)
+        add_at(acc[0] + flat_index(acc[1], index) * _BYTES, value)
 
     return impl
 
@@ -247,7 +255,7 @@ def _xfinish_impl(init, stack, depth, mode):
                     merge(total, e, node, e)
             out = np.empty(flat.size, scalar)
             for e in range(flat.size):
-                add_term(total, e, flat[e])
+                add_at(address(total, e), flat[e])
                 out[e] = round_to(total, e, digits, lowest)
             return out
 
@@ -257,7 +265,7 @@ def _xfinish_impl(init, stack, depth, mode):
             total = np.zeros((1, WIDTH), np.int64)
             for q in range(depth):
                 merge(total, 0, stack, q)
-            add_term(total, 0, init)
+            add_at(address(total, 0), init)
             out = np.empty(1, scalar)
             out[0] = round_to(total, 0, digits, lowest)
             return out
