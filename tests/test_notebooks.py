@@ -23,6 +23,7 @@ EXPECT = {
             "plain numba lost",
             "blockloop:",
             "blockloop identical: True",
+            "exact equals math.fsum: True",
         ],
     ),
     "04_at_scale.ipynb": (
