@@ -19,7 +19,7 @@ class BlockingError(SyntaxError):
     value that is not an array or a number), before any work is done or saved: blockloop
     refuses a kernel rather than run it unblocked. It is a :class:`SyntaxError`, so
     tracebacks and IDEs point at the user's own file, line and column; the message says
-    what to change.
+    what to change. Raised by blockloop, not constructed directly.
     """
 
     def __init__(
@@ -49,7 +49,7 @@ class Interrupted(SystemExit):
     default, HTCondor's "checkpointed, run me again" convention), so a script exits with
     that code and a job script can requeue it. ``signal`` (None for the deadline), ``unit``
     (the tile or step reached; also readable as ``tile``) and ``run_dir`` say what happened
-    and where the progress is.
+    and where the progress is. Raised by blockloop, not constructed directly.
     """
 
     def __init__(self, code: int, signal: int | None, unit: int, run_dir: str) -> None:

@@ -72,6 +72,8 @@ def _prange_names(func: Callable) -> frozenset[str]:
 class CheckpointedKernel:
     """A kernel blocked into checkpointed chunks; call it like the original.
 
+    Made by :func:`checkpointed_loop`, not constructed directly.
+
     Attributes
     ----------
     original : numba dispatcher
@@ -164,7 +166,18 @@ class CheckpointedKernel:
         return self._generated
 
     def run_key(self, *args: object, **kwargs: object) -> str:
-        """The 16-hex-digit key that names the run these arguments belong to."""
+        """The 16-hex-digit key that names the run these arguments belong to.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            The arguments of a call, as the kernel takes them.
+
+        Returns
+        -------
+        str
+            The run key: part of the run directory's name.
+        """
         return self._key(self._bind(args, kwargs))[0]
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
@@ -177,7 +190,18 @@ class CheckpointedKernel:
         return digest(self._source_key, key)[:16], content
 
     def run_dir(self, *args: object, **kwargs: object) -> Path:
-        """The checkpoint directory of the run these arguments belong to."""
+        """The checkpoint directory of the run these arguments belong to.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            The arguments of a call, as the kernel takes them.
+
+        Returns
+        -------
+        pathlib.Path
+            ``<checkpoint root>/<kernel>-<key>``; it exists once the run has checkpointed.
+        """
         return self._paths(*self._key(self._bind(args, kwargs))).run_dir
 
     def _paths(self, key: str, content: Content) -> RunPaths:

@@ -90,10 +90,22 @@ def _block(key, counter, extra):
 
 @njit(cache=True, inline="always")
 def key(seed, stream):
-    """A 64-bit key for stream ``stream`` of seed ``seed`` (both integers >= 0).
+    """A 64-bit key for stream ``stream`` of seed ``seed``.
 
     Different streams of one seed, and different seeds, give keys whose draws are
     independent for all practical purposes (they are Philox outputs keyed by the seed).
+
+    Parameters
+    ----------
+    seed : int
+        The seed, >= 0 and below 2**64.
+    stream : int
+        The stream number, >= 0 and below 2**64: one per independent random quantity.
+
+    Returns
+    -------
+    uint64
+        The key to draw with.
     """
     r0, r1, _, _ = _block(seed, stream, _KEY_TAG)
     return (r0 << _S32) | r1
@@ -101,15 +113,42 @@ def key(seed, stream):
 
 @njit(cache=True, inline="always")
 def uniform(key, counter):
-    """A double in [0, 1) (53 random bits) determined by ``key`` and ``counter``."""
+    """A double in [0, 1) (53 random bits) determined by ``key`` and ``counter``.
+
+    Parameters
+    ----------
+    key : uint64
+        A key from :func:`key`.
+    counter : int
+        The draw's number, >= 0 and below 2**64: the same counter gives the same value.
+
+    Returns
+    -------
+    float
+        A multiple of 2**-53 in [0, 1).
+    """
     r0, r1, _, _ = _block(key, counter, 0)
     return np.float64(((r0 << _S32) | r1) >> _S11) * _INV53
 
 
 @njit(cache=True, inline="always")
 def normal(key, counter):
-    """A standard normal double determined by ``key`` and ``counter`` (Box-Muller on
-    two 53-bit uniforms of one Philox block)."""
+    """A standard normal double determined by ``key`` and ``counter``.
+
+    Box-Muller on two 53-bit uniforms of one Philox block.
+
+    Parameters
+    ----------
+    key : uint64
+        A key from :func:`key`.
+    counter : int
+        The draw's number, >= 0 and below 2**64: the same counter gives the same value.
+
+    Returns
+    -------
+    float
+        A draw from the normal distribution of mean 0 and variance 1.
+    """
     r0, r1, r2, r3 = _block(key, counter, 0)
     u1 = (np.float64(((r0 << _S32) | r1) >> _S11) + 1.0) * _INV53  # (0, 1]
     u2 = np.float64(((r2 << _S32) | r3) >> _S11) * _INV53
@@ -118,12 +157,30 @@ def normal(key, counter):
 
 @njit(cache=True, inline="always")
 def integers(key, counter, low, high):
-    """An integer in ``[low, high)``, every value equally likely, determined by ``key``
-    and ``counter``.
+    """An integer in ``[low, high)``, every value equally likely.
 
-    64-bit words are drawn until one lies below the largest multiple of the range
-    (rejection, so there is no modulo bias); a rejection happens with probability below
-    ``(high - low) / 2**64``.
+    64-bit words of the Philox blocks for ``key`` and ``counter`` are drawn until one lies
+    below the largest multiple of the range (rejection, so there is no modulo bias); a
+    rejection happens with probability below ``(high - low) / 2**64``.
+
+    Parameters
+    ----------
+    key : uint64
+        A key from :func:`key`.
+    counter : int
+        The draw's number, >= 0 and below 2**64: the same counter gives the same value.
+    low, high : int
+        The range: ``low`` included, ``high`` excluded.
+
+    Returns
+    -------
+    int
+        The draw.
+
+    Raises
+    ------
+    ValueError
+        If ``high <= low``.
     """
     if high <= low:
         raise ValueError("integers: high must be greater than low")

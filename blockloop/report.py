@@ -11,6 +11,8 @@ __all__ = ["Report"]
 class Report:
     """The record of the last call, available as ``kernel.last_report``.
 
+    Made by every call, not constructed directly.
+
     Attributes
     ----------
     kernel : str

@@ -39,11 +39,29 @@ def _png_size(data: str) -> tuple[int, int]:
     return int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
 
 
+# Run first, before the notebook imports matplotlib: a hook that looks at every open figure
+# after each cell, before the inline backend (registered later, so called later) closes them.
+_WATCH = """
+_bl_empty, _bl_figures = [], []
+def _bl_check():
+    import sys
+    plt = sys.modules.get("matplotlib.pyplot")
+    for n in plt.get_fignums() if plt else []:
+        axes = plt.figure(n).axes
+        _bl_figures.append(n)
+        _bl_empty.extend(f"figure {n}, axes {i}" for i, ax in enumerate(axes) if not ax.has_data())
+get_ipython().events.register("post_execute", _bl_check)
+"""
+_REPORT = 'print(f"figures with data: {len(_bl_figures)}; empty axes: {_bl_empty}")'
+
+
 @pytest.mark.parametrize("name", sorted(EXPECT))
 def test_notebook_executes_and_plots(name):
     path = NOTEBOOKS / name
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # stripped
+    nb.cells.insert(0, nbformat.v4.new_code_cell(_WATCH))
+    nb.cells.append(nbformat.v4.new_code_cell(_REPORT))
     client = nbclient.NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
@@ -58,3 +76,6 @@ def test_notebook_executes_and_plots(name):
     text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs)
     for phrase in phrases:
         assert phrase in text, f"{phrase!r} not in the output of {name}"
+    checked = nb.cells[-1].outputs[0]["text"]
+    assert checked.endswith("empty axes: []\n"), checked  # every figure has data in it
+    assert int(checked.split(":")[1].split(";")[0]) >= figures

@@ -1,0 +1,56 @@
+"""Sphinx configuration: the Markdown pages, the notebooks (executed at build) and the API
+reference from numpydoc docstrings."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+REPO = DOCS.parent
+sys.path.insert(0, str(REPO))
+
+import blockloop  # noqa: E402
+
+project = "blockloop"
+author = "the blockloop developers"
+copyright = "2026, the blockloop developers"
+version = release = blockloop.__version__
+
+extensions = [
+    "myst_nb",
+    "numpydoc",
+    "sphinx.ext.autodoc",
+]
+exclude_patterns = ["_build", "jupyter_execute"]
+html_theme = "pydata_sphinx_theme"
+html_title = "blockloop"
+html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+
+myst_heading_anchors = 3
+myst_enable_extensions = ["colon_fence"]
+nb_execution_mode = "force"  # every build runs the notebooks: their plots are always current
+nb_execution_timeout = 300
+nb_execution_raise_on_error = True
+
+autodoc_typehints = "none"  # the numpydoc sections say the types
+numpydoc_show_class_members = False
+numpydoc_validation_checks = {"all", "ES01", "EX01", "SA01", "SS05", "GL08", "RT02", "YD01"}
+"""Every check but the extended summary, examples, see also, the summary's verb form,
+undocumented private objects, return names, and yields: a missing parameter, a wrong type
+section or an undocumented return fails the build."""
+numpydoc_validation_overrides = {"PR01": [r"not constructed directly"]}
+"""Classes that only blockloop makes list what they hold (Attributes), not how to make them."""
+
+
+def _copy_notebooks() -> None:
+    """The tutorial notebooks live in ``notebooks/``; Sphinx reads sources under ``docs/``."""
+    target = DOCS / "notebooks"
+    target.mkdir(exist_ok=True)
+    for nb in sorted((REPO / "notebooks").glob("*.ipynb")):
+        if not (target / nb.name).exists() or (target / nb.name).read_bytes() != nb.read_bytes():
+            shutil.copyfile(nb, target / nb.name)
+
+
+_copy_notebooks()
