@@ -104,7 +104,7 @@ def by_ast_op(op: ast.operator) -> Reduction | None:
 
 
 def table() -> str:
-    """A Markdown table of the supported reductions (used by the README)."""
+    """A Markdown table of the supported reductions (used by the loop shapes page)."""
     rows = ["| update | combine | dtypes | exact in any order |", "|---|---|---|---|"]
     for r in REDUCTIONS.values():
         dtypes = "integer, bool" if r.integer_only else "integer, float"
