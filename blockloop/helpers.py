@@ -13,8 +13,10 @@ import ast
 import builtins
 import inspect
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
+import numba
 import numpy as np
 
 from ._errors import BlockingError
@@ -22,7 +24,7 @@ from .fingerprint import closure_values, is_dispatcher
 from .transform.source import read_source
 from .transform.writes import NUMPY_WRITERS, CallWrites, written_parameters
 
-__all__ = ["call_writes"]
+__all__ = ["call_writes", "prange_names"]
 
 _NOTHING: frozenset[int | str] = frozenset()
 
@@ -94,3 +96,14 @@ class _Resolver:
         found = written_parameters(fn, inner.writes)
         self.memo[key] = found
         return found
+
+
+def prange_names(func: Callable) -> frozenset[str]:
+    """The names under which ``func`` sees ``numba.prange`` (``prange`` always)."""
+    names = {"prange"}
+    fn: Any = func
+    scope = {**fn.__globals__, **closure_values(fn)}
+    for name, value in scope.items():
+        if value is numba.prange:
+            names.add(name)
+    return frozenset(names)

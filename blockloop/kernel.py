@@ -9,7 +9,7 @@ import inspect
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, overload
+from typing import overload
 
 import numba
 
@@ -26,7 +26,7 @@ from .fingerprint import (
     helpers_fingerprint,
     is_dispatcher,
 )
-from .helpers import call_writes
+from .helpers import call_writes, prange_names
 from .manifest import Identity
 from .options import Options
 from .report import Report
@@ -45,11 +45,11 @@ from .scheduler import resolve_deadline
 from .signals import DEFAULT_SIGNALS
 from .store import Store
 from .transform import (
-    LoopPlan,
     PhasedKernel,
     ReductionLoop,
     SequentialLoop,
     analyse,
+    joined_text,
     read_source,
     render_module,
 )
@@ -57,16 +57,6 @@ from .transform.syntax import names_loaded
 from .transform.writes import written_parameters
 
 __all__ = ["CheckpointedKernel", "Options", "checkpointed_loop"]
-
-
-def _prange_names(func: Callable) -> frozenset[str]:
-    names = {"prange"}
-    fn: Any = func
-    scope = {**fn.__globals__, **closure_values(fn)}
-    for name, value in scope.items():
-        if value is numba.prange:
-            names.add(name)
-    return frozenset(names)
 
 
 class CheckpointedKernel:
@@ -115,7 +105,7 @@ class CheckpointedKernel:
         source = read_source(func)
         closure = closure_values(func)
         namespace = {**func.__globals__, **closure}
-        self.plan = analyse(source, _prange_names(func), call_writes(namespace))
+        self.plan = analyse(source, prange_names(func), call_writes(namespace))
         self.exact = options.exact if options.exact is not None else config.exact()
 
         plan = self.plan
@@ -139,7 +129,7 @@ class CheckpointedKernel:
         self.rendered = [
             render_module(p, numba_options, self._helpers, __version__) for p in self.phases
         ]
-        self.blocked_source = _joined(self.phases, [r.text for r in self.rendered])
+        self.blocked_source = joined_text(self.phases, [r.text for r in self.rendered])
         exact = ("exact",) if self.exact else ()  # other results: another run
         self._source_key = digest(source.text, self.plan.kind, self._helpers, *exact)
         self._generated: list[Generated] | None = None
@@ -281,16 +271,6 @@ KINDS: dict[type, type[LoopKind]] = {
     SequentialLoop: SequentialKind,
 }
 """The loop kind that runs each plan type."""
-
-
-def _joined(phases: tuple[LoopPlan, ...], texts: list[str]) -> str:
-    """The generated modules as one text, each under a line naming its phase."""
-    if len(texts) == 1:
-        return texts[0]
-    return "\n\n".join(
-        f"# ===== phase {k + 1} of {len(texts)}: the loop at line {plan.line} =====\n{text}"
-        for k, (plan, text) in enumerate(zip(phases, texts, strict=True))
-    )
 
 
 def _want_progress(option: bool | None) -> bool:

@@ -6,7 +6,7 @@ into compiled functions.
 
 from .analyse import analyse
 from .plans import Accumulator, LoopPlan, PhasedKernel, ReductionLoop, SequentialLoop
-from .render import Rendered, render, render_module
+from .render import Rendered, joined_text, render, render_module
 from .source import Source, read_source
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "SequentialLoop",
     "Source",
     "analyse",
+    "joined_text",
     "read_source",
     "render",
     "render_module",

@@ -18,7 +18,7 @@ from .plans import LoopPlan, ReductionLoop, SequentialLoop
 from .reductions import REDUCTIONS
 from .source import Source
 
-__all__ = ["RENDERERS", "Rendered", "render", "render_module", "render_options"]
+__all__ = ["RENDERERS", "Rendered", "joined_text", "render", "render_module", "render_options"]
 
 _JIT_NAMES = (
     "_bl_close",
@@ -362,3 +362,13 @@ RENDERERS: dict[type, Callable[..., str]] = {
     SequentialLoop: _render_sequential,
 }
 """The renderer of each plan type."""
+
+
+def joined_text(phases: tuple[LoopPlan, ...], texts: list[str]) -> str:
+    """The generated modules as one text, each under a line naming its phase."""
+    if len(texts) == 1:
+        return texts[0]
+    return "\n\n".join(
+        f"# ===== phase {k + 1} of {len(texts)}: the loop at line {plan.line} =====\n{text}"
+        for k, (plan, text) in enumerate(zip(phases, texts, strict=True))
+    )
