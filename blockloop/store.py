@@ -259,7 +259,9 @@ class Store:
                 ),
             )
             body = manifest.to_json()
-            blob = json.dumps(seal(body), indent=1, sort_keys=True).encode()
+            # one line, keys sorted: json's C encoder (``indent`` would take its Python one,
+            # 0.2 ms a commit); ``blockloop show`` prints a manifest laid out for people
+            blob = json.dumps(seal(body), sort_keys=True, separators=(", ", ": ")).encode()
             durable_write(self.paths.manifest(generation), lambda f: f.write(blob), "json", durable)
             if durable:
                 fsync_dir(self.paths.run_dir)
