@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ EXPECT = {
         [
             "identical: True",
             "lost by blockloop: 0",
-            "plain numba lost",
+            re.compile(r"plain numba lost [1-9]\d* updates on try \d+"),  # the race, shown
             "blockloop:",
             "blockloop identical: True",
             "exact equals math.fsum: True",
@@ -75,7 +76,8 @@ def test_notebook_executes_and_plots(name):
         assert width > 200 and height > 100
     text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs)
     for phrase in phrases:
-        assert phrase in text, f"{phrase!r} not in the output of {name}"
+        found = phrase.search(text) if isinstance(phrase, re.Pattern) else phrase in text
+        assert found, f"{phrase!r} not in the output of {name}"
     checked = nb.cells[-1].outputs[0]["text"]
     assert checked.endswith("empty axes: []\n"), checked  # every figure has data in it
     assert int(checked.split(":")[1].split(";")[0]) >= figures
