@@ -30,7 +30,7 @@ html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence"]
-nb_execution_mode = "auto"  # run the notebooks that have no outputs (see _copy_notebooks)
+nb_execution_mode = "force"  # every notebook the tests have not just run (_copy_notebooks)
 nb_execution_timeout = 300
 nb_execution_raise_on_error = True
 
@@ -44,19 +44,23 @@ numpydoc_validation_overrides = {"PR01": [r"not constructed directly"]}
 """Classes that only blockloop makes list what they hold (Attributes), not how to make them."""
 
 
-def _copy_notebooks() -> None:
-    """The tutorial notebooks live in ``notebooks/``; Sphinx reads sources under ``docs/``.
+def _copy_notebooks() -> list[str]:
+    """Copy the tutorial notebooks from ``notebooks/`` (Sphinx reads sources under
+    ``docs/``); return the copies already executed, which the build need not run again.
 
     A copy newer than its source is kept: the notebook tests leave the notebooks they ran
-    there, with their outputs, and ``nb_execution_mode = "auto"`` runs only notebooks without
-    outputs (so CI runs each notebook once).
+    there, with their outputs, so CI runs each notebook once.
     """
     target = DOCS / "notebooks"
     target.mkdir(exist_ok=True)
+    executed = []
     for nb in sorted((REPO / "notebooks").glob("*.ipynb")):
         copy = target / nb.name
         if not copy.exists() or copy.stat().st_mtime < nb.stat().st_mtime:
             shutil.copyfile(nb, copy)
+        else:
+            executed.append(f"notebooks/{nb.name}")
+    return executed
 
 
-_copy_notebooks()
+nb_execution_excludepatterns = _copy_notebooks()
