@@ -14,16 +14,16 @@ from ..pieces import PieceSet
 from ..policy import TILES_PER_THREAD
 from ..store import Checkpoint
 from ..transform import ReductionLoop
-from ..transform.reductions import REDUCTIONS
+from ..transform.reductions import EXACT_OPS, REDUCTIONS
 from .kinds import LoopKind
 from .saved import ChangedBlocks, MapRows, SavedArray
 
 __all__ = ["PARTIAL_BUDGET", "STACK_DEPTH", "Accumulated", "ReductionKind", "choose_tile"]
 
 STACK_DEPTH = 64
-EXACT_OPS = ("+", "-")
 EXACT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
-"""What ``exact=True`` sums exactly; other accumulators are folded as without it."""
+"""The dtypes ``exact=True`` sums exactly (with :data:`EXACT_OPS`); other accumulators
+are folded as without it."""
 PARTIAL_BUDGET = 64 << 20  # bytes of per-tile partials in one chunk
 
 

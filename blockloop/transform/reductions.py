@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["REDUCTIONS", "Reduction", "by_ast_op", "table"]
+__all__ = ["EXACT_OPS", "REDUCTIONS", "Reduction", "by_ast_op", "table"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,9 @@ class Reduction:
             raise AssertionError(self.key)
         return dtype.type(value)
 
+
+EXACT_OPS = ("+", "-")
+"""The operators whose float accumulators ``exact=True`` sums exactly."""
 
 REDUCTIONS: dict[str, Reduction] = {
     r.key: r

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .instep import OPS
 from .plans import LoopPlan, ReductionLoop, SequentialLoop
-from .reductions import REDUCTIONS
+from .reductions import EXACT_OPS, REDUCTIONS
 from .source import Source
 
 __all__ = ["RENDERERS", "Rendered", "joined_text", "render", "render_module", "render_options"]
@@ -202,7 +202,7 @@ def _render_reduction(
     w("import numpy as _bl_np\n")
     w("from numba import njit as _bl_njit, prange as _bl_prange\n")
     w("from blockloop._jit import _bl_close, _bl_flat, _bl_open, _bl_popcount\n")
-    exact = {a.name for a in accs if plan.exact and a.op in ("+", "-")}
+    exact = {a.name for a in accs if plan.exact and a.op in EXACT_OPS}
     if exact:
         w(f"from blockloop._exact import {', '.join(_EXACT_NAMES)}\n")
     w("\n\n")
