@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,59 @@ from blockloop.selftest import finish, kill_stopped, wait_stopped
 __all__ = ["child_env", "finish", "kill_stopped", "start_kernel", "wait_stopped"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class SlurmDaemons:
+    """The single-node Slurm of ``tests/slurm``: ``up.sh`` is started once, in the background
+    (installing the Debian packages takes a minute or more, mostly network and disk, so it
+    runs beside the other tests), and ``down.sh`` stops exactly the daemons it started."""
+
+    here = ROOT / "tests" / "slurm"
+
+    def __init__(self) -> None:
+        self.out, self.err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(
+            [str(self.here / "up.sh")], stdout=self.out, stderr=self.err, text=True
+        )
+        self.stopped = False
+
+    def pids(self) -> list[str]:
+        """Wait for the setup to finish; the daemons' PIDs (fails with up.sh's stderr)."""
+        self.proc.wait(timeout=600)
+        self.out.seek(0)
+        self.err.seek(0)
+        assert self.proc.returncode == 0, self.err.read()
+        return self.out.read().split()
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            pids = self.pids() if self.proc.wait(timeout=600) == 0 else []
+            subprocess.run([str(self.here / "down.sh"), *pids], timeout=120, check=False)
+
+
+_slurm: list[SlurmDaemons] = []
+
+
+def slurm_daemons() -> SlurmDaemons:
+    """The session's Slurm daemons, starting their setup if it has not begun."""
+    if not _slurm:
+        _slurm.append(SlurmDaemons())
+    return _slurm[0]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When the Slurm tests are selected (and can run), begin their setup at once."""
+    if any(item.nodeid.startswith("tests/test_slurm.py") for item in session.items):
+        from tests.test_slurm import POSSIBLE
+
+        if POSSIBLE:
+            slurm_daemons()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _slurm:
+        _slurm[0].stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -29,7 +29,7 @@ import pytest
 
 from blockloop.jobscript import slurm_script
 from blockloop.store import read_manifest
-from tests.conftest import ROOT
+from tests.conftest import ROOT, slurm_daemons
 
 HERE = Path(__file__).resolve().parent / "slurm"
 CI = os.environ.get("CI") == "true"
@@ -43,14 +43,12 @@ COMPUTE = 125.0  # seconds of one-thread compute the problem needs: more than 2 
 
 @pytest.fixture(scope="module")
 def slurm():
-    """Start munge, slurmctld and slurmd; stop exactly those daemons afterwards."""
-    up = subprocess.run(
-        [str(HERE / "up.sh")], capture_output=True, text=True, timeout=600, check=False
-    )
-    assert up.returncode == 0, up.stderr
-    pids = up.stdout.split()
+    """munge, slurmctld and slurmd (their setup usually begins at collection, beside the
+    other tests); stopped again after this module."""
+    daemons = slurm_daemons()
+    daemons.pids()
     yield
-    subprocess.run([str(HERE / "down.sh"), *pids], timeout=120, check=False)
+    daemons.stop()
 
 
 def _pi_size(root: Path) -> int:
