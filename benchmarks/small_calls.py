@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="iterations per call")
     args = parser.parse_args()
     plain = pi.original
-    with tempfile.TemporaryDirectory(dir=".") as root:
+    with tempfile.TemporaryDirectory() as root:
         blocked = checkpointed_loop(checkpoint_dir=root, progress=False)(plain)
         plain(args.n)
         blocked(args.n)  # compile (or load) both

@@ -108,6 +108,7 @@ class Policy:
     """
 
     SMOOTHING = 0.3
+    QUICK = 0.005  # seconds: a chunk this short may follow any shorter one
 
     def __init__(
         self,
@@ -167,7 +168,10 @@ class Policy:
         else:
             self.seconds_per_tile += self.SMOOTHING * (rate - self.seconds_per_tile)
         wanted = int(self.chunk_seconds / self.seconds_per_tile)
-        wanted = min(wanted, 4 * tiles, self.max_tiles)  # grow at most 4x a chunk
+        # grow at most 4x a chunk (a first chunk's speed can mislead), but straight to
+        # QUICK seconds' worth: a call of a few milliseconds is not cut into many chunks
+        quick = int(self.QUICK / self.seconds_per_tile)
+        wanted = min(wanted, max(4 * tiles, quick), self.max_tiles)
         if wanted >= self.threads:
             wanted -= wanted % self.threads
         # a checkpoint follows this chunk when one is due, so the next is due a whole

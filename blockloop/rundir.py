@@ -74,6 +74,16 @@ def seal(body: dict) -> dict:
     return {**body, "manifest_xxh3": xxhash.xxh3_64_hexdigest(_canonical(body))}
 
 
+def sealed_bytes(body: dict) -> bytes:
+    """``body`` with its checksum, as a manifest file's bytes: the canonical JSON (one
+    line, keys sorted; ``blockloop show`` lays it out for people) and ``manifest_xxh3``
+    appended, so the body is encoded once."""
+    canonical = _canonical(body)
+    digest = xxhash.xxh3_64_hexdigest(canonical).encode()
+    comma = b"," if len(canonical) > 2 else b""
+    return canonical[:-1] + comma + b'"manifest_xxh3":"' + digest + b'"}'
+
+
 def read_manifest(path: Path) -> dict:
     """Parse and verify a manifest file.
 

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -38,7 +37,7 @@ from .rundir import (
     load_manifest,
     manifest_paths,
     read_manifest,
-    seal,
+    sealed_bytes,
 )
 
 __all__ = [
@@ -110,6 +109,7 @@ class Store:
         self._bad: set[int] = set()
         self.next_generation = 1
         self.last_manifest: Manifest | None = None
+        self._empty = False  # the run directory was made (empty) by this store's acquire
 
     # -- lock -------------------------------------------------------------------------
     def __enter__(self) -> Store:
@@ -129,7 +129,11 @@ class Store:
         """
         run_dir = self.paths.run_dir
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                run_dir.mkdir(parents=True)
+                created = True
+            except FileExistsError:
+                created = False
             fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise CheckpointError(
@@ -139,19 +143,24 @@ class Store:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            who = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise CheckpointError(
-                    f"run directory {run_dir} is in use by another process ({holder}); "
+                    f"run directory {run_dir} is in use by another process ({who}); "
                     "wait for it to finish or stop it before running the same kernel on the "
                     "same arguments again"
                 ) from None
             raise
         mine = f"pid {os.getpid()}\n".encode()
-        if os.pread(fd, 64, 0) != mine:  # who holds it, for the message above
-            os.ftruncate(fd, 0)
+        holder = os.pread(fd, 64, 0)
+        # a directory made by this call, whose lock nobody took before: nothing to load
+        self._empty = created and not holder
+        if holder != mine:  # who holds it, for the message above
+            # written, then cut to its length: a file truncated to zero and written makes
+            # ext4 flush it at close (its replace-by-truncate heuristic), 70 us a fresh run
             os.pwrite(fd, mine, 0)
+            os.ftruncate(fd, len(mine))
         self._lock_fd = fd
 
     def release(self) -> None:
@@ -168,6 +177,9 @@ class Store:
         Every skipped generation is reported with a :class:`CheckpointWarning` naming the
         file and the reason; nothing is deleted.
         """
+        if self._empty:
+            self.next_generation = 1
+            return None
         numbers = self.paths.all_numbers()
         self.next_generation = (numbers[-1] + 1) if numbers else 1
         candidates = self.paths.generations()
@@ -238,10 +250,17 @@ class Store:
         """
         start = time.perf_counter()
         generation = self.next_generation
+        self._empty = False
         npz_path = self.paths.npz(generation)
         digests: dict[str, str] = {}
+        size: list[int] = []
         try:
-            durable_write(npz_path, lambda f: digests.update(write_npz(f, arrays)), "npz", durable)
+
+            def npz(f: BinaryIO) -> None:
+                digests.update(write_npz(f, arrays))
+                size.append(f.tell())
+
+            durable_write(npz_path, npz, "npz", durable)
             if self.identity is None:
                 raise ValueError("a store without an identity cannot save")
             manifest = Manifest(
@@ -251,17 +270,14 @@ class Store:
                     name: ArraySpec(a.dtype.str, tuple(a.shape), digests[name])
                     for name, a in arrays.items()
                 },
-                npz_size=npz_path.stat().st_size,
+                npz_size=size[0],
                 written=time.time(),
                 state=replace(
                     state,
                     pieces={n: p.committed(generation, digests) for n, p in state.pieces.items()},
                 ),
             )
-            body = manifest.to_json()
-            # one line, keys sorted: json's C encoder (``indent`` would take its Python one,
-            # 0.2 ms a commit); ``blockloop show`` prints a manifest laid out for people
-            blob = json.dumps(seal(body), sort_keys=True, separators=(", ", ": ")).encode()
+            blob = sealed_bytes(manifest.to_json())
             durable_write(self.paths.manifest(generation), lambda f: f.write(blob), "json", durable)
             if durable:
                 fsync_dir(self.paths.run_dir)
@@ -285,6 +301,8 @@ class Store:
         """Delete generations older than the newest ``keep`` (never ones found damaged);
         an npz file that a kept generation still reads pieces from stays."""
         keep_from = newest - self.keep + 1
+        if keep_from <= 1:
+            return  # generations are numbered from 1: all are kept
         numbers = self.paths.all_numbers()
         if all(n >= keep_from or n in self._bad for n in numbers):
             return  # nothing to delete

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -64,7 +65,8 @@ def test_flipped_byte_in_array_data_falls_back(finished_run):
 def test_flipped_byte_in_manifest_falls_back(finished_run):
     expected, paths, newest, _ = finished_run
     manifest = paths.manifest(newest)
-    text = manifest.read_text().replace('"complete": true', '"complete": false')
+    text, flipped = re.subn(r'"complete":\s*true', '"complete":false', manifest.read_text())
+    assert flipped == 1
     manifest.write_text(text)
     result, _ = _resume_expecting_warning("manifest checksum mismatch")
     assert result.hex() == expected.hex()

@@ -8,6 +8,7 @@ else about it, so a kernel made of several loops can later be a sequence of kind
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -22,9 +23,13 @@ from ..pieces import PieceSet
 from ..report import Report
 from ..store import Checkpoint
 from ..transform import LoopPlan
-from ..transform.syntax import names_stored
 
 __all__ = ["Generated", "LoopKind", "retype"]
+
+
+@functools.lru_cache(maxsize=64)
+def _scalar_type(nbtype: Any) -> type:
+    return as_dtype(nbtype).type
 
 
 def retype(value: object, nbtype: object) -> object:
@@ -33,7 +38,7 @@ def retype(value: object, nbtype: object) -> object:
         inner: Any = nbtype
         return tuple(retype(v, t) for v, t in zip(value, inner.types, strict=False))  # type: ignore[call-overload]
     if isinstance(nbtype, (nbtypes.Number, nbtypes.Boolean)) and not isinstance(value, np.ndarray):
-        return as_dtype(nbtype).type(value)
+        return _scalar_type(nbtype)(value)
     return value
 
 
@@ -52,12 +57,26 @@ class Generated:
         self.module = module
         self.signatures = signatures
         self.dispatch: float | None = None  # seconds of an empty parallel call, once timed
+        # numba's argument types by a cheap key of the values (dtype, ndim, flags, ...):
+        # typing each argument again costs a few microseconds a call
+        self._argtypes: dict[tuple, tuple] = {}
+
+    def argtypes(self, function: str, args: tuple) -> tuple:
+        """numba's types of ``args`` (as its dispatcher would type them for ``function``)."""
+        dispatcher = getattr(self.module, function)
+        key = _type_key(args)
+        if key is None:
+            return tuple(dispatcher.typeof_pyval(a) for a in args)
+        found = self._argtypes.get((function, key))
+        if found is None:
+            found = tuple(dispatcher.typeof_pyval(a) for a in args)
+            self._argtypes[(function, key)] = found
+        return found
 
     def compiled(self, function: str, values: Mapping[str, object]) -> bool:
         """Whether ``function`` is compiled for the types of these values already."""
         dispatcher = getattr(self.module, function)
-        key = tuple(dispatcher.typeof_pyval(a) for a in self.arguments(function, values))
-        return key in dispatcher.overloads
+        return self.argtypes(function, self.arguments(function, values)) in dispatcher.overloads
 
     def has(self, function: str) -> bool:
         """Whether the module defines ``function``."""
@@ -84,11 +103,39 @@ class Generated:
         out = dispatcher(*args)
         known = None if types is None else types.get(function)
         if known is None:
-            key = tuple(dispatcher.typeof_pyval(a) for a in args)
-            known = dispatcher.overloads[key].signature.return_type
+            known = dispatcher.overloads[self.argtypes(function, args)].signature.return_type
             if types is not None:
                 types[function] = known
         return retype(out, known)
+
+
+_INT64 = (-(1 << 63), 1 << 63)
+
+
+def _type_key(args: tuple) -> tuple | None:
+    """A key that determines numba's types of ``args``, or None where it cannot be cheap
+    (tuples, records, array subclasses, ...: those are typed by numba every call)."""
+    key: list[object] = []
+    for a in args:
+        kind = type(a)
+        if kind is np.ndarray:
+            flags = a.flags
+            layout = (flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned)
+            key.append((a.dtype, a.ndim, *layout))
+        elif kind is int:
+            key.append((int, _INT64[0] <= a < _INT64[1]))
+        elif kind is tuple:  # a plain tuple, not a namedtuple
+            inner = _type_key(a)
+            if inner is None:
+                return None
+            key.append((tuple, inner))
+        elif kind in (float, bool, complex):
+            key.append(kind)
+        elif isinstance(a, np.number | np.bool_):
+            key.append(a.dtype)
+        else:
+            return None
+    return tuple(key)
 
 
 class LoopKind(ABC):
@@ -132,7 +179,7 @@ class LoopKind(ABC):
         self.carry = dict(zip(self.plan.carry, carry, strict=False))
         # an argument the prologue does not rebind goes on as the caller's object itself:
         # numba hands a namedtuple back as a plain tuple, an array as a new view
-        rebound = names_stored(self.plan.prologue)
+        rebound = self.plan.prologue_binds
         for name, value in zip(self.plan.args, self.args, strict=True):
             if name in self.carry and name not in rebound:
                 self.carry[name] = value

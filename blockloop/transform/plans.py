@@ -6,9 +6,11 @@ Plain data: no analysis and no rendering here.
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass, field
 
 from .source import Source
+from .syntax import names_stored
 
 __all__ = [
     "Accumulator",
@@ -76,6 +78,11 @@ class LoopPlan:
     def line(self) -> int:
         """The user's line of the checkpointed loop."""
         return self.source.line_of(self.loop)
+
+    @functools.cached_property
+    def prologue_binds(self) -> frozenset[str]:
+        """The names the prologue binds (read at every call: computed once)."""
+        return frozenset(names_stored(self.prologue))
 
 
 @dataclass
