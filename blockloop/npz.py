@@ -111,8 +111,11 @@ class _EarlyWriteback:
     from that fsync alone. A no-op where the call or a file descriptor is missing.
     """
 
-    def __init__(self, f: BinaryIO) -> None:
+    def __init__(self, f: BinaryIO | None) -> None:
         self.f, self.start, self.pending = f, 0, 0
+        if f is None:
+            self.fd = None
+            return
         try:
             self.fd = f.fileno() if hasattr(os, "posix_fadvise") else None
         except (AttributeError, OSError, io.UnsupportedOperation):
@@ -124,6 +127,7 @@ class _EarlyWriteback:
         if self.fd is None or self.pending < _WRITEBACK_EVERY:
             return
         self.pending = 0
+        assert self.f is not None
         self.f.flush()
         end = self.f.tell()
         try:
@@ -133,12 +137,16 @@ class _EarlyWriteback:
         self.start = end
 
 
-def write_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> dict[str, str]:
+def write_npz(
+    f: BinaryIO, arrays: dict[str, np.ndarray], early_writeback: bool = True
+) -> dict[str, str]:
     """Write ``arrays`` as an uncompressed npz, streaming each array's memory (no copies).
 
     The same file ``numpy.savez`` would write, up to the zip's bookkeeping: one
     ``NAME.npy`` member per array, format 1.0 or 2.0 headers, no pickled objects.
-    Writeback to the disk starts as the file is written.
+    With ``early_writeback``, writeback to the disk starts as the file is written (for a
+    file about to be fsynced); without it the page cache takes the file at memory speed
+    and the system writes it back later.
 
     Returns
     -------
@@ -146,7 +154,7 @@ def write_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> dict[str, str]:
         Each array's :func:`~blockloop.fingerprint.array_hash` (xxh3-64 of its bytes in
         C order), computed in the same pass as the write.
     """
-    writeback = _EarlyWriteback(f)
+    writeback = _EarlyWriteback(f if early_writeback else None)
     digests = {}
     zf = StoredZip(f)
     for name, array in arrays.items():

@@ -257,7 +257,7 @@ class Store:
         try:
 
             def npz(f: BinaryIO) -> None:
-                digests.update(write_npz(f, arrays))
+                digests.update(write_npz(f, arrays, early_writeback=durable))
                 size.append(f.tell())
 
             durable_write(npz_path, npz, "npz", durable)
