@@ -120,6 +120,7 @@ class CheckpointedKernel:
         written = written_parameters(fn, call_writes(namespace))  # type: ignore[arg-type]
         # arguments whose large arrays the run key may sample: those the kernel never writes
         self._sampled = frozenset(a for a in plan.args if a not in written)
+        self._written = frozenset(plan.args) - self._sampled
         self._namespace = namespace
         self._helpers = helpers_fingerprint(self.plan.globals_used, func.__globals__, closure)
         self.phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
@@ -259,7 +260,7 @@ class CheckpointedKernel:
             functools.partial(KINDS[type(p)], p, g)
             for p, g in zip(self.phases, generated, strict=True)
         ]
-        phased = Phases(self.plan.args, self.phases, kinds, store)
+        phased = Phases(self.plan.args, self.phases, kinds, store, self._written)
         return phased.run(values, coordinator, settings, identity, report)
 
     def __repr__(self) -> str:

@@ -138,6 +138,40 @@ def fill_then_sum(n):  # a map phase into a prologue array, then a sum phase ove
     return y, total
 
 
+@njit(parallel=True, cache=True)
+def equalise(x, w, nbins, out):  # weighted histogram; statements between loops; a map; a sum
+    lo, hi = x.min(), x.max()
+    hist = np.zeros(nbins)
+    for i in prange(x.shape[0]):
+        k = min(int((x[i] - lo) / (hi - lo) * nbins), nbins - 1)
+        hist[k] += w[i]
+    w /= hist.sum()  # an argument changed in place between loops
+    cdf = np.cumsum(hist) / hist.sum()  # a new array
+    scale = (lo, hi - lo)  # a tuple
+    for i in prange(x.shape[0]):
+        k = min(int((x[i] - scale[0]) / scale[1] * nbins), nbins - 1)
+        out[i] = cdf[k] * w[i]
+    total = 0.0
+    for i in prange(x.shape[0]):
+        total += out[i]
+    return cdf, total
+
+
+@njit(parallel=True, cache=True)
+def centred_interior(u, out):  # a view of an argument handed from one loop to the next
+    s = 0.0
+    for i in prange(u.shape[0]):
+        s += u[i]
+    inner = out[1:-1]
+    mean = s / u.shape[0]
+    for i in prange(inner.shape[0]):
+        inner[i] = 0.5 * (u[i] + u[i + 2]) - mean
+    peak = 0.0
+    for i in prange(inner.shape[0]):
+        peak = max(peak, abs(inner[i]))
+    return mean, peak
+
+
 def _rng():
     return np.random.default_rng(11)
 
@@ -155,6 +189,8 @@ INPUTS = {
     ),
     "relax_until": lambda: (np.linspace(0.0, 1.0, 41) ** 3, 1e-5),
     "fill_then_sum": lambda: (300_000,),
+    "equalise": lambda: (_rng().normal(size=50_000), _rng().random(50_000), 64, np.zeros(50_000)),
+    "centred_interior": lambda: (_rng().normal(size=50_000), np.zeros(50_000)),
 }
 
 PHASES = {
@@ -165,4 +201,6 @@ PHASES = {
     "power_iteration": 1,
     "relax_until": 1,
     "fill_then_sum": 2,
+    "equalise": 3,
+    "centred_interior": 3,
 }

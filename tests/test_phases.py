@@ -12,7 +12,7 @@ import numba
 import numpy as np
 import pytest
 
-from blockloop import checkpointed_loop
+from blockloop import CheckpointWarning, checkpointed_loop
 from blockloop.progress import Progress
 from blockloop.store import Store
 from tests import phase_kernels as pk
@@ -145,6 +145,94 @@ def test_a_crash_in_each_phase_resumes_in_that_phase(name, tmp_path):
         if report.resumed_from is not None:
             assert report.resumed_from > 0
     assert crashed_in == set(saves)  # a crash in every phase
+
+
+class _Counted:
+    """A generated function that counts its calls (and is otherwise the function)."""
+
+    def __init__(self, dispatcher) -> None:
+        self.dispatcher, self.calls = dispatcher, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.dispatcher(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.dispatcher, name)
+
+
+def _crash_in_last_phase(name: str, root) -> tuple[object, object, object]:
+    """An uninterrupted run's result and arguments, and a kernel whose run under ``root``
+    died at the first checkpoint of its last phase."""
+    kernel = _kernel(name, root / "whole", ticks=True)
+    kernel._store_class = _Recorder
+    _Recorder.saves, _Recorder.crash_at = [], None
+    args = pk.INPUTS[name]()
+    want = kernel(*args)
+    last = f"phase-{pk.PHASES[name]}"
+    crash_at = _Recorder.saves.index(last) + 1
+    kernel = _kernel(name, root / "crash", ticks=True)
+    kernel._store_class = _Recorder
+    _Recorder.saves, _Recorder.crash_at = [], crash_at
+    with pytest.raises(Crash):
+        kernel(*pk.INPUTS[name]())
+    _Recorder.saves, _Recorder.crash_at = [], None
+    return kernel, want, args
+
+
+def _count_prologues(kernel, monkeypatch) -> list[_Counted]:
+    counted = []
+    for gen in kernel._compiled():
+        counted.append(_Counted(gen.module._bl_prologue))
+        monkeypatch.setattr(gen.module, "_bl_prologue", counted[-1])
+    return counted
+
+
+def test_a_resume_skips_finished_phases_and_the_statements_before_their_loops(
+    tmp_path, monkeypatch
+):
+    """Phases 1 and 2 finished before the crash: their handoffs give back what they
+    handed on (a new array, a tuple, scalars) and the arguments they changed (one in
+    place between loops, one by a map), so neither they nor the statements before their
+    loops run again; the result and the arguments have the uninterrupted run's bits."""
+    kernel, want, args = _crash_in_last_phase("equalise", tmp_path)
+    run_dir = kernel.run_dir(*pk.INPUTS["equalise"]())
+    assert all((run_dir / f"phase-{k}" / "handoff.json").exists() for k in (1, 2))
+    prologues = _count_prologues(kernel, monkeypatch)
+    args_again = pk.INPUTS["equalise"]()
+    got = kernel(*args_again)
+    assert [p.calls for p in prologues] == [0, 0, 1]
+    assert _Recorder.saves[0] == "phase-3"
+    assert _same_bits(got, want) and _same_bits(args_again, args)
+    assert kernel.last_report.phase == 3 and not kernel.last_report.already_complete
+
+
+def test_a_damaged_handoff_falls_back_to_the_phases_checkpoint(tmp_path, monkeypatch):
+    kernel, want, args = _crash_in_last_phase("equalise", tmp_path)
+    npz = kernel.run_dir(*pk.INPUTS["equalise"]()) / "phase-1" / "handoff.npz"
+    data = bytearray(npz.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    npz.write_bytes(bytes(data))
+    prologues = _count_prologues(kernel, monkeypatch)
+    args_again = pk.INPUTS["equalise"]()
+    with pytest.warns(CheckpointWarning, match=r"skipping .*phase-1/handoff\.json"):
+        got = kernel(*args_again)
+    assert [p.calls for p in prologues] == [1, 0, 1]  # phase 1 from its completion record
+    assert _same_bits(got, want) and _same_bits(args_again, args)
+
+
+def test_a_view_of_an_argument_is_not_handed_on_from_a_copy(tmp_path, monkeypatch):
+    """Phase 2 hands phase 3 a view of the argument ``out``: a copy from a handoff would
+    not be that memory, so phase 2 has none, and its statements run again on a resume."""
+    kernel, want, args = _crash_in_last_phase("centred_interior", tmp_path)
+    run_dir = kernel.run_dir(*pk.INPUTS["centred_interior"]())
+    assert (run_dir / "phase-1" / "handoff.json").exists()
+    assert not (run_dir / "phase-2" / "handoff.json").exists()
+    prologues = _count_prologues(kernel, monkeypatch)
+    args_again = pk.INPUTS["centred_interior"]()
+    got = kernel(*args_again)
+    assert [p.calls for p in prologues] == [0, 1, 1]
+    assert _same_bits(got, want) and _same_bits(args_again, args)
 
 
 def test_progress_without_a_total_counts_steps():

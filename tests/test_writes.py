@@ -68,6 +68,14 @@ def test_written_parameters_follow_aliases_and_helpers():
     assert written_parameters(fn, lambda name: frozenset()) == frozenset({0, "a"})
 
 
+def test_an_augmented_assignment_writes_an_argument_in_place():
+    """``w /= s`` changes the caller's array (numba's in-place operator): a written
+    parameter, never one the run key may sample (found on a kernel of several loops)."""
+    src = "def f(w, x, n, *, out):\n    s = x.sum()\n    w /= s\n    n += 1\n    out += w\n"
+    fn = ast.parse(src).body[0]
+    assert written_parameters(fn) == frozenset({0, "w", 2, "n", "out"})
+
+
 def test_read_only_helper_is_accepted():
     kernel = checkpointed_loop(cases.ok_read_only_helper)
     assert [a.name for a in kernel.plan.accumulators] == ["s"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from .._errors import CheckpointWarning, warn
 from ..manifest import Identity
 from ..report import Report
 from ..store import Store
@@ -12,20 +15,27 @@ from ..transform import LoopPlan
 from ..transform.syntax import names_stored
 from .coordinator import Coordinator
 from .driver import Driver
+from .handoff import Handoff
 from .kinds import LoopKind
 from .settings import RunSettings
 
 __all__ = ["Phases"]
+
+log = logging.getLogger(__name__)
 
 
 class Phases:
     """Runs the phases of a kernel in turn; each phase's checkpoints are in a directory
     of its own (``phase-1``, ``phase-2``, ...) under the run's.
 
-    A phase that completed in an earlier call is not computed again: its driver finds
-    the completion checkpoint and runs only the statements that hand its results on.
-    The statements before each loop run again on a resume (as a single loop's prologue
-    does), on the same values as the first time, so they give the same bits.
+    A phase that completed in an earlier call is not run again, nor are the statements
+    before its loop: its handoff (:mod:`.handoff`) gives back what it handed on and the
+    arguments' contents. Where there is no usable handoff (a value that could not be
+    saved exactly, a crash between the phase's end and the handoff), its driver finds the
+    completion checkpoint and runs only the statements before the loop and those that hand
+    its results on. The statements before the loop of the phase that was interrupted run
+    again on a resume (as a single loop's prologue does), on the same values as the first
+    time, so they give the same bits.
 
     Parameters
     ----------
@@ -37,6 +47,8 @@ class Phases:
         For each phase, ``kind(values, report)`` makes its :class:`LoopKind`.
     store : callable
         ``store(dirname)`` gives the store factory of the phase directory ``dirname``.
+    written : frozenset of str
+        The parameters the kernel may write: their contents are part of each handoff.
     """
 
     def __init__(
@@ -45,11 +57,13 @@ class Phases:
         plans: Sequence[LoopPlan],
         kinds: Sequence[Callable[[tuple, Report], LoopKind]],
         store: Callable[[str], Callable[[Identity], Store]],
+        written: frozenset[str] = frozenset(),
     ) -> None:
         self.args = args
         self.plans = plans
         self.kinds = kinds
         self.store = store
+        self.written = written
 
     def run(
         self,
@@ -76,17 +90,24 @@ class Phases:
             if already:  # every phase before was complete: this call starts here
                 report.resumed_from = None
             report.already_complete = False  # each phase's driver says it anew
+            ident = identity.with_loop(phase=k + 1, phases=count)
+            stored |= set(names_stored([*plan.prologue, plan.loop]))
+            last = k + 1 == count
+            handoff = Handoff(Path(root) / f"phase-{k + 1}", ident)
+            restored = None if last else handoff.load(given, self.written)
+            if restored is not None:
+                log.debug("%s: phase %d of %d given back by its handoff", plan.name, k + 1, count)
+                values, total = restored.values, total + restored.total
+                continue
             kind = make_kind(values, report)
             phase_settings = dataclasses.replace(settings, store=self.store(f"phase-{k + 1}"))
-            ident = identity.with_loop(phase=k + 1, phases=count)
             try:
                 result = Driver(kind, coordinator, phase_settings, ident, report).run()
             finally:
                 report.run_dir = root  # the run's directory, not the phase's
             already = already and report.already_complete
             total += report.units_total
-            stored |= set(names_stored([*plan.prologue, plan.loop]))
-            if k + 1 < count:
+            if not last:
                 # an argument no statement rebinds goes on as the caller's object (numba
                 # returns a namedtuple as a plain tuple, an array as a new view)
                 assert isinstance(result, tuple)
@@ -94,6 +115,22 @@ class Phases:
                     given[name] if name in given and name not in stored else value
                     for name, value in zip(plan.hands_on, result, strict=True)
                 )
+                if coordinator.speaks:
+                    self._hand_on(handoff, plan, values, given, report.units_total)
         report.already_complete = already
         report.units_total = total
         return result
+
+    def _hand_on(
+        self, handoff: Handoff, plan: LoopPlan, values: tuple, given: dict, total: int
+    ) -> None:
+        """Save the phase's handoff; a failure costs a later resume some statements only."""
+        try:
+            if not handoff.save(plan.hands_on, values, given, self.written, total):
+                log.debug("%s: no %s: a value it hands on cannot be saved", plan.name, handoff.json)
+        except OSError as exc:
+            warn(
+                f"cannot write {handoff.json}: {exc.strerror or exc}; a resume will run the "
+                "statements before this phase's loop again",
+                CheckpointWarning,
+            )

@@ -361,7 +361,15 @@ def written_parameters(
     """The positions and names of ``fn``'s parameters that its body may write into."""
     params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
     kwonly = [a.arg for a in fn.args.kwonlyargs]
-    found = outer_writes(fn.body, [*params, *kwonly], call_writes=call_writes)
+    found: set[str] = set(outer_writes(fn.body, [*params, *kwonly], call_writes=call_writes))
+    # ``x *= 2`` (anywhere, a reduction into an argument too) writes an array argument in
+    # place; outer_writes leaves such updates to the loop analysis, which calls them
+    # reductions
+    found |= {
+        node.target.id
+        for node in walk(fn.body)
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)
+    }
     out: set[int | str] = set()
     for k, name in enumerate(params):
         if name in found:
