@@ -1,7 +1,7 @@
 """Monte Carlo pi with counter-based random numbers.
 
-Iteration ``i`` draws its point with counters ``2 i`` and ``2 i + 1`` from
-:mod:`blockloop.random` (Philox4x32-10), so the estimate depends on neither the thread
+Iteration ``i`` draws its point (both coordinates from one Philox4x32-10 block) with
+counter ``i`` from :mod:`blockloop.random`, so the estimate depends on neither the thread
 count, nor how the work is cut into chunks, nor how often the run was interrupted.
 """
 
@@ -12,7 +12,7 @@ import sys
 from numba import njit, prange
 
 from blockloop import checkpointed_loop
-from blockloop.random import key, uniform
+from blockloop.random import key, uniform2
 
 
 @checkpointed_loop
@@ -21,8 +21,7 @@ def monte_carlo_pi(n, seed):
     k = key(seed, 0)
     inside = 0
     for i in prange(n):
-        x = uniform(k, 2 * i)
-        y = uniform(k, 2 * i + 1)
+        x, y = uniform2(k, i)
         if x * x + y * y < 1.0:
             inside += 1
     return 4.0 * inside / n

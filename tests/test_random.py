@@ -12,7 +12,7 @@ import pytest
 from numba import njit, prange
 
 from blockloop import checkpointed_loop
-from blockloop.random import integers, key, normal, philox4x32, uniform
+from blockloop.random import integers, key, normal, philox4x32, uniform, uniform2
 
 # Random123's kat_vectors for philox4x32-10: counter (4 words), key (2), output (4)
 KAT = [
@@ -77,6 +77,33 @@ def test_draws_depend_on_key_and_counter_only():
     u2, z2, d2 = _draws(k, 1000)
     assert np.array_equal(u1, u2) and np.array_equal(z1, z2) and np.array_equal(d1, d2)
     assert float(uniform(k, 5)) == u1[5]  # from Python and from a kernel alike
+
+
+def test_uniform2_is_both_halves_of_one_block():
+    k = key(2024, 5)
+    words = philox4x32(
+        np.uint64(77), np.uint64(0), np.uint64(0), np.uint64(0), k & 0xFFFFFFFF, k >> 32
+    )
+    w = [int(x) for x in words]
+    first, second = uniform2(k, 77)
+    assert first == uniform(k, 77) == ((w[0] << 32 | w[1]) >> 11) * 2.0**-53
+    assert second == ((w[2] << 32 | w[3]) >> 11) * 2.0**-53
+
+
+@njit(parallel=True, cache=True)
+def _pairs(k, n):
+    out = np.empty((n, 2))
+    for i in prange(n):
+        out[i, 0], out[i, 1] = uniform2(k, i)
+    return out
+
+
+def test_uniform2_pairs_are_uniform_and_uncorrelated():
+    n = 10**6
+    p = _pairs(key(99, 1), n)
+    critical = 1.63 / math.sqrt(n)  # 1 % level; the key is fixed, so this cannot flake
+    assert _ks(p[:, 0], lambda x: x) < critical and _ks(p[:, 1], lambda x: x) < critical
+    assert abs(np.corrcoef(p[:, 0], p[:, 1])[0, 1]) < 4.0 / math.sqrt(n)
 
 
 def test_integers_refuses_an_empty_range():
