@@ -68,7 +68,7 @@ def timed(call) -> tuple[float, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=float, default=2**24, help="rows of 8 doubles")
-    parser.add_argument("--terms", type=int, default=40, help="work per element")
+    parser.add_argument("--terms", type=int, default=70, help="work per element")
     parser.add_argument("--reps", type=int, default=2)
     args = parser.parse_args()
     rows, terms = int(args.rows), args.terms
