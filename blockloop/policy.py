@@ -132,13 +132,17 @@ class Policy:
         self.dispatch = 0.0
         self.since = 0.0
         self._tiles = self.fewest
+        self._interval_of: tuple[tuple[float, float] | None, float] = (None, 0.0)
 
     @property
     def interval(self) -> float:
         """Seconds of compute between two checkpoints."""
         if self.fixed_interval is not None:
             return self.fixed_interval
-        return daly_interval(self.write_cost, self.mtbf)
+        key = (self.write_cost, self.mtbf)  # read after every chunk: computed once per cost
+        if self._interval_of[0] != key:
+            self._interval_of = (key, daly_interval(self.write_cost, self.mtbf))
+        return self._interval_of[1]
 
     @property
     def chunk_seconds(self) -> float:
