@@ -139,15 +139,18 @@ def fill_then_sum(n):  # a map phase into a prologue array, then a sum phase ove
 
 
 @njit(parallel=True, cache=True)
-def equalise(x, w, nbins, out):  # weighted histogram; statements between loops; a map; a sum
-    lo, hi = x.min(), x.max()
-    hist = np.zeros(nbins)
+def equalise(x, w, nbins, out):  # range and weight; statements between loops; a map; a sum
+    lo, hi, wsum = np.inf, -np.inf, 0.0
     for i in prange(x.shape[0]):
-        k = min(int((x[i] - lo) / (hi - lo) * nbins), nbins - 1)
-        hist[k] += w[i]
-    w /= hist.sum()  # an argument changed in place between loops
-    cdf = np.cumsum(hist) / hist.sum()  # a new array
+        lo = min(lo, x[i])
+        hi = max(hi, x[i])
+        wsum += w[i]
+    w /= wsum  # an argument changed in place between loops
     scale = (lo, hi - lo)  # a tuple
+    counts = np.zeros(nbins)
+    for i in range(x.shape[0]):  # a loop without prange: a statement between phases
+        counts[min(int((x[i] - scale[0]) / scale[1] * nbins), nbins - 1)] += 1.0
+    cdf = np.cumsum(counts) / x.shape[0]  # a new array
     for i in prange(x.shape[0]):
         k = min(int((x[i] - scale[0]) / scale[1] * nbins), nbins - 1)
         out[i] = cdf[k] * w[i]
