@@ -44,6 +44,8 @@ class SlurmDaemons:
             self.stopped = True
             pids = self.pids() if self.proc.wait(timeout=600) == 0 else []
             subprocess.run([str(self.here / "down.sh"), *pids], timeout=120, check=False)
+            self.out.close()
+            self.err.close()
 
 
 _slurm: list[SlurmDaemons] = []
