@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import logging
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import config
 from ._errors import CheckpointError
 from .manifest import Manifest
 from .policy import daly_interval, expected_waste, young_interval
+from .runtime.handoff import read_handoff
 from .store import RunPaths, is_locked, load_manifest, verify_generation
 
 __all__ = ["main"]
@@ -211,20 +213,30 @@ def _show(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     runs = _run_dirs(_root(args))
-    bad = checked = 0
+    bad = checked = handoffs = 0
     for run in runs:
         for paths in _phases(run):
-            for g in paths.generations():
+            checks: list[tuple[Path, Callable[[], object]]] = [
+                (paths.manifest(g), functools.partial(verify_generation, paths, g))
+                for g in paths.generations()
+            ]
+            handoff = paths.run_dir / "handoff.json"
+            if handoff.exists():  # what a finished phase hands on (a kernel of several loops)
+                checks.append((handoff, functools.partial(read_handoff, handoff)))
+                handoffs += 1
+            for path, check in checks:
                 checked += 1
                 try:
-                    verify_generation(paths, g)
+                    check()
                 except CheckpointError as exc:
                     bad += 1
-                    print(f"BAD  {paths.manifest(g)}: {exc}")
+                    print(f"BAD  {path}: {exc}")
                 else:
                     if not args.quiet:
-                        print(f"ok   {paths.manifest(g)}")
-    print(f"{checked} generations in {len(runs)} runs checked, {bad} bad")
+                        print(f"ok   {path}")
+    generations = checked - handoffs
+    also = f" and {handoffs} handoff{'s' if handoffs > 1 else ''}" if handoffs else ""
+    print(f"{generations} generations{also} in {len(runs)} runs checked, {bad} bad")
     return 1 if bad else 0
 
 

@@ -118,7 +118,9 @@ def test_ls_show_and_verify_understand_a_kernel_of_several_loops(ckdir, capsys):
     assert info["phase"][1] == 2
     assert main(["verify", str(ckdir)]) == 0
     checked = capsys.readouterr().out.splitlines()[-1]
-    assert checked.startswith(f"{len(second.generations()) + 1} generations in 1 runs")
+    # phase 1's final generation and its handoff, and phase 2's generations
+    generations = len(second.generations()) + 1
+    assert checked.startswith(f"{generations} generations and 1 handoff in 1 runs")
 
 
 def test_verify_passes_then_fails_on_a_flipped_byte(ckdir, monkeypatch, capsys):

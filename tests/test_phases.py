@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from typing import ClassVar
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from blockloop import CheckpointWarning, checkpointed_loop
+from blockloop.cli import main
 from blockloop.progress import Progress
 from blockloop.store import Store
 from tests import phase_kernels as pk
@@ -207,12 +209,15 @@ def test_a_resume_skips_finished_phases_and_the_statements_before_their_loops(
     assert kernel.last_report.phase == 3 and not kernel.last_report.already_complete
 
 
-def test_a_damaged_handoff_falls_back_to_the_phases_checkpoint(tmp_path, monkeypatch):
+def test_a_damaged_handoff_falls_back_to_the_phases_checkpoint(tmp_path, monkeypatch, capsys):
+    """``blockloop verify`` finds the damage; the resume warns and uses the checkpoint."""
     kernel, want, args = _crash_in_last_phase("equalise", tmp_path)
     npz = kernel.run_dir(*pk.INPUTS["equalise"]()) / "phase-1" / "handoff.npz"
     data = bytearray(npz.read_bytes())
     data[len(data) // 2] ^= 0x01
     npz.write_bytes(bytes(data))
+    assert main(["verify", str(tmp_path / "crash")]) == 1
+    assert re.search(r"BAD +\S*phase-1/handoff\.json", capsys.readouterr().out)
     prologues = _count_prologues(kernel, monkeypatch)
     args_again = pk.INPUTS["equalise"]()
     with pytest.warns(CheckpointWarning, match=r"skipping .*phase-1/handoff\.json"):

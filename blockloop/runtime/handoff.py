@@ -30,7 +30,7 @@ from ..manifest import ArraySpec, Identity
 from ..npz import read_arrays, write_npz
 from ..rundir import read_manifest, sealed_bytes
 
-__all__ = ["Handoff", "Restored"]
+__all__ = ["Handoff", "Restored", "read_handoff"]
 
 _FORMAT = "blockloop-handoff-1"
 _PYTHON_SCALARS = {bool: "bool", int: "int", float: "float", complex: "complex"}
@@ -120,14 +120,10 @@ class Handoff:
         if not self.json.exists():
             return None
         try:
-            body = read_manifest(self.json)
-            if body.get("format") != _FORMAT:
-                raise CheckpointError("it is not a handoff of this blockloop")
+            body, arrays = read_handoff(self.json)
             key = self.identity.mismatch(Identity.from_json(body["identity"]))
             if key is not None:
                 raise CheckpointError(f"it belongs to another run ({key} differs)")
-            specs = {k: ArraySpec.from_json(v, k) for k, v in body["arrays"].items()}
-            arrays = read_arrays(self.npz, specs)
             saved = body["arguments"]
             if set(saved) != written:
                 raise CheckpointError("it saved other arguments")
@@ -146,6 +142,24 @@ class Handoff:
                 CheckpointWarning,
             )
             return None
+
+
+def read_handoff(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """A handoff's JSON body and its arrays, every checksum verified.
+
+    Raises
+    ------
+    CheckpointError
+        If either file is missing, damaged or not a handoff.
+    """
+    body = read_manifest(path)
+    if body.get("format") != _FORMAT:
+        raise CheckpointError(f"{path} is not a handoff of this blockloop")
+    try:
+        specs = {k: ArraySpec.from_json(v, k) for k, v in body["arrays"].items()}
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: malformed handoff ({exc})") from None
+    return body, read_arrays(path.with_suffix(".npz"), specs)
 
 
 def _encode(value: object, arrays: dict[str, np.ndarray]) -> dict:
