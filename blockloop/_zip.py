@@ -7,8 +7,8 @@ call's completion record pays three times. This writer takes the CRC-32 from ISA
 itself, in one forward pass: every member with Zip64 sizes (so any member may exceed
 4 GiB) and its CRC and sizes in a data descriptor after its data (as zip writes to a
 stream), then the central directory and the end records (Zip64 ones where the directory
-needs them). :mod:`zipfile` and
-``numpy.load`` read the result; the reading side stays theirs.
+needs them). :mod:`zipfile` and ``numpy.load`` read the result; the reading side stays
+theirs.
 """
 
 from __future__ import annotations

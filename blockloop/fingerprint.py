@@ -31,6 +31,7 @@ __all__ = [
     "Content",
     "args_fingerprint",
     "array_hash",
+    "arrays_in",
     "check_closure",
     "closure_values",
     "describe_arg",
@@ -201,17 +202,18 @@ def args_fingerprint(
         sampled += found
     if sampled:
         written = [a for n, v in zip(names, values, strict=True) if n not in sample
-                   for a in _arrays_in(v)]  # fmt: skip
+                   for a in arrays_in(v)]  # fmt: skip
         if any(np.may_share_memory(a, w) for a in sampled for w in written):
             return args_fingerprint(names, values)
     return digest(*parts), Content(sampled)
 
 
-def _arrays_in(value: object) -> list[np.ndarray]:
+def arrays_in(value: object) -> list[np.ndarray]:
+    """The arrays in an argument: itself, or the members of a tuple, recursively."""
     if isinstance(value, np.ndarray):
         return [value]
     if isinstance(value, tuple):
-        return [a for v in value for a in _arrays_in(v)]
+        return [a for v in value for a in arrays_in(v)]
     return []
 
 

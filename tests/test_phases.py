@@ -209,20 +209,34 @@ def test_a_resume_skips_finished_phases_and_the_statements_before_their_loops(
     assert kernel.last_report.phase == 3 and not kernel.last_report.already_complete
 
 
-def test_a_damaged_handoff_falls_back_to_the_phases_checkpoint(tmp_path, monkeypatch, capsys):
-    """``blockloop verify`` finds the damage; the resume warns and uses the checkpoint."""
+@pytest.mark.parametrize(
+    ("damaged", "prologue_calls"),
+    [
+        (("phase-2",), [0, 1, 1]),  # phase 1's handoff instead, phase 2 from its checkpoint
+        (("phase-1", "phase-2"), [1, 1, 1]),  # every finished phase from its checkpoint
+    ],
+)
+def test_a_damaged_handoff_falls_back(tmp_path, monkeypatch, capsys, damaged, prologue_calls):
+    """``blockloop verify`` finds the damage; the resume warns, takes the newest handoff
+    that verifies (or the phases' checkpoints) and ends with the same bits."""
     kernel, want, args = _crash_in_last_phase("equalise", tmp_path)
-    npz = kernel.run_dir(*pk.INPUTS["equalise"]()) / "phase-1" / "handoff.npz"
-    data = bytearray(npz.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    npz.write_bytes(bytes(data))
+    run_dir = kernel.run_dir(*pk.INPUTS["equalise"]())
+    for phase in damaged:
+        npz = run_dir / phase / "handoff.npz"
+        data = bytearray(npz.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        npz.write_bytes(bytes(data))
     assert main(["verify", str(tmp_path / "crash")]) == 1
-    assert re.search(r"BAD +\S*phase-1/handoff\.json", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert all(re.search(rf"BAD +\S*{p}/handoff\.json", out) for p in damaged)
     prologues = _count_prologues(kernel, monkeypatch)
     args_again = pk.INPUTS["equalise"]()
-    with pytest.warns(CheckpointWarning, match=r"skipping .*phase-1/handoff\.json"):
+    with pytest.warns(CheckpointWarning) as caught:
         got = kernel(*args_again)
-    assert [p.calls for p in prologues] == [1, 0, 1]  # phase 1 from its completion record
+    messages = [str(w.message) for w in caught]
+    for phase in damaged:
+        assert any(re.search(rf"skipping .*{phase}/handoff\.json", m) for m in messages)
+    assert [p.calls for p in prologues] == prologue_calls
     assert _same_bits(got, want) and _same_bits(args_again, args)
 
 

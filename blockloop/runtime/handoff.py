@@ -26,6 +26,7 @@ import numpy as np
 
 from .._errors import CheckpointError, CheckpointWarning, warn
 from ..durable import durable_write
+from ..fingerprint import arrays_in
 from ..manifest import ArraySpec, Identity
 from ..npz import read_arrays, write_npz
 from ..rundir import read_manifest, sealed_bytes
@@ -42,7 +43,7 @@ class _Unsaveable(Exception):
 
 
 class Restored:
-    """A handoff read back: the values, and the units the phase counted."""
+    """A handoff read back: the values, and the units of the phases up to this one."""
 
     def __init__(self, values: tuple, total: int) -> None:
         self.values, self.total = values, total
@@ -88,7 +89,7 @@ class Handoff:
             args = {name: _encode(given[name], arrays) for name in sorted(written)}
         except _Unsaveable:
             return False
-        theirs = [a for v in given.values() for a in _arrays(v)]
+        theirs = [a for v in given.values() for a in arrays_in(v)]
         for k, a in enumerate(own):  # a view handed on: a later phase may write through it
             if any(np.may_share_memory(a, b) for b in [*own[k + 1 :], *theirs]):
                 return False
@@ -192,15 +193,6 @@ def _decode(layout: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> obje
     value = arrays[layout["scalar"]][()]
     python = layout.get("python")
     return _PYTHON_TYPES[python](value) if python else value
-
-
-def _arrays(value: object) -> Iterator[np.ndarray]:
-    """The arrays in an argument (itself, or the members of a tuple, recursively)."""
-    if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, tuple):
-        for v in value:
-            yield from _arrays(v)
 
 
 def _pairs(value: object, layout: Mapping[str, Any]) -> Iterator[tuple[np.ndarray, str]]:

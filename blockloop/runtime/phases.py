@@ -29,13 +29,13 @@ class Phases:
     of its own (``phase-1``, ``phase-2``, ...) under the run's.
 
     A phase that completed in an earlier call is not run again, nor are the statements
-    before its loop: its handoff (:mod:`.handoff`) gives back what it handed on and the
-    arguments' contents. Where there is no usable handoff (a value that could not be
-    saved exactly, a crash between the phase's end and the handoff), its driver finds the
-    completion checkpoint and runs only the statements before the loop and those that hand
-    its results on. The statements before the loop of the phase that was interrupted run
-    again on a resume (as a single loop's prologue does), on the same values as the first
-    time, so they give the same bits.
+    before its loop: the newest handoff (:mod:`.handoff`) gives back what that phase handed
+    on and the arguments' contents, which stand for every phase up to it. Where there is no
+    usable handoff (a value that could not be saved exactly, a crash between the phase's
+    end and the handoff), a phase's driver finds its completion checkpoint and runs only
+    the statements before the loop and those that hand its results on. The statements
+    before the loop of the phase that was interrupted run again on a resume (as a single
+    loop's prologue does), on the same values as the first time, so they give the same bits.
 
     Parameters
     ----------
@@ -57,7 +57,7 @@ class Phases:
         plans: Sequence[LoopPlan],
         kinds: Sequence[Callable[[tuple, Report], LoopKind]],
         store: Callable[[str], Callable[[Identity], Store]],
-        written: frozenset[str] = frozenset(),
+        written: frozenset[str],
     ) -> None:
         self.args = args
         self.plans = plans
@@ -81,33 +81,37 @@ class Phases:
         count = len(self.plans)
         report.phases = count
         given = dict(zip(self.args, values, strict=True))
-        already, total = True, 0
-        stored: set[str] = set()
-        result: object = None
         root = report.run_dir
-        for k, (plan, make_kind) in enumerate(zip(self.plans, self.kinds, strict=True)):
+        idents = [identity.with_loop(phase=k + 1, phases=count) for k in range(count)]
+        handoffs = [Handoff(Path(root) / f"phase-{k + 1}", idents[k]) for k in range(count - 1)]
+        first, total = 0, 0
+        for k in reversed(range(count - 1)):  # the newest handoff stands for all before it
+            restored = handoffs[k].load(given, self.written)
+            if restored is not None:
+                log.debug("%s: phases 1 to %d given back by a handoff", self.plans[k].name, k + 1)
+                first, values, total = k + 1, restored.values, restored.total
+                break
+        stored: set[str] = set()
+        for plan in self.plans[:first]:
+            stored |= set(names_stored([*plan.prologue, plan.loop]))
+        already = True
+        result: object = None
+        for k in range(first, count):
+            plan, make_kind = self.plans[k], self.kinds[k]
             report.phase = k + 1
             if already:  # every phase before was complete: this call starts here
                 report.resumed_from = None
             report.already_complete = False  # each phase's driver says it anew
-            ident = identity.with_loop(phase=k + 1, phases=count)
             stored |= set(names_stored([*plan.prologue, plan.loop]))
-            last = k + 1 == count
-            handoff = Handoff(Path(root) / f"phase-{k + 1}", ident)
-            restored = None if last else handoff.load(given, self.written)
-            if restored is not None:
-                log.debug("%s: phase %d of %d given back by its handoff", plan.name, k + 1, count)
-                values, total = restored.values, total + restored.total
-                continue
             kind = make_kind(values, report)
             phase_settings = dataclasses.replace(settings, store=self.store(f"phase-{k + 1}"))
             try:
-                result = Driver(kind, coordinator, phase_settings, ident, report).run()
+                result = Driver(kind, coordinator, phase_settings, idents[k], report).run()
             finally:
                 report.run_dir = root  # the run's directory, not the phase's
             already = already and report.already_complete
             total += report.units_total
-            if not last:
+            if k + 1 < count:
                 # an argument no statement rebinds goes on as the caller's object (numba
                 # returns a namedtuple as a plain tuple, an array as a new view)
                 assert isinstance(result, tuple)
@@ -116,7 +120,7 @@ class Phases:
                     for name, value in zip(plan.hands_on, result, strict=True)
                 )
                 if coordinator.speaks:
-                    self._hand_on(handoff, plan, values, given, report.units_total)
+                    self._hand_on(handoffs[k], plan, values, given, total)
         report.already_complete = already
         report.units_total = total
         return result
@@ -124,7 +128,8 @@ class Phases:
     def _hand_on(
         self, handoff: Handoff, plan: LoopPlan, values: tuple, given: dict, total: int
     ) -> None:
-        """Save the phase's handoff; a failure costs a later resume some statements only."""
+        """Save the phase's handoff (``total``: the units of the phases up to this one); a
+        failure costs a later resume some statements only."""
         try:
             if not handoff.save(plan.hands_on, values, given, self.written, total):
                 log.debug("%s: no %s: a value it hands on cannot be saved", plan.name, handoff.json)
