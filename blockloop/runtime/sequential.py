@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import mmap
+import os
 import threading
 from typing import Any
 
+import numba
 import numpy as np
 
 from .._errors import BlockingError, CheckpointError
@@ -99,8 +101,16 @@ class SequentialKind(LoopKind):
 
     def allocate(self, threads: int) -> int:
         """Make the snapshot buffers on a thread while the loop computes, touching every page,
-        so that the first interval checkpoint copies into memory that is already there."""
-        if self.state_bytes(0) >= PREFAULT_BYTES:
+        so that the first interval checkpoint copies into memory that is already there.
+
+        Only where a core is left idle by the kernel's threads: on a machine they fill, the
+        helper thread would take a core from one of them and hold the others up at the end
+        of every parallel loop it overlaps, which costs more than the first copy's page
+        faults do.
+        """
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        spare = numba.get_num_threads() < (cores or 1)
+        if self.state_bytes(0) >= PREFAULT_BYTES and spare:
             self._prefault = threading.Thread(
                 target=self._make_snapshot_buffers, name="blockloop-prefault", daemon=True
             )
