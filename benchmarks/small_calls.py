@@ -10,6 +10,7 @@ Three figures, each the median of ``--calls`` interleaved calls of the ``pi`` ke
 
     python benchmarks/small_calls.py               # 1000 calls each
     python benchmarks/small_calls.py --calls 200
+    python benchmarks/small_calls.py --dir /dev/shm  # without the disk's metadata latency
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--n", type=int, default=10_000, help="iterations per call")
+    parser.add_argument(
+        "--dir", help="where the checkpoint directory is made (default: the system's temp dir)"
+    )
     args = parser.parse_args()
     plain = pi.original
-    with tempfile.TemporaryDirectory() as root:
+    with tempfile.TemporaryDirectory(dir=args.dir) as root:
         blocked = checkpointed_loop(checkpoint_dir=root, progress=False)(plain)
         plain(args.n)
         blocked(args.n)  # compile (or load) both

@@ -14,7 +14,19 @@ from numba.core.errors import TypingError
 from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
-from ._superacc import FORMATS, WIDTH, add_at, address, flat_index, merge, normalise, round_to
+from ._superacc import (
+    FORMATS,
+    WIDTH,
+    add_at,
+    address,
+    fast_add,
+    fast_flush,
+    fast_open,
+    flat_index,
+    merge,
+    normalise,
+    round_to,
+)
 
 _BYTES = 8 * WIDTH  # one exact element
 
@@ -39,7 +51,8 @@ def _bl_xopen(row, identity, like, mode):  # pragma: no cover - replaced by the 
 
 
 def _bl_xadd(acc, value):  # pragma: no cover - replaced by the overload
-    """``acc += value``, in place in the tile's row."""
+    """``acc += value``: the accumulator afterwards (``s = _bl_xadd(s, e)``); an array's is
+    updated in place, an exact scalar's carries its float sums from term to term."""
     raise NotImplementedError
 
 
@@ -70,10 +83,10 @@ def _exact(mode: object) -> bool:
 
 @overload(_bl_xopen)
 def _xopen_impl(row, identity, like, mode):
-    # a pair (the tile's values, how to read them): (a view of the row, None) when summed
-    # as without exact=True; for an exact sum (the address of its first element, 0) for a
-    # scalar and (the same, the accumulator's shape) for an array: the row stays alive in
-    # the chunk's partials while the tile runs
+    # (the tile's values, how to read them, ...): (a view of the row, None) when summed as
+    # without exact=True; for an exact array (the address of its first element, its
+    # shape), and for an exact scalar (its address, 0, then the float sums of
+    # _superacc.fast_open): the row stays alive in the chunk's partials while the tile runs
     if not _exact(mode):
         if isinstance(like, types.Array):
 
@@ -98,7 +111,7 @@ def _xopen_impl(row, identity, like, mode):
 
         def impl(row, identity, like, mode):
             row[:] = 0
-            return row.ctypes.data, 0
+            return fast_open(row.ctypes.data)
 
     return impl
 
@@ -115,18 +128,20 @@ def _xadd_impl(acc, value):
                     view[0] += value
                 else:
                     view += value
+                return acc
 
             return plain
 
         def plain_array(acc, value):
             view = acc[0]
             view += value
+            return acc
 
         return plain_array
     if isinstance(how, types.Integer):  # an exact scalar
 
         def scalar(acc, value):
-            add_at(acc[0], value)
+            return fast_add(acc, value)
 
         return scalar
     if isinstance(value, types.Array):
@@ -137,12 +152,14 @@ def _xadd_impl(acc, value):
                 raise ValueError("exact=True: an update of another shape than the accumulator")
             for e in range(flat.size):
                 add_at(acc[0] + e * _BYTES, flat[e])
+            return acc
 
     else:
 
         def impl(acc, value):
             for e in range(_size(acc[1])):
                 add_at(acc[0] + e * _BYTES, value)
+            return acc
 
     return impl
 
@@ -182,6 +199,13 @@ def _xupd_impl(acc, index, value):
 def _xclose_impl(row, acc, mode):
     if not _exact(mode):
         return lambda row, acc, mode: None  # the values are in the row already
+    if isinstance(acc.types[1], types.Integer):  # a scalar: its float sums first
+
+        def scalar(row, acc, mode):
+            fast_flush(acc[0], acc[3], acc[4], acc[7])
+            normalise(row.reshape((1, WIDTH)), 0)
+
+        return scalar
 
     def impl(row, acc, mode):
         slots = row.reshape((row.size // WIDTH, WIDTH))

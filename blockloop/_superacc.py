@@ -16,6 +16,14 @@ than -0.0 has been added (IEEE: a sum of -0.0 terms only is -0.0, any other zero
 +0.0). inf - inf is nan, as in IEEE arithmetic; a finite sum too large for the dtype
 rounds to an infinity.
 
+A scalar accumulator first sums its terms in two floats, exactly (:func:`fast_add`): a
+term within 32 binades of a scale chosen from the terms is split, by adding and
+subtracting a power of two, into a high part and a low part, and ``FAST_TERMS`` of
+each add up in a float without any rounding error. Only the two sums reach the limbs,
+every ``FAST_TERMS`` terms, as do terms outside the range (zeros, subnormals, inf, nan,
+a larger term, which chooses a new scale). The result is the same exact sum: the floats
+only hold its parts for a while.
+
 The helpers generated modules call are in :mod:`blockloop._exact`.
 """
 
@@ -29,11 +37,15 @@ from numba import types
 from numba.extending import intrinsic, register_jitable
 
 __all__ = [
+    "FAST_TERMS",
     "FORMATS",
     "LIMBS",
     "WIDTH",
     "add_at",
     "address",
+    "fast_add",
+    "fast_flush",
+    "fast_open",
     "flat_index",
     "merge",
     "normalise",
@@ -63,6 +75,18 @@ def _bits(typingctx, x):
         return builder.bitcast(args[0], ir.IntType(64))
 
     return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, x):
+    """The float64 with the bits of an int64."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
 
 
 @intrinsic
@@ -221,6 +245,77 @@ def round_to(acc, e, digits, lowest):
             q += 1
     value = math.ldexp(float(q), shift - 1074)
     return -value if negative else value
+
+
+FAST_TERMS = 1 << 10
+"""Terms a scalar accumulator sums in two floats before they reach its limbs."""
+_WINDOW = 29  # binades below the scale's own that still sum exactly in the low float
+_SCALES = (64, 2000)  # exponent fields that may choose a scale: far from under/overflow
+
+
+@register_jitable
+def fast_open(p):
+    """A scalar accumulator at address ``p`` with empty float sums: ``(p, 0, scale, high
+    sum, low sum, lowest field, highest field, terms)``; no field is in range until the
+    first term chooses the scale."""
+    zero = np.float64(0.0)
+    none = np.int64(0)
+    return (p, none, zero, zero, zero, np.int64(1), none, none)
+
+
+@register_jitable(inline="always")
+def fast_add(acc, value):
+    """``acc`` with one term added. A term whose exponent field is in the scale's range
+    is split exactly, ``high = (scale + x) - scale`` and ``x - high``, into the two float
+    sums; any other goes through :func:`_rescale`.
+
+    With the scale's binade ``e`` (``scale = 2**(e + 14)``) and the range ``e - 29`` to
+    ``e + 2`` (``|x| < 2**(e + 3)``): both steps are exact (Sterbenz), a high part is a
+    multiple of ``2**(e - 39)`` of at most ``2**(e + 3)``, so ``FAST_TERMS`` of them stay
+    within ``2**(e + 13)``, exact in a float; a low part is a multiple of ``2**(e - 81)``
+    (at least the term's own ulp) of at most ``2**(e - 39)``, so ``FAST_TERMS`` of them
+    are at most ``2**52`` such units, exact as well.
+    """
+    p, how, scale, high_sum, low_sum, lowest, highest, terms = acc
+    x = np.float64(value)
+    field = (_bits(x) >> 52) & 0x7FF
+    if field >= lowest and field <= highest and terms < FAST_TERMS:
+        high = (scale + x) - scale
+        return (p, how, scale, high_sum + high, low_sum + (x - high), lowest, highest, terms + 1)
+    return _rescale(acc, x, field)
+
+
+@register_jitable
+def fast_flush(p, high_sum, low_sum, terms):
+    """Add the float sums to the limbs at ``p``; their terms were finite and nonzero."""
+    if high_sum != 0.0:
+        add_at(p, high_sum)
+    if low_sum != 0.0:
+        add_at(p, low_sum)
+    if terms > 0:  # not only -0.0 terms: the sum's zero is +0.0
+        _store(p, _COUNT, max(_load(p, _COUNT), 1))
+
+
+@register_jitable
+def _rescale(acc, x, field):
+    """A term ``fast_add`` could not take. The float sums go to the limbs when they are
+    full, before a larger term, or before a smaller one while they are empty, and such a
+    term chooses the scale (one within ``_SCALES``); what is still out of range (a zero,
+    a subnormal, inf, nan, an extreme, or a small term while the sums are busy) is added
+    to the limbs."""
+    p, how, scale, high_sum, low_sum, lowest, highest, terms = acc
+    if field > highest or terms >= FAST_TERMS or (field < lowest and terms == 0):
+        fast_flush(p, high_sum, low_sum, terms)
+        high_sum = low_sum = np.float64(0.0)
+        terms = np.int64(0)
+        if (field > highest or field < lowest) and _SCALES[0] <= field <= _SCALES[1]:
+            lowest, highest = field - _WINDOW, field + 2
+            scale = _from_bits((field + 14) << 52)
+    if field < lowest or field > highest:
+        add_at(p, x)
+        return (p, how, scale, high_sum, low_sum, lowest, highest, terms)
+    high = (scale + x) - scale
+    return (p, how, scale, high_sum + high, low_sum + (x - high), lowest, highest, terms + 1)
 
 
 @register_jitable

@@ -93,7 +93,62 @@ CASES = {
         * 10.0 ** np.random.default_rng(6).uniform(-8, 8, 300_000)
     ),
     "cancelling pairs": lambda: np.concatenate([_spread(20_000, 7), -_spread(20_000, 7), [0.5]]),
+    # the float sums of a scalar (``_superacc.fast_add``): terms in its range, leaving it
+    # slowly (a new scale when the sums are empty, limbs otherwise), above it (a new scale
+    # at once), far below it while the sums are busy, zeros and specials among them
+    "narrow": lambda: np.random.default_rng(13).uniform(2.0, 4.0, 300_000),
+    "drifting down": lambda: _cancelled(_drift(200_000, -70.0, 14)),
+    "drifting up": lambda: _cancelled(_drift(200_000, 70.0, 15)),
+    "bursts": lambda: _cancelled(_bursts(100_000, 16)),
+    "edges of the range": lambda: _edges(17),
 }
+
+
+def _edges(seed: int) -> np.ndarray:
+    """Blocks of 1024 terms: 1.0 (it chooses the scale), then 1023 of one sign 2**k as
+    large, k from -40 to 6, each a little above a multiple of 2**-39 (the scale's cut), so
+    that the low parts too have one sign: the float sums come closest to losing a bit at
+    the top of the range and at the bottom of it, and the terms just past them; and a
+    long run at the top of the range."""
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for k in range(-40, 7):
+        ulp = 2.0 ** (k - 52)
+        above = np.floor(rng.uniform(0.9, 1.0, 1023) * 2.0**-40 / ulp) * ulp
+        high = np.round(rng.uniform(1.0, 2.0, 1023) * 2.0 ** (k + 39)) * 2.0**-39
+        blocks.append(np.concatenate([[1.0], high + above]))
+    # 4095 terms near the top, odd multiples of 2**-39: more than FAST_TERMS of them would
+    # take the high float sum past 2**14, where it could no longer hold them exactly
+    top = (np.floor(rng.uniform(4.0, 8.0, 4095) * 2.0**38) * 2 + 1) * 2.0**-39
+    return _cancelled(np.concatenate([[1.0], top, *blocks, *blocks]))  # top: a fresh scale
+
+
+def _cancelled(x: np.ndarray) -> np.ndarray:
+    """``x`` followed by floats whose sum is exactly minus the sum of ``x``: the exact
+    total is 0, so an error anywhere in the sum, however small, shows in the result."""
+    rest = sum(map(Fraction, x.tolist()), Fraction(0))
+    tail = []
+    while rest:
+        tail.append(-float(rest))
+        rest += Fraction(tail[-1])
+    return np.concatenate([x, tail])
+
+
+def _drift(n: int, binades: float, seed: int) -> np.ndarray:
+    """Terms of both signs whose magnitude moves by ``binades`` over the ``n`` terms."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(1.0, 2.0, n) * np.exp2(np.arange(n) * binades / n) * rng.choice([-1, 1], n)
+
+
+def _bursts(n: int, seed: int) -> np.ndarray:
+    """Terms in [1, 2) with a term 2**-40 as large every 97th, 2**40 as large every 4999th,
+    and a zero of either sign every 89th."""
+    x = np.random.default_rng(seed).uniform(1.0, 2.0, n)
+    x[::97] *= 2.0**-40
+    x[::4999] *= 2.0**40
+    x[::89] = 0.0
+    x[1::178] = -0.0
+    return x
 
 
 def _place(n: int, values: dict[int, float]) -> np.ndarray:
@@ -115,6 +170,19 @@ def test_equals_fsum_bit_for_bit(case, tmp_path):
     assert _bits(got) == _bits(math.fsum(x)), (got, math.fsum(x))
     plain = total(x, 0.0)
     assert abs(got - math.fsum(x)) <= abs(plain - math.fsum(x))
+
+
+@pytest.mark.parametrize(
+    "case", ["narrow", "drifting down", "drifting up", "bursts", "edges of the range"]
+)
+def test_long_tiles_keep_their_float_sums_exact(case, tmp_path, monkeypatch):
+    """Tiles of 2**16 terms: each scalar accumulator's float sums fill (``FAST_TERMS``),
+    change scale and hand terms to the limbs many times inside one tile; the data's exact
+    total is 0 where an error could hide in the rounding of a large one."""
+    monkeypatch.setattr(reduction, "choose_tile", lambda count, elements: 1 << 16)
+    x = CASES[case]()
+    got = _exact(total, tmp_path)(x, 0.0)
+    assert _bits(got) == _bits(math.fsum(x)), (got, math.fsum(x))
 
 
 @pytest.mark.parametrize("tile", [1, 3, 64, 4096])

@@ -74,7 +74,7 @@ def test_sequential_kernels_killed_resume_to_the_same_bits_and_arguments(
     [
         ("jacobi", 200_000, ("--size", "352")),
         ("cg", 100_000, ("--size", "832")),
-        ("kmeans", 2_000_000, ("--size", "16")),
+        ("kmeans", 1_000_000, ("--size", "16")),
     ],
 )
 def test_convergence_loops_killed_stop_at_the_same_step_with_the_same_bits(

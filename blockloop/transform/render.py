@@ -84,9 +84,9 @@ def _prologue(plan: ReductionLoop | SequentialLoop, options: str, values: list[s
 
 def exact_updates(body: list[ast.stmt], names: set[str], source: Source) -> list[ast.stmt]:
     """``body`` with each ``+=``/``-=`` update of an accumulator in ``names`` made a call of
-    the exact helpers, which update the tile's row in place: ``s += e`` ->
-    ``_bl_xadd(s, e)``, ``h[k] -= e`` -> ``_bl_xupd(h, k, -(e))`` (the analysis allows no
-    other use of an accumulator).
+    the exact helpers: ``s += e`` -> ``s = _bl_xadd(s, e)`` (a scalar's running float sums
+    live in ``s``, arrays are updated in their rows), ``h[k] -= e`` ->
+    ``_bl_xupd(h, k, -(e))`` (the analysis allows no other use of an accumulator).
 
     Raises
     ------
@@ -103,8 +103,10 @@ def exact_updates(body: list[ast.stmt], names: set[str], source: Source) -> list
             if isinstance(node.op, ast.Sub):
                 value = ast.UnaryOp(op=ast.USub(), operand=value)
             if isinstance(target, ast.Name) and target.id in names:
-                new: ast.stmt = ast.Expr(
-                    _call("_bl_xadd", [ast.Name(target.id, ast.Load()), value])
+                new: ast.stmt = ast.Assign(
+                    targets=[ast.Name(target.id, ast.Store())],
+                    value=_call("_bl_xadd", [ast.Name(target.id, ast.Load()), value]),
+                    lineno=node.lineno,
                 )
             elif (
                 isinstance(target, ast.Subscript)
