@@ -202,7 +202,7 @@ def _xclose_impl(row, acc, mode):
     if isinstance(acc.types[1], types.Integer):  # a scalar: its float sums first
 
         def scalar(row, acc, mode):
-            fast_flush(acc[0], acc[3], acc[4], acc[7])
+            fast_flush(acc)
             normalise(row.reshape((1, WIDTH)), 0)
 
         return scalar

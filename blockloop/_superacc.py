@@ -276,18 +276,26 @@ def fast_add(acc, value):
     (at least the term's own ulp) of at most ``2**(e - 39)``, so ``FAST_TERMS`` of them
     are at most ``2**52`` such units, exact as well.
     """
-    p, how, scale, high_sum, low_sum, lowest, highest, terms = acc
+    _, _, _, _, _, lowest, highest, terms = acc
     x = np.float64(value)
     field = (_bits(x) >> 52) & 0x7FF
     if field >= lowest and field <= highest and terms < FAST_TERMS:
-        high = (scale + x) - scale
-        return (p, how, scale, high_sum + high, low_sum + (x - high), lowest, highest, terms + 1)
+        return _take(acc, x)
     return _rescale(acc, x, field)
 
 
+@register_jitable(inline="always")
+def _take(acc, x):
+    """``acc`` with ``x`` (in its range, the sums not full) split into its float sums."""
+    p, how, scale, high_sum, low_sum, lowest, highest, terms = acc
+    high = (scale + x) - scale
+    return (p, how, scale, high_sum + high, low_sum + (x - high), lowest, highest, terms + 1)
+
+
 @register_jitable
-def fast_flush(p, high_sum, low_sum, terms):
-    """Add the float sums to the limbs at ``p``; their terms were finite and nonzero."""
+def fast_flush(acc):
+    """Add the float sums of ``acc`` to its limbs; their terms were finite and nonzero."""
+    p, _, _, high_sum, low_sum, _, _, terms = acc
     if high_sum != 0.0:
         add_at(p, high_sum)
     if low_sum != 0.0:
@@ -305,17 +313,17 @@ def _rescale(acc, x, field):
     to the limbs."""
     p, how, scale, high_sum, low_sum, lowest, highest, terms = acc
     if field > highest or terms >= FAST_TERMS or (field < lowest and terms == 0):
-        fast_flush(p, high_sum, low_sum, terms)
+        fast_flush(acc)
         high_sum = low_sum = np.float64(0.0)
         terms = np.int64(0)
         if (field > highest or field < lowest) and _SCALES[0] <= field <= _SCALES[1]:
             lowest, highest = field - _WINDOW, field + 2
             scale = _from_bits((field + 14) << 52)
+    acc = (p, how, scale, high_sum, low_sum, lowest, highest, terms)
     if field < lowest or field > highest:
         add_at(p, x)
-        return (p, how, scale, high_sum, low_sum, lowest, highest, terms)
-    high = (scale + x) - scale
-    return (p, how, scale, high_sum + high, low_sum + (x - high), lowest, highest, terms + 1)
+        return acc
+    return _take(acc, x)
 
 
 @register_jitable

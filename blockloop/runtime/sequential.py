@@ -108,6 +108,7 @@ class SequentialKind(LoopKind):
         of every parallel loop it overlaps, which costs more than the first copy's page
         faults do.
         """
+        # (``threads`` is 1 for a sequential loop, whose units run in turn: numba's count)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         spare = numba.get_num_threads() < (cores or 1)
         if self.state_bytes(0) >= PREFAULT_BYTES and spare:
