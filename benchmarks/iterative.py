@@ -1,10 +1,10 @@
 """Overhead of blockloop on convergence loops: conjugate gradients and Jacobi.
 
 Each solver runs with tolerance 0 and an iteration cap sized so that plain numba takes
-about ``--seconds`` (default 10 s); the
-runs alternate plain numba and blockloop (``mtbf="1h"``: Daly's interval from the
-measured write cost) and the script prints each one's median time and the median of the
-per-repetition ratios blockloop / plain numba. Goal: ratio <= 1.05.
+about ``--seconds`` (default 10 s); the runs alternate plain numba and blockloop
+(``mtbf="1h"``: Daly's interval from the measured write cost) and the script prints each
+one's median time and the median of the per-repetition ratios blockloop / plain numba.
+Goal: ratio <= 1.05.
 
 Plain numba's in-step reductions follow the thread count, blockloop's fixed tiles do
 not, so the two need not agree in the last bits: only times are compared (and the

@@ -1,8 +1,8 @@
 """Every example kernel: blockloop / plain numba, one table.
 
 Each kernel is sized so that plain numba takes about ``--seconds`` (default 3 s): a short
-timed probe, its problem size scaled, timed and scaled again (memory-bound ``dot`` is as large as
-``--dot-gib`` of arguments allows). The runs alternate plain numba and blockloop (default
+timed probe, its problem size scaled, timed and scaled again (memory-bound ``dot`` is as
+large as ``--dot-gib`` of arguments allows). The runs alternate plain numba and blockloop (default
 policy: MTBF 24 h, Daly's interval from the measured write cost), each on fresh arguments
 and, for blockloop, a fresh checkpoint directory; the table has the medians of each and
 the median of the per-repetition ratios. Goal: every ratio <= 1.03. ``kmeans`` runs a
@@ -58,7 +58,7 @@ CAPPED = {"kmeans": 30}
 """Kernels run for a fixed number of iterations (their last argument): plain numba's
 ``kmeans`` races on ``counts[c] += 1`` and never converges (it runs to its cap of 1,000
 iterations, blockloop's converges in 60-300), so both are capped below convergence and do
-the same work; the table's last column checks that they did."""
+the same work; a line under the table says so if they did not."""
 
 
 def make_args(module, name: str, n: int) -> tuple:

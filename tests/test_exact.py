@@ -117,8 +117,9 @@ def _edges(seed: int) -> np.ndarray:
         above = np.floor(rng.uniform(0.9, 1.0, 1023) * 2.0**-40 / ulp) * ulp
         high = np.round(rng.uniform(1.0, 2.0, 1023) * 2.0 ** (k + 39)) * 2.0**-39
         blocks.append(np.concatenate([[1.0], high + above]))
-    # 4095 terms near the top, odd multiples of 2**-39: more than FAST_TERMS of them would
-    # take the high float sum past 2**14, where it could no longer hold them exactly
+    # 4095 terms near the top, odd multiples of 2**-39: with a count or a range several
+    # times larger than the code's (its bounds keep a factor of 2-4 in hand), the high
+    # float sum would pass 2**15, beyond which it cannot hold their high parts exactly
     top = (np.floor(rng.uniform(4.0, 8.0, 4095) * 2.0**38) * 2 + 1) * 2.0**-39
     return _cancelled(np.concatenate([[1.0], top, *blocks, *blocks]))  # top: a fresh scale
 
