@@ -15,11 +15,13 @@ from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
 from ._superacc import (
+    BLOCK,
     FORMATS,
     WIDTH,
     add_at,
     address,
     fast_add,
+    fast_block,
     fast_flush,
     fast_open,
     flat_index,
@@ -33,10 +35,13 @@ _BYTES = 8 * WIDTH  # one exact element
 __all__ = [
     "WIDTH",
     "_bl_xadd",
+    "_bl_xbuf",
     "_bl_xclose",
     "_bl_xfinish",
     "_bl_xmerge",
     "_bl_xopen",
+    "_bl_xput",
+    "_bl_xsum",
     "_bl_xupd",
 ]
 
@@ -53,6 +58,27 @@ def _bl_xopen(row, identity, like, mode):  # pragma: no cover - replaced by the 
 def _bl_xadd(acc, value):  # pragma: no cover - replaced by the overload
     """``acc += value``: the accumulator afterwards (``s = _bl_xadd(s, e)``); an array's is
     updated in place, an exact scalar's carries its float sums from term to term."""
+    raise NotImplementedError
+
+
+def _bl_xbuf(acc):  # pragma: no cover - replaced by the overload
+    """A tile's buffer of terms for ``acc`` (an exact scalar's; a placeholder for others).
+
+    The tile loop then runs in blocks of ``BLOCK`` iterations: ``s += e`` becomes
+    ``s = _bl_xput(s, buf, q, e)`` at the block's ``q``-th iteration, and each block ends
+    with ``s = _bl_xsum(s, buf, n)``. An exact scalar's terms wait in the buffer and are
+    summed together, by vector instructions; any other accumulator takes each term at once.
+    """
+    raise NotImplementedError
+
+
+def _bl_xput(acc, buf, q, value):  # pragma: no cover - replaced by the overload
+    """The block's ``q``-th ``acc += value``: buffered, or added at once (see _bl_xbuf)."""
+    raise NotImplementedError
+
+
+def _bl_xsum(acc, buf, n):  # pragma: no cover - replaced by the overload
+    """``acc`` with the block's ``n`` buffered terms added (see _bl_xbuf)."""
     raise NotImplementedError
 
 
@@ -162,6 +188,36 @@ def _xadd_impl(acc, value):
             return acc
 
     return impl
+
+
+def _buffered(acc: object) -> bool:
+    return isinstance(acc, types.BaseTuple) and isinstance(acc.types[1], types.Integer)
+
+
+@overload(_bl_xbuf)
+def _xbuf_impl(acc):
+    if _buffered(acc):
+        return lambda acc: np.empty(BLOCK, np.float64)
+    return lambda acc: np.empty(0, np.float64)
+
+
+@overload(_bl_xput)
+def _xput_impl(acc, buf, q, value):
+    if _buffered(acc):
+
+        def buffered(acc, buf, q, value):
+            buf[q] = np.float64(value)
+            return acc
+
+        return buffered
+    return lambda acc, buf, q, value: _bl_xadd(acc, value)
+
+
+@overload(_bl_xsum)
+def _xsum_impl(acc, buf, n):
+    if _buffered(acc):
+        return lambda acc, buf, n: fast_block(acc, buf, n)
+    return lambda acc, buf, n: acc
 
 
 @register_jitable

@@ -56,6 +56,31 @@ def binned(u, w, rows, bins):
     return h, g, r
 
 
+@njit(parallel=True, cache=True)
+def guarded(x):
+    """A tile buffers ``v``'s terms and sums them in blocks; ``s`` (a conditional update)
+    and ``t`` (two updates an iteration) it adds one by one."""
+    s = t = v = 0.0
+    for i in prange(x.shape[0]):
+        v += x[i]
+        if x[i] > 0:
+            s += x[i]
+        t += x[i]
+        t -= 0.5 * x[i]
+    return s, t, v
+
+
+@njit(parallel=True, cache=True)
+def skipping(x):
+    """A ``continue`` may skip an update: nothing is buffered."""
+    s = 0.0
+    for i in prange(x.shape[0]):
+        if i % 3 == 0:
+            continue
+        s += x[i]
+    return s
+
+
 def sliced(x):
     h = np.zeros(4)
     for i in prange(x.shape[0]):
@@ -186,6 +211,25 @@ def test_long_tiles_keep_their_float_sums_exact(case, tmp_path, monkeypatch):
     assert _bits(got) == _bits(math.fsum(x)), (got, math.fsum(x))
 
 
+def test_updates_a_tile_cannot_buffer_are_added_one_by_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(reduction, "choose_tile", lambda count, elements: 1000)
+    x = np.concatenate([_spread(20_000, 9), CASES["narrow"]()[:20_000]])
+    kernel = _exact(guarded, tmp_path)
+    s, t, v = kernel(x)
+    source = kernel.blocked_source
+    assert "v = _bl_xput(v, _bl_xb_v, _bl_q, x[i])" in source
+    assert "s = _bl_xadd(s, x[i])" in source and "t = _bl_xadd(t, x[i])" in source
+    assert _bits(s) == _bits(math.fsum(x[x > 0]))
+    assert _bits(t) == _bits(math.fsum(np.concatenate([x, -0.5 * x])))
+    assert _bits(v) == _bits(math.fsum(x))
+    skip = _exact(skipping, tmp_path)
+    got = skip(x)
+    assert (
+        "= _bl_xput(" not in skip.blocked_source and "s = _bl_xadd(s, x[i])" in skip.blocked_source
+    )
+    assert _bits(got) == _bits(math.fsum(x[np.arange(x.size) % 3 != 0]))
+
+
 @pytest.mark.parametrize("tile", [1, 3, 64, 4096])
 def test_any_tile_size_gives_the_same_bits(tile, tmp_path, monkeypatch):
     monkeypatch.setattr(reduction, "choose_tile", lambda count, elements: tile)
@@ -297,8 +341,8 @@ def test_an_exact_run_is_another_run_and_the_environment_turns_it_on(tmp_path, m
     exact = _exact(total, tmp_path)
     plain = checkpointed_loop(checkpoint_dir=tmp_path)(total)
     assert exact.run_dir(x, 0.0) != plain.run_dir(x, 0.0)
-    assert "_bl_xadd(s, x[i])" in exact.blocked_source
-    assert "_bl_xadd" not in plain.blocked_source
+    assert "_bl_xput(s, _bl_xb_s, _bl_q, x[i])" in exact.blocked_source
+    assert "_bl_xput" not in plain.blocked_source
     monkeypatch.setenv("BLOCKLOOP_EXACT", "1")
     assert checkpointed_loop(total).exact
     assert not checkpointed_loop(exact=False)(total).exact

@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .._superacc import BLOCK as _XBLOCK  # iterations between sums of buffered terms
 from .instep import OPS
 from .plans import LoopPlan, ReductionLoop, SequentialLoop
 from .reductions import EXACT_OPS, REDUCTIONS
@@ -29,7 +30,17 @@ _JIT_NAMES = (
     *(f"_bl_{what}_{op}" for op in sorted(set(OPS.values())) for what in ("id", "fold")),
 )
 
-_EXACT_NAMES = ("_bl_xadd", "_bl_xclose", "_bl_xfinish", "_bl_xmerge", "_bl_xopen", "_bl_xupd")
+_EXACT_NAMES = (
+    "_bl_xadd",
+    "_bl_xbuf",
+    "_bl_xclose",
+    "_bl_xfinish",
+    "_bl_xmerge",
+    "_bl_xopen",
+    "_bl_xput",
+    "_bl_xsum",
+    "_bl_xupd",
+)
 
 _FIXED = ("cache", "nogil", "parallel", "nopython", "forceobj", "looplift", "target")
 
@@ -82,10 +93,34 @@ def _prologue(plan: ReductionLoop | SequentialLoop, options: str, values: list[s
     )
 
 
-def exact_updates(body: list[ast.stmt], names: set[str], source: Source) -> list[ast.stmt]:
+def buffered_updates(body: list[ast.stmt], names: set[str]) -> set[str]:
+    """The accumulators in ``names`` whose terms a tile can buffer: each has one update,
+    ``s += e`` or ``s -= e``, a statement of the loop body itself (so it runs exactly once an
+    iteration), and the body has no ``continue`` (which could skip it)."""
+    if any(isinstance(node, ast.Continue) for stmt in body for node in ast.walk(stmt)):
+        return set()
+    counts: dict[str, int] = {}
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                counts[node.target.id] = counts.get(node.target.id, 0) + 1
+    top = {
+        stmt.target.id
+        for stmt in body
+        if isinstance(stmt, ast.AugAssign)
+        and isinstance(stmt.op, (ast.Add, ast.Sub))
+        and isinstance(stmt.target, ast.Name)
+    }
+    return {n for n in names & top if counts[n] == 1}
+
+
+def exact_updates(
+    body: list[ast.stmt], names: set[str], source: Source, buffered: set[str] = frozenset()
+) -> list[ast.stmt]:
     """``body`` with each ``+=``/``-=`` update of an accumulator in ``names`` made a call of
     the exact helpers: ``s += e`` -> ``s = _bl_xadd(s, e)`` (a scalar's running float sums
-    live in ``s``, arrays are updated in their rows), ``h[k] -= e`` ->
+    live in ``s``, arrays are updated in their rows), or ``s = _bl_xput(s, _bl_xb_s, _bl_q,
+    e)`` for one in ``buffered`` (:func:`buffered_updates`); ``h[k] -= e`` ->
     ``_bl_xupd(h, k, -(e))`` (the analysis allows no other use of an accumulator).
 
     Raises
@@ -103,10 +138,13 @@ def exact_updates(body: list[ast.stmt], names: set[str], source: Source) -> list
             if isinstance(node.op, ast.Sub):
                 value = ast.UnaryOp(op=ast.USub(), operand=value)
             if isinstance(target, ast.Name) and target.id in names:
+                args = [ast.Name(target.id, ast.Load()), value]
+                call = _call("_bl_xadd", args)
+                if target.id in buffered:
+                    where = [ast.Name(f"_bl_xb_{target.id}", ast.Load()), ast.Name("_bl_q")]
+                    call = _call("_bl_xput", [args[0], *where, value])
                 new: ast.stmt = ast.Assign(
-                    targets=[ast.Name(target.id, ast.Store())],
-                    value=_call("_bl_xadd", [ast.Name(target.id, ast.Load()), value]),
-                    lineno=node.lineno,
+                    targets=[ast.Name(target.id, ast.Store())], value=call, lineno=node.lineno
                 )
             elif (
                 isinstance(target, ast.Subscript)
@@ -233,16 +271,30 @@ def _render_reduction(
             w(f"        {n} = _bl_xopen(_bl_p_{n}[_bl_j], _bl_id_{n}, _bl_init_{n}, _bl_xm_{n})\n")
         else:
             w(f"        {n} = _bl_open(_bl_p_{n}[_bl_j], _bl_id_{n}, _bl_init_{n})\n")
-    if b == 1:
-        w(f"        for {idx} in range(_bl_lo, _bl_hi):\n")
-    elif b == 2:
-        w(f"        for {idx} in range(_bl_start + _bl_lo, _bl_start + _bl_hi):\n")
+    buffered = buffered_updates(plan.body, exact)
+    body = exact_updates(plan.body, exact, plan.source, buffered) if exact else plan.body
+    if buffered:  # blocks of iterations, each ending with the sum of its buffered terms
+        for n in sorted(buffered):
+            w(f"        _bl_xb_{n} = _bl_xbuf({n})\n")
+        w(f"        for _bl_b in range(_bl_lo, _bl_hi, {_XBLOCK}):\n")
+        w(f"            _bl_n = min(_bl_b + {_XBLOCK}, _bl_hi) - _bl_b\n")
+        w("            for _bl_q in range(_bl_n):\n")
+        at = {1: "_bl_b + _bl_q", 2: "_bl_start + _bl_b + _bl_q"}
+        w(f"                {idx} = {at.get(b, '_bl_start + (_bl_b + _bl_q) * _bl_step')}\n")
+        w(_stmts(body, 16))
+        for n in sorted(buffered):
+            w(f"            {n} = _bl_xsum({n}, _bl_xb_{n}, _bl_n)\n")
     else:
-        w(
-            f"        for {idx} in range(_bl_start + _bl_lo * _bl_step, "
-            "_bl_start + _bl_hi * _bl_step, _bl_step):\n"
-        )
-    w(_stmts(exact_updates(plan.body, exact, plan.source) if exact else plan.body, 12))
+        if b == 1:
+            w(f"        for {idx} in range(_bl_lo, _bl_hi):\n")
+        elif b == 2:
+            w(f"        for {idx} in range(_bl_start + _bl_lo, _bl_start + _bl_hi):\n")
+        else:
+            w(
+                f"        for {idx} in range(_bl_start + _bl_lo * _bl_step, "
+                "_bl_start + _bl_hi * _bl_step, _bl_step):\n"
+            )
+        w(_stmts(body, 12))
     for n in names:
         if n in exact:
             w(f"        _bl_xclose(_bl_p_{n}[_bl_j], {n}, _bl_xm_{n})\n")
