@@ -65,8 +65,9 @@ def _bl_xbuf(acc):  # pragma: no cover - replaced by the overload
     """A tile's buffer of terms for ``acc`` (an exact scalar's; a placeholder for others).
 
     The tile loop then runs in blocks of ``BLOCK`` iterations: ``s += e`` becomes
-    ``s = _bl_xput(s, buf, q, e)`` at the block's ``q``-th iteration, and each block ends
-    with ``s = _bl_xsum(s, buf, n)``. An exact scalar's terms wait in the buffer and are
+    ``s = _bl_xput(s, buf, q, e)`` at the block's ``q``-th iteration (where the update may
+    not run, the buffer is cleared to -0.0 before the block), and each block ends with
+    ``s = _bl_xsum(s, buf, n)``. An exact scalar's terms wait in the buffer and are
     summed together, by vector instructions; any other accumulator takes each term at once.
     """
     raise NotImplementedError

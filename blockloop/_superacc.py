@@ -333,6 +333,7 @@ BLOCK = 1 << 9
 """Terms a tile buffers before :func:`fast_block` sums them (4 KiB: they stay in L1; of
 256 to 1024, 512 was the fastest for a memory-bound dot product)."""
 _ABS = np.int64(0x7FFFFFFFFFFFFFFF)
+_NEGATIVE_ZERO = np.int64(-0x8000000000000000)  # -0.0's bits
 
 
 @register_jitable
@@ -340,13 +341,20 @@ def fast_block(acc, buf, n):
     """``acc`` with the terms ``buf[:n]`` added (``n <= FAST_TERMS``): the same exact sum as
     ``n`` calls of :func:`fast_add`, in a fraction of the time.
 
-    When every term is in the scale's range, the block is split and summed by vector
-    instructions, in any order: each of the float sums then holds at most ``FAST_TERMS``
-    parts, every partial sum of which is exact (the bound in :func:`fast_add`), so the
-    order cannot change them. Otherwise the terms go one by one through :func:`fast_add`.
+    When every nonzero term is in the scale's range, the block is split and summed by
+    vector instructions, in any order: each of the float sums then holds at most
+    ``FAST_TERMS`` parts, every partial sum of which is exact (the bound in
+    :func:`fast_add`), so the order cannot change them. Zeros (the -0.0 of iterations that
+    skipped the update) add nothing, but a block of zeros other than -0.0 makes the sum's
+    zero +0.0 (IEEE). Otherwise the terms go one by one through :func:`fast_add`.
     """
     p, how, scale, high_sum, low_sum, lowest, highest, terms = acc
     least, most = _extremes(buf, n)
+    if most == 0:  # zeros only: a +0.0 among them makes the sum's zero +0.0
+        signed = terms if _zeros_only_negative(buf, n) else max(terms, 1)
+        return (p, how, scale, high_sum, low_sum, lowest, highest, signed)
+    if least >> 52 < lowest:  # zeros (skipped iterations) do not count
+        least = _least_nonzero(buf, n)
     if least >> 52 >= lowest and most >> 52 <= highest and n <= FAST_TERMS:
         if terms + n > FAST_TERMS:
             fast_flush(acc)
@@ -369,6 +377,25 @@ def _extremes(buf, n):
         least = min(least, b)
         most = max(most, b)
     return least, most
+
+
+@register_jitable
+def _least_nonzero(buf, n):
+    """The least of the nonzero ``|buf[:n]|``'s bit patterns (``_ABS`` if none)."""
+    least = _ABS
+    for k in range(n):
+        b = _bits(buf[k]) & _ABS
+        least = min(least, b if b != 0 else _ABS)
+    return least
+
+
+@register_jitable
+def _zeros_only_negative(buf, n):
+    """Whether every one of ``buf[:n]`` (zeros) is -0.0."""
+    for k in range(n):
+        if _bits(buf[k]) != _NEGATIVE_ZERO:
+            return False
+    return True
 
 
 @njit(cache=True, fastmath={"reassoc"})

@@ -58,8 +58,8 @@ def binned(u, w, rows, bins):
 
 @njit(parallel=True, cache=True)
 def guarded(x):
-    """A tile buffers ``v``'s terms and sums them in blocks; ``s`` (a conditional update)
-    and ``t`` (two updates an iteration) it adds one by one."""
+    """A tile buffers ``v``'s terms, and ``s``'s in a buffer cleared to -0.0 before each
+    block (the update may not run); ``t`` (two updates an iteration) it adds one by one."""
     s = t = v = 0.0
     for i in prange(x.shape[0]):
         v += x[i]
@@ -71,13 +71,23 @@ def guarded(x):
 
 
 @njit(parallel=True, cache=True)
-def skipping(x):
-    """A ``continue`` may skip an update: nothing is buffered."""
-    s = 0.0
+def skipping(x, s0):
+    """A ``continue`` may skip the update: its buffer is cleared before each block."""
+    s = s0
     for i in prange(x.shape[0]):
         if i % 3 == 0:
             continue
         s += x[i]
+    return s
+
+
+@njit(parallel=True, cache=True)
+def nested(x, m):
+    """An update in an inner loop runs several times an iteration: added one by one."""
+    s = 0.0
+    for i in prange(x.shape[0] // m):
+        for j in range(m):
+            s += x[i * m + j]
     return s
 
 
@@ -211,23 +221,40 @@ def test_long_tiles_keep_their_float_sums_exact(case, tmp_path, monkeypatch):
     assert _bits(got) == _bits(math.fsum(x)), (got, math.fsum(x))
 
 
-def test_updates_a_tile_cannot_buffer_are_added_one_by_one(tmp_path, monkeypatch):
+def test_conditional_and_repeated_updates(tmp_path, monkeypatch):
     monkeypatch.setattr(reduction, "choose_tile", lambda count, elements: 1000)
     x = np.concatenate([_spread(20_000, 9), CASES["narrow"]()[:20_000]])
     kernel = _exact(guarded, tmp_path)
     s, t, v = kernel(x)
     source = kernel.blocked_source
     assert "v = _bl_xput(v, _bl_xb_v, _bl_q, x[i])" in source
-    assert "s = _bl_xadd(s, x[i])" in source and "t = _bl_xadd(t, x[i])" in source
+    assert "s = _bl_xput(s, _bl_xb_s, _bl_q, x[i])" in source
+    assert "_bl_xb_s[:] = -0.0" in source and "_bl_xb_v[:]" not in source
+    assert "t = _bl_xadd(t, x[i])" in source
     assert _bits(s) == _bits(math.fsum(x[x > 0]))
     assert _bits(t) == _bits(math.fsum(np.concatenate([x, -0.5 * x])))
     assert _bits(v) == _bits(math.fsum(x))
     skip = _exact(skipping, tmp_path)
-    got = skip(x)
-    assert (
-        "= _bl_xput(" not in skip.blocked_source and "s = _bl_xadd(s, x[i])" in skip.blocked_source
-    )
-    assert _bits(got) == _bits(math.fsum(x[np.arange(x.size) % 3 != 0]))
+    kept = np.arange(x.size) % 3 != 0
+    assert _bits(skip(x, 0.0)) == _bits(math.fsum(x[kept]))
+    assert "_bl_xb_s[:] = -0.0" in skip.blocked_source
+    inner = _exact(nested, tmp_path)
+    assert _bits(inner(x, 8)) == _bits(math.fsum(x))
+    assert "s = _bl_xadd(s, x[i * m + j])" in inner.blocked_source
+
+
+def test_skipped_updates_keep_the_sign_of_zero(tmp_path):
+    """Whole blocks of skipped iterations (-0.0 in the buffer) and of zeros: a sum of -0.0
+    terms only is -0.0, one with a +0.0 term is +0.0 (IEEE)."""
+    kernel = _exact(skipping, tmp_path)
+    assert _bits(kernel(np.full(3000, -0.0), -0.0)) == _bits(-0.0)
+    assert _bits(kernel(np.full(3000, -0.0), 0.0)) == _bits(0.0)
+    plus = np.full(3000, -0.0)
+    plus[2000] = 0.0
+    assert _bits(kernel(plus, -0.0)) == _bits(0.0)
+    assert _bits(kernel(np.ones(1), -0.0)) == _bits(-0.0)  # the only iteration skips
+    mixed = np.concatenate([np.full(1500, -0.0), np.full(1500, 2.5), [0.0] * 1000])
+    assert _bits(kernel(mixed, -0.0)) == _bits(math.fsum(mixed[np.arange(4000) % 3 != 0]))
 
 
 @pytest.mark.parametrize("tile", [1, 3, 64, 4096])

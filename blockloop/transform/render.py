@@ -93,29 +93,36 @@ def _prologue(plan: ReductionLoop | SequentialLoop, options: str, values: list[s
     )
 
 
-def buffered_updates(body: list[ast.stmt], names: set[str]) -> set[str]:
-    """The accumulators in ``names`` whose terms a tile can buffer: each has one update,
-    ``s += e`` or ``s -= e``, a statement of the loop body itself (so it runs exactly once an
-    iteration), and the body has no ``continue`` (which could skip it)."""
-    if any(isinstance(node, ast.Continue) for stmt in body for node in ast.walk(stmt)):
-        return set()
-    counts: dict[str, int] = {}
+def buffered_updates(body: list[ast.stmt], names: set[str]) -> dict[str, bool]:
+    """The accumulators in ``names`` whose terms a tile can buffer, each with whether its
+    buffer must be cleared before each block: an accumulator with one update, ``s += e``
+    or ``s -= e``, outside any loop inside the body, so that it runs at most once an
+    iteration. Cleared (to -0.0, the identity of IEEE addition) when the update may not
+    run: under an ``if``, or in a body with a ``continue``."""
+    updates: dict[str, list[tuple[ast.AugAssign, bool]]] = {}
+
+    def visit(node: ast.AST, in_loop: bool) -> None:
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            updates.setdefault(node.target.id, []).append((node, in_loop))
+        for child in ast.iter_child_nodes(node):
+            visit(child, in_loop or isinstance(node, (ast.For, ast.While)))
+
     for stmt in body:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-                counts[node.target.id] = counts.get(node.target.id, 0) + 1
-    top = {
-        stmt.target.id
-        for stmt in body
-        if isinstance(stmt, ast.AugAssign)
-        and isinstance(stmt.op, (ast.Add, ast.Sub))
-        and isinstance(stmt.target, ast.Name)
-    }
-    return {n for n in names & top if counts[n] == 1}
+        visit(stmt, False)
+    skips = any(isinstance(node, ast.Continue) for stmt in body for node in ast.walk(stmt))
+    buffered = {}
+    for name in names:
+        found = updates.get(name, [])
+        if len(found) == 1 and isinstance(found[0][0].op, (ast.Add, ast.Sub)) and not found[0][1]:
+            buffered[name] = skips or not any(found[0][0] is stmt for stmt in body)
+    return buffered
 
 
 def exact_updates(
-    body: list[ast.stmt], names: set[str], source: Source, buffered: set[str] = frozenset()
+    body: list[ast.stmt],
+    names: set[str],
+    source: Source,
+    buffered: Mapping[str, bool] | None = None,
 ) -> list[ast.stmt]:
     """``body`` with each ``+=``/``-=`` update of an accumulator in ``names`` made a call of
     the exact helpers: ``s += e`` -> ``s = _bl_xadd(s, e)`` (a scalar's running float sums
@@ -140,7 +147,7 @@ def exact_updates(
             if isinstance(target, ast.Name) and target.id in names:
                 args = [ast.Name(target.id, ast.Load()), value]
                 call = _call("_bl_xadd", args)
-                if target.id in buffered:
+                if target.id in (buffered or {}):
                     where = [ast.Name(f"_bl_xb_{target.id}", ast.Load()), ast.Name("_bl_q")]
                     call = _call("_bl_xput", [args[0], *where, value])
                 new: ast.stmt = ast.Assign(
@@ -278,6 +285,8 @@ def _render_reduction(
             w(f"        _bl_xb_{n} = _bl_xbuf({n})\n")
         w(f"        for _bl_b in range(_bl_lo, _bl_hi, {_XBLOCK}):\n")
         w(f"            _bl_n = min(_bl_b + {_XBLOCK}, _bl_hi) - _bl_b\n")
+        for n in sorted(n for n, cleared in buffered.items() if cleared):
+            w(f"            _bl_xb_{n}[:] = -0.0  # the terms of iterations that skip the update\n")
         w("            for _bl_q in range(_bl_n):\n")
         at = {1: "_bl_b + _bl_q", 2: "_bl_start + _bl_b + _bl_q"}
         w(f"                {idx} = {at.get(b, '_bl_start + (_bl_b + _bl_q) * _bl_step')}\n")
