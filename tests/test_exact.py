@@ -91,6 +91,15 @@ def nested(x, m):
     return s
 
 
+@njit(parallel=True, cache=True)
+def stepped(x, start, stop, step):
+    s = 0.0
+    for i in prange(start, stop, step):
+        if x[i] > 0:
+            s -= x[i]
+    return s
+
+
 def sliced(x):
     h = np.zeros(4)
     for i in prange(x.shape[0]):
@@ -241,6 +250,15 @@ def test_conditional_and_repeated_updates(tmp_path, monkeypatch):
     inner = _exact(nested, tmp_path)
     assert _bits(inner(x, 8)) == _bits(math.fsum(x))
     assert "s = _bl_xadd(s, x[i * m + j])" in inner.blocked_source
+
+
+@pytest.mark.parametrize("bounds", [(3, 99_999, 7), (17, 100_000, 1)])
+def test_buffered_terms_of_a_range_with_a_start_and_a_step(bounds, tmp_path):
+    x = _spread(100_000, 18)
+    start, stop, step = bounds
+    got = _exact(stepped, tmp_path)(x, start, stop, step)
+    y = x[start:stop:step]
+    assert _bits(got) == _bits(0.0 - math.fsum(y[y > 0]))
 
 
 def test_skipped_updates_keep_the_sign_of_zero(tmp_path):
