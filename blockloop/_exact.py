@@ -192,7 +192,9 @@ def _xadd_impl(acc, value):
 
 
 def _buffered(acc: object) -> bool:
-    return isinstance(acc, types.BaseTuple) and isinstance(acc.types[1], types.Integer)
+    """Whether ``acc`` is an exact scalar's accumulator (its second field an integer)."""
+    fields = getattr(acc, "types", None)
+    return fields is not None and len(fields) > 1 and isinstance(fields[1], types.Integer)
 
 
 @overload(_bl_xbuf)
