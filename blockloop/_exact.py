@@ -3,7 +3,7 @@
 Each takes a *mode*: ``None`` for accumulators summed in the ordinary way (integers,
 complex numbers, or any accumulator without ``exact=True``), ``WIDTH`` for exact ones; numba
 picks the implementation from the types, so one generated module serves both. The
-arithmetic is in :mod:`blockloop._superacc`.
+arithmetic is in :mod:`blockloop._superacc` and :mod:`blockloop._fastsum`.
 """
 
 from __future__ import annotations
@@ -14,16 +14,12 @@ from numba.core.errors import TypingError
 from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
+from ._fastsum import BLOCK, fast_add, fast_block, fast_flush, fast_open
 from ._superacc import (
-    BLOCK,
     FORMATS,
     WIDTH,
     add_at,
     address,
-    fast_add,
-    fast_block,
-    fast_flush,
-    fast_open,
     flat_index,
     merge,
     normalise,
@@ -113,7 +109,7 @@ def _xopen_impl(row, identity, like, mode):
     # (the tile's values, how to read them, ...): (a view of the row, None) when summed as
     # without exact=True; for an exact array (the address of its first element, its
     # shape), and for an exact scalar (its address, 0, then the float sums of
-    # _superacc.fast_open): the row stays alive in the chunk's partials while the tile runs
+    # _fastsum.fast_open): the row stays alive in the chunk's partials while the tile runs
     if not _exact(mode):
         if isinstance(like, types.Array):
 

@@ -23,7 +23,7 @@ __all__ = ["load_module"]
 _LOADED: dict[str, types.ModuleType] = {}
 
 
-_JIT_MODULES = ("_jit.py", "_exact.py", "_superacc.py", "random.py")
+_JIT_MODULES = ("_jit.py", "_exact.py", "_fastsum.py", "_superacc.py", "random.py")
 """blockloop's own numba code that generated modules call: numba's cache does not notice
 when a callee changes, so their text is part of every generated module's file name."""
 

@@ -137,7 +137,7 @@ CASES = {
         * 10.0 ** np.random.default_rng(6).uniform(-8, 8, 300_000)
     ),
     "cancelling pairs": lambda: np.concatenate([_spread(20_000, 7), -_spread(20_000, 7), [0.5]]),
-    # the float sums of a scalar (``_superacc.fast_add``): terms in its range, leaving it
+    # the float sums of a scalar (``_fastsum.fast_add``): terms in its range, leaving it
     # slowly (a new scale when the sums are empty, limbs otherwise), above it (a new scale
     # at once), far below it while the sums are busy, zeros and specials among them
     "narrow": lambda: np.random.default_rng(13).uniform(2.0, 4.0, 300_000),
