@@ -6,21 +6,12 @@ import ast
 import copy
 from collections.abc import Mapping
 
+from .. import _exact
 from .source import Source
 
 __all__ = ["EXACT_NAMES", "buffered_updates", "exact_updates"]
 
-EXACT_NAMES = (
-    "_bl_xadd",
-    "_bl_xbuf",
-    "_bl_xclose",
-    "_bl_xfinish",
-    "_bl_xmerge",
-    "_bl_xopen",
-    "_bl_xput",
-    "_bl_xsum",
-    "_bl_xupd",
-)
+EXACT_NAMES = tuple(name for name in _exact.__all__ if name.startswith("_bl_"))
 """The helpers of :mod:`blockloop._exact` a generated module imports."""
 
 
