@@ -139,6 +139,12 @@ def _xopen_impl(row, identity, like, mode):
     return impl
 
 
+def _exact_scalar(acc: object) -> bool:
+    """Whether ``acc`` is an exact scalar's accumulator (its second field an integer)."""
+    fields = getattr(acc, "types", None)
+    return fields is not None and len(fields) > 1 and isinstance(fields[1], types.Integer)
+
+
 @overload(_bl_xadd)
 def _xadd_impl(acc, value):
     how = acc.types[1]
@@ -161,7 +167,7 @@ def _xadd_impl(acc, value):
             return acc
 
         return plain_array
-    if isinstance(how, types.Integer):  # an exact scalar
+    if _exact_scalar(acc):
 
         def scalar(acc, value):
             return fast_add(acc, value)
@@ -187,22 +193,16 @@ def _xadd_impl(acc, value):
     return impl
 
 
-def _buffered(acc: object) -> bool:
-    """Whether ``acc`` is an exact scalar's accumulator (its second field an integer)."""
-    fields = getattr(acc, "types", None)
-    return fields is not None and len(fields) > 1 and isinstance(fields[1], types.Integer)
-
-
 @overload(_bl_xbuf)
 def _xbuf_impl(acc):
-    if _buffered(acc):
+    if _exact_scalar(acc):
         return lambda acc: np.empty(BLOCK, np.float64)
     return lambda acc: np.empty(0, np.float64)
 
 
 @overload(_bl_xput)
 def _xput_impl(acc, buf, q, value):
-    if _buffered(acc):
+    if _exact_scalar(acc):
 
         def buffered(acc, buf, q, value):
             buf[q] = np.float64(value)
@@ -214,7 +214,7 @@ def _xput_impl(acc, buf, q, value):
 
 @overload(_bl_xsum)
 def _xsum_impl(acc, buf, n):
-    if _buffered(acc):
+    if _exact_scalar(acc):
         return lambda acc, buf, n: fast_block(acc, buf, n)
     return lambda acc, buf, n: acc
 
@@ -254,7 +254,7 @@ def _xupd_impl(acc, index, value):
 def _xclose_impl(row, acc, mode):
     if not _exact(mode):
         return lambda row, acc, mode: None  # the values are in the row already
-    if isinstance(acc.types[1], types.Integer):  # a scalar: its float sums first
+    if _exact_scalar(acc):  # its float sums first
 
         def scalar(row, acc, mode):
             fast_flush(acc)

@@ -83,6 +83,14 @@ def fast_flush(acc):
 
 
 @register_jitable
+def _flushed(acc):
+    """``acc`` with its float sums added to its limbs and emptied (the scale unchanged)."""
+    fast_flush(acc)
+    p, how, scale, _, _, lowest, highest, _ = acc
+    return (p, how, scale, np.float64(0.0), np.float64(0.0), lowest, highest, np.int64(0))
+
+
+@register_jitable
 def _rescale(acc, x, field):
     """A term ``fast_add`` could not take. The float sums go to the limbs when they are
     full, before a larger term, or before a smaller one while they are empty, and such a
@@ -91,9 +99,7 @@ def _rescale(acc, x, field):
     to the limbs."""
     p, how, scale, high_sum, low_sum, lowest, highest, terms = acc
     if field > highest or terms >= FAST_TERMS or (field < lowest and terms == 0):
-        fast_flush(acc)
-        high_sum = low_sum = np.float64(0.0)
-        terms = np.int64(0)
+        p, how, scale, high_sum, low_sum, lowest, highest, terms = _flushed(acc)
         if (field > highest or field < lowest) and _SCALES[0] <= field <= _SCALES[1]:
             lowest, highest = field - _WINDOW, field + 2
             scale = _from_bits((field + 14) << 52)
@@ -132,9 +138,7 @@ def fast_block(acc, buf, n):
         least = _least_nonzero(buf, n)
     if least >> 52 >= lowest and most >> 52 <= highest and n <= FAST_TERMS:
         if terms + n > FAST_TERMS:
-            fast_flush(acc)
-            high_sum = low_sum = np.float64(0.0)
-            terms = np.int64(0)
+            p, how, scale, high_sum, low_sum, lowest, highest, terms = _flushed(acc)
         high, low = _block_sums(buf, n, scale)
         return (p, how, scale, high_sum + high, low_sum + low, lowest, highest, terms + n)
     for k in range(n):
