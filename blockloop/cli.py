@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import config
+from . import background, config
 from ._errors import CheckpointError
 from .manifest import Manifest
 from .policy import daly_interval, expected_waste, young_interval
@@ -363,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_selftest)
     args = parser.parse_args(argv)
+    background.wait()  # run from Python: the records this process still has to write
     try:
         return args.func(args)
     except ValueError as exc:

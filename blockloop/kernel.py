@@ -13,7 +13,7 @@ from typing import overload
 
 import numba
 
-from . import config
+from . import background, config
 from ._version import __version__
 from .comm import world
 from .compile import load_module
@@ -191,9 +191,12 @@ class CheckpointedKernel:
         Returns
         -------
         pathlib.Path
-            ``<checkpoint root>/<kernel>-<key>``; it exists once the run has checkpointed.
+            ``<checkpoint root>/<kernel>-<key>``; it exists once the run has checkpointed
+            (a completion record still being written in the background is waited for).
         """
-        return self._paths(*self._key(self._bind(args, kwargs))).run_dir
+        run_dir = self._paths(*self._key(self._bind(args, kwargs))).run_dir
+        background.wait(str(run_dir))
+        return run_dir
 
     def _paths(self, key: str, content: Content) -> RunPaths:
         """The run's directory: ``NAME-KEY``, unless that holds checkpoints of arguments
@@ -221,8 +224,12 @@ class CheckpointedKernel:
             content=content,
             versions={"blockloop": __version__, "numba": numba.__version__},
         )
+        comm = world(self.options.comm)
+        # one process, one loop: a run that has no directory yet makes one at its first
+        # checkpoint, and a short run's completion record is written after it returns
+        defer = comm.size == 1 and len(self.phases) == 1
         settings = RunSettings(
-            store=lambda ident: self._store_class(paths, ident, self.options.keep),
+            store=lambda ident: self._store_class(paths, ident, self.options.keep, defer=defer),
             mtbf=self.options.mtbf or config.mtbf() or config.DEFAULT_MTBF,
             interval=self.options.interval or config.interval(),
             progress=_want_progress(self.options.progress),
@@ -235,7 +242,6 @@ class CheckpointedKernel:
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         report.phases = len(self.phases)
         self.last_report = report
-        comm = world(self.options.comm)
         coordinator = Coordinator()
         if comm.size > 1:
             if not isinstance(self.plan, ReductionLoop):

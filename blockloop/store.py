@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from . import background
 from ._errors import CheckpointError, CheckpointWarning, warn
 from .durable import durable_write, fsync_dir
 from .faults import fault
@@ -95,10 +96,18 @@ class Store:
         only holds the lock.
     keep : int
         Generations kept after each commit (the newest ``keep``; at least 1).
+    defer : bool
+        Whether :meth:`acquire` may leave a run that has no directory yet uncreated: the
+        directory is made and locked at the first :meth:`save` (see :attr:`deferred`).
     """
 
     def __init__(
-        self, paths: RunPaths, identity: Identity | Mapping[str, Any] | None, keep: int = 2
+        self,
+        paths: RunPaths,
+        identity: Identity | Mapping[str, Any] | None,
+        keep: int = 2,
+        *,
+        defer: bool = False,
     ) -> None:
         self.paths = paths
         if isinstance(identity, Mapping):
@@ -110,6 +119,9 @@ class Store:
         self.next_generation = 1
         self.last_manifest: Manifest | None = None
         self._empty = False  # the run directory was made (empty) by this store's acquire
+        self.defer = defer
+        self.deferred = False
+        """The run had no directory at :meth:`acquire`, which made none and took no lock."""
 
     # -- lock -------------------------------------------------------------------------
     def __enter__(self) -> Store:
@@ -122,11 +134,26 @@ class Store:
     def acquire(self) -> None:
         """Create the run directory and take its exclusive lock.
 
+        First waits for a completion record of this directory still being written in the
+        background (:mod:`blockloop.background`). A store made with ``defer`` leaves a
+        run that has no directory as it is: nothing to load, and the lock is taken by the
+        first :meth:`save` (or :meth:`take`). A second process can then start the same
+        run; the one that saves second gets the error below.
+
         Raises
         ------
         CheckpointError
             If another process (or another call in this one) holds the run.
         """
+        run_dir = self.paths.run_dir
+        background.wait(str(run_dir))
+        if self.defer and not os.path.exists(run_dir):
+            self.deferred = self._empty = True
+            return
+        self.take()
+
+    def take(self) -> None:
+        """Create the run directory and take its lock now (see :meth:`acquire`)."""
         run_dir = self.paths.run_dir
         try:
             try:
@@ -154,8 +181,13 @@ class Store:
             raise
         mine = f"pid {os.getpid()}\n".encode()
         holder = os.pread(fd, 64, 0)
-        # a directory made by this call, whose lock nobody took before: nothing to load
-        self._empty = created and not holder
+        fresh = created and not holder  # made by this call, its lock never taken before
+        if self.deferred and not fresh:  # another process has had the run since acquire
+            numbers = self.paths.all_numbers()
+            self.next_generation = max(self.next_generation, numbers[-1] + 1 if numbers else 1)
+        elif not self.deferred:  # nothing to load from a fresh directory
+            self._empty = fresh
+        self.deferred = False
         if holder != mine:  # who holds it, for the message above
             # written, then cut to its length: a file truncated to zero and written makes
             # ext4 flush it at close (its replace-by-truncate heuristic), 70 us a fresh run
@@ -249,6 +281,8 @@ class Store:
             generations are untouched.
         """
         start = time.perf_counter()
+        if self.deferred:
+            self.take()
         generation = self.next_generation
         self._empty = False
         npz_path = self.paths.npz(generation)

@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
+from .. import background
 from .._errors import CheckpointError, CheckpointWarning, warn
 from ..manifest import PolicyState, RunState, Session
 from ..policy import Policy
@@ -25,6 +28,8 @@ __all__ = ["Checkpointer", "NullCheckpointer"]
 
 log = logging.getLogger(__name__)
 SESSIONS_KEPT = 100
+LATER = 1 << 20
+"""The most bytes of state whose completion record is written after the call returns."""
 
 
 class Checkpointer:
@@ -51,6 +56,7 @@ class Checkpointer:
         self.started = time.time()
         self.compute_seconds = 0.0  # of the whole run, all sessions
         self.longest_write = 0.0
+        self._later: Callable[[], None] | None = None
 
     @property
     def paths(self) -> RunPaths:
@@ -66,6 +72,9 @@ class Checkpointer:
 
     def __exit__(self, *exc: object) -> None:
         self.store.release()
+        if self._later is not None:
+            background.submit(str(self.run_dir), self._later)
+            self._later = None
 
     def load(self) -> Checkpoint | None:
         """The newest good checkpoint (its history becomes this run's), or None."""
@@ -92,6 +101,14 @@ class Checkpointer:
         arrays, bind = kind.snapshot(done, copy=background)
         entries, pieces = kind.pieces(done, copy=background)
         arrays = {**arrays, **entries}
+        # the completion of a run that has no directory yet: recorded after the call returns
+        later = (
+            self.store.deferred
+            and reason == "complete"
+            and sum(a.nbytes for a in arrays.values()) <= LATER
+        )
+        if self.store.deferred and not later:
+            self.store.take()  # here, so that a run held by another process stops now
         state = RunState(
             kernel=kind.plan.name,
             unit=kind.unit,
@@ -110,7 +127,9 @@ class Checkpointer:
                 kind.committed(self.store.last_manifest)
             self._written(generation, seconds)
 
-        if background:
+        if later:  # of copies: the caller may change its arrays once the call returns
+            self._record_later({k: np.array(a, copy=True) for k, a in arrays.items()}, state)
+        elif background:
             self.writer.submit(self.store.save, arrays, state, written)
         else:
             try:
@@ -125,6 +144,23 @@ class Checkpointer:
             self.report.blocked_seconds += blocked
         self.report.write_cost = policy.write_cost
         log.debug("%s: checkpoint at %s %d (%s)", kind.plan.name, kind.unit, done, reason)
+
+    def _record_later(self, arrays: dict, state: RunState) -> None:
+        """Write a completion record (not durable) on the background thread once the call
+        is over (:meth:`__exit__`); the run's lock is taken there, and a run that another
+        process holds by then keeps its own records."""
+        store = self.store
+
+        def record() -> None:
+            try:
+                store.save(arrays, state, durable=False)
+            except CheckpointError as exc:
+                log.warning("%s: completion not recorded: %s", state.kernel, exc)
+            finally:
+                store.release()
+
+        self._later = record
+        self._written(store.next_generation, 0.0)
 
     def drain(self) -> None:
         """Wait for the write in flight; a failure there is a warning."""
@@ -159,6 +195,23 @@ class NullCheckpointer(Checkpointer):
 
     def commit(self, kind: LoopKind, done: int, policy: Policy, reason: str) -> None:
         pass
+
+    def _record_later(self, arrays: dict, state: RunState) -> None:
+        """Write a completion record (not durable) on the background thread once the call
+        is over (:meth:`__exit__`); the run's lock is taken there, and a run that another
+        process holds by then keeps its own records."""
+        store = self.store
+
+        def record() -> None:
+            try:
+                store.save(arrays, state, durable=False)
+            except CheckpointError as exc:
+                log.warning("%s: completion not recorded: %s", state.kernel, exc)
+            finally:
+                store.release()
+
+        self._later = record
+        self._written(store.next_generation, 0.0)
 
     def drain(self) -> None:
         pass

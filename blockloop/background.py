@@ -1,0 +1,83 @@
+"""Work on run directories done after the call that asked for it has returned.
+
+A run that ends before its first checkpoint records its completion, so that the same
+call again returns the result at once. That record need not be durable (lost in a crash,
+it costs one computation shorter than an interval), and it need not hold up the call
+either: :func:`submit` hands it to one thread per process, which does such work in order.
+Whatever opens a run directory first waits for that directory's work (:func:`wait`), and
+the interpreter waits for all of it before it exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+
+__all__ = ["submit", "wait"]
+
+log = logging.getLogger(__name__)
+
+_guard = threading.Lock()
+_pending: dict[str, threading.Event] = {}
+_work: queue.SimpleQueue[tuple[str, Callable[[], None], threading.Event]] = queue.SimpleQueue()
+_thread: threading.Thread | None = None
+
+
+def submit(key: str, work: Callable[[], None]) -> None:
+    """Run ``work()`` on the background thread; :func:`wait` with ``key`` waits for it.
+
+    ``work`` reports its own failures; an exception that escapes it is logged.
+    """
+    global _thread
+    done = threading.Event()
+    with _guard:
+        _pending[key] = done
+        if _thread is None:
+            _thread = threading.Thread(target=_serve, name="blockloop-records", daemon=True)
+            _thread.start()
+    _work.put((key, work, done))
+
+
+def wait(key: str | None = None) -> None:
+    """Block until the work submitted with ``key`` (all work, if None) is done."""
+    with _guard:
+        if key is None:
+            events = list(_pending.values())
+        else:
+            event = _pending.get(key)
+            if event is None:
+                return
+            events = [event]
+    for event in events:
+        event.wait()
+
+
+def _serve() -> None:
+    while True:
+        key, work, done = _work.get()
+        try:
+            work()
+        except Exception:
+            log.exception("blockloop: background work on %s failed", key)
+        finally:
+            with _guard:
+                if _pending.get(key) is done:
+                    del _pending[key]
+            done.set()
+
+
+def _forget() -> None:
+    """In a forked child: the parent's thread and its work are not there."""
+    global _guard, _thread, _work
+    _guard = threading.Lock()
+    _pending.clear()
+    _work = queue.SimpleQueue()
+    _thread = None
+
+
+atexit.register(wait)
+os.register_at_fork(after_in_child=_forget)

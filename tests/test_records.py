@@ -1,0 +1,113 @@
+"""A fresh run creates nothing until its first checkpoint, and a short run's completion
+record is written after the call returns (on blockloop's background thread)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from blockloop import CheckpointError, background, checkpointed_loop
+from blockloop.store import RunPaths, Store
+from kernels.pi import pi
+from tests import map_kernels as mk
+from tests.conftest import child_env
+
+
+@pytest.fixture
+def writers(monkeypatch):
+    """``(thread name, durable)`` of every save from here on."""
+    seen = []
+    real = Store.save
+
+    def save(self, arrays, state, **kw):
+        seen.append((threading.current_thread().name, kw.get("durable", True)))
+        return real(self, arrays, state, **kw)
+
+    monkeypatch.setattr(Store, "save", save)
+    return seen
+
+
+def test_a_short_runs_record_is_written_on_the_background_thread(ckdir, writers):
+    expected = pi(30_011)
+    report = pi.last_report
+    assert report.complete and report.checkpoints == 1 and not report.already_complete
+    background.wait()
+    assert writers == [("blockloop-records", False)]
+    run_dir = pi.run_dir(30_011)
+    assert RunPaths(run_dir.parent, run_dir.name).generations() == [1]
+    assert pi(30_011) == expected and pi.last_report.already_complete
+    assert len(writers) == 1
+
+
+def test_a_large_state_is_recorded_in_the_call(tmp_path, writers):
+    """Over 1 MiB, a record is not copied for later: it is written before the call returns
+    (still without fsync)."""
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, progress=False)(mk.scale_1d)
+    x = np.linspace(0.0, 1.0, 200_000)  # 1.6 MB of output
+    kernel(x, np.zeros_like(x))
+    assert writers == [(threading.main_thread().name, False)]
+
+
+def test_the_record_holds_the_result_the_call_returned(tmp_path):
+    """The caller may change the output the moment the call returns: the record is of a
+    copy, taken before."""
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, progress=False)(mk.scale_1d)
+    x = np.linspace(0.0, 1.0, 5_000)
+    out = np.zeros_like(x)
+    kernel(x, out)
+    expected = out.copy()
+    out[:] = -1.0  # before the record is (or may be) written
+    again = np.zeros_like(x)
+    kernel(x, again)
+    assert kernel.last_report.already_complete
+    np.testing.assert_array_equal(again, expected)
+
+
+def test_a_process_that_ends_at_once_leaves_its_record(ckdir):
+    code = "from kernels.pi import pi; print(repr(pi(40_009)))"
+    child = subprocess.run(
+        [sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=300
+    )
+    assert child.returncode == 0, child.stderr
+    assert pi(40_009) == float(child.stdout) and pi.last_report.already_complete
+
+
+def test_a_fresh_run_takes_its_lock_at_its_first_checkpoint(ckdir, monkeypatch):
+    """Another process that made the run's directory and holds its lock since this call
+    began stops this call at its first checkpoint, with the usual error."""
+    monkeypatch.setenv("BLOCKLOOP_INTERVAL", "0.000001")  # a checkpoint after every chunk
+    holder: list[subprocess.Popen] = []
+
+    class Racing(Store):
+        def acquire(self):
+            super().acquire()
+            assert self.deferred and not self.paths.run_dir.exists()
+            self.paths.run_dir.mkdir(parents=True)
+            script = (
+                "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+                "print('locked', flush=True); sys.stdin.read()"
+            )
+            holder.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", script, str(self.paths.lock)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            assert holder[0].stdout.readline().strip() == "locked"
+
+    pi._store_class = Racing
+    try:
+        with pytest.raises(CheckpointError, match="in use by another process"):
+            pi(20_000_000)
+    finally:
+        pi._store_class = Store
+        for p in holder:
+            p.communicate("")
+    assert pi.last_report.checkpoints == 0
+    assert pi(20_000_000) == pytest.approx(np.pi, abs=1e-12)  # free again: it runs
