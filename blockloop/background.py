@@ -3,9 +3,15 @@
 A run that ends before its first checkpoint records its completion, so that the same
 call again returns the result at once. That record need not be durable (lost in a crash,
 it costs one computation shorter than an interval), and it need not hold up the call
-either: :func:`submit` hands it to one thread per process, which does such work in order.
+either: :func:`submit` queues it for one thread per process, which does such work in order.
 Whatever opens a run directory first waits for that directory's work (:func:`wait`), and
 the interpreter waits for all of it before it exits.
+
+The work is mostly Python, so the thread needs the GIL for it: it gets it while the
+process waits (on I/O, on a lock, in code that releases it), and otherwise only every
+switch interval. A process that calls kernels back to back would queue records faster
+than the thread writes them, so a call first does what is queued beyond :data:`BACKLOG`
+itself (:func:`help`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import queue
 import threading
 from collections.abc import Callable
 
-__all__ = ["submit", "wait"]
+__all__ = ["help", "submit", "wait"]
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +31,8 @@ _guard = threading.Lock()
 _pending: dict[str, threading.Event] = {}
 _work: queue.SimpleQueue[tuple[str, Callable[[], None], threading.Event]] = queue.SimpleQueue()
 _thread: threading.Thread | None = None
+BACKLOG = 4
+"""Queued items a call leaves to the thread (see :func:`help`)."""
 
 
 def submit(key: str, work: Callable[[], None]) -> None:
@@ -42,8 +50,19 @@ def submit(key: str, work: Callable[[], None]) -> None:
     _work.put((key, work, done))
 
 
+def help(backlog: int = 0) -> None:
+    """Do the work queued beyond ``backlog`` items here, now."""
+    while _work.qsize() > backlog:
+        try:
+            item = _work.get_nowait()
+        except queue.Empty:
+            return
+        _do(*item)
+
+
 def wait(key: str | None = None) -> None:
     """Block until the work submitted with ``key`` (all work, if None) is done."""
+    help()
     with _guard:
         if key is None:
             events = list(_pending.values())
@@ -58,16 +77,19 @@ def wait(key: str | None = None) -> None:
 
 def _serve() -> None:
     while True:
-        key, work, done = _work.get()
-        try:
-            work()
-        except Exception:
-            log.exception("blockloop: background work on %s failed", key)
-        finally:
-            with _guard:
-                if _pending.get(key) is done:
-                    del _pending[key]
-            done.set()
+        _do(*_work.get())
+
+
+def _do(key: str, work: Callable[[], None], done: threading.Event) -> None:
+    try:
+        work()
+    except Exception:
+        log.exception("blockloop: background work on %s failed", key)
+    finally:
+        with _guard:
+            if _pending.get(key) is done:
+                del _pending[key]
+        done.set()
 
 
 def _forget() -> None:

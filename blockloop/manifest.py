@@ -33,8 +33,16 @@ _VERSION = "version_"
 _T = TypeVar("_T")
 
 
+_PLAIN = (int, float, str, bool)
+_MISSING = object()
+
+
 def _get(data: Mapping[str, Any], key: str, kind: Callable[[Any], _T], where: str) -> _T:
     """``kind(data[key])``, or a :class:`CheckpointError` naming ``where`` and the key."""
+    if type(data) is dict:  # what json gives: the common cases without the checks below
+        value = data.get(key, _MISSING)
+        if type(value) is kind and kind in _PLAIN:
+            return value
     if not isinstance(data, Mapping) or key not in data:
         raise CheckpointError(f"{where}: `{key}` is missing")
     value = data[key]

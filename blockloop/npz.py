@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import os
 import zipfile
 from collections.abc import Callable, Mapping
@@ -43,7 +44,7 @@ def read_arrays(path: Path, spec: Mapping[str, ArraySpec]) -> dict[str, np.ndarr
                 shape = meta.shape
                 if dtype.hasobject:
                     raise CheckpointError(f"{path}: array {name!r} has an object dtype")
-                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                nbytes = math.prod(shape) * dtype.itemsize
                 try:
                     info = zf.getinfo(name + ".npy")
                 except KeyError:

@@ -19,28 +19,52 @@ from tests.conftest import child_env
 
 @pytest.fixture
 def writers(monkeypatch):
-    """``(thread name, durable)`` of every save from here on."""
-    seen = []
+    """``(returned, durable)`` of every save from here on: ``returned`` is whether the
+    test had set ``writers.returned`` (after a call) when the save began."""
+    seen = Saves()
     real = Store.save
 
     def save(self, arrays, state, **kw):
-        seen.append((threading.current_thread().name, kw.get("durable", True)))
+        seen.append((seen.returned.is_set(), kw.get("durable", True)))
         return real(self, arrays, state, **kw)
 
     monkeypatch.setattr(Store, "save", save)
     return seen
 
 
-def test_a_short_runs_record_is_written_on_the_background_thread(ckdir, writers):
+class Saves(list):
+    def __init__(self) -> None:
+        super().__init__()
+        self.returned = threading.Event()
+
+
+def test_a_short_runs_record_is_written_after_the_call(ckdir, monkeypatch, writers):
+    """The record waits (on the thread, or queued) until the call has returned; then the
+    next call on the run waits for it."""
+    real = Store.save
+
+    def held(self, arrays, state, **kw):  # a save in the call would fail here, not hang
+        assert writers.returned.wait(timeout=120), "the record was written in the call"
+        return real(self, arrays, state, **kw)
+
+    monkeypatch.setattr(Store, "save", held)
     expected = pi(30_011)
+    writers.returned.set()
     report = pi.last_report
     assert report.complete and report.checkpoints == 1 and not report.already_complete
     background.wait()
-    assert writers == [("blockloop-records", False)]
     run_dir = pi.run_dir(30_011)
     assert RunPaths(run_dir.parent, run_dir.name).generations() == [1]
     assert pi(30_011) == expected and pi.last_report.already_complete
-    assert len(writers) == 1
+
+
+def test_a_short_runs_record_is_not_fsynced(ckdir, writers):
+    pi(30_013)
+    writers.returned.set()
+    background.wait()
+    assert writers == [(True, False)]
+    pi(30_013)
+    assert pi.last_report.already_complete and len(writers) == 1
 
 
 def test_a_large_state_is_recorded_in_the_call(tmp_path, writers):
@@ -49,7 +73,7 @@ def test_a_large_state_is_recorded_in_the_call(tmp_path, writers):
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, progress=False)(mk.scale_1d)
     x = np.linspace(0.0, 1.0, 200_000)  # 1.6 MB of output
     kernel(x, np.zeros_like(x))
-    assert writers == [(threading.main_thread().name, False)]
+    assert writers == [(False, False)]  # before the call returned
 
 
 def test_the_record_holds_the_result_the_call_returned(tmp_path):
