@@ -12,6 +12,11 @@ process waits (on I/O, on a lock, in code that releases it), and otherwise only 
 switch interval. A process that calls kernels back to back would queue records faster
 than the thread writes them, so a call first does what is queued beyond :data:`BACKLOG`
 itself (:func:`help`).
+
+A directory removed with :func:`shutil.rmtree` (as :class:`tempfile.TemporaryDirectory` and
+pytest clean up) could be removing a run directory while its record is being written, and
+the removal would fail: an audit hook makes every ``rmtree`` in the process wait for the
+records first.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import atexit
 import logging
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable
 
@@ -101,5 +107,11 @@ def _forget() -> None:
     _thread = None
 
 
+def _on_audit(event: str, args: tuple) -> None:
+    if event == "shutil.rmtree" and _pending:
+        wait()
+
+
 atexit.register(wait)
+sys.addaudithook(_on_audit)
 os.register_at_fork(after_in_child=_forget)

@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -148,25 +149,25 @@ class Store:
         run_dir = self.paths.run_dir
         background.wait(str(run_dir))
         if self.defer and not os.path.exists(run_dir):
+            root = self.paths.root
+            if not os.path.isdir(root):  # made here: take() makes the run directory only
+                self._mkdir(root, parents=True)
             self.deferred = self._empty = True
             return
         self.take()
 
     def take(self) -> None:
-        """Create the run directory and take its lock now (see :meth:`acquire`)."""
+        """Create the run directory and take its lock now (see :meth:`acquire`).
+
+        A deferred store does not make the checkpoint root again: removed since
+        :meth:`acquire` (a temporary directory cleaned up), it stays removed.
+        """
         run_dir = self.paths.run_dir
+        created = self._mkdir(run_dir, parents=not self.deferred)
         try:
-            try:
-                run_dir.mkdir(parents=True)
-                created = True
-            except FileExistsError:
-                created = False
             fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise CheckpointError(
-                f"cannot create the run directory {run_dir}: {exc.strerror}; choose a writable "
-                "checkpoint_dir (or BLOCKLOOP_DIR)"
-            ) from None
+            raise self._unwritable(run_dir, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -194,6 +195,23 @@ class Store:
             os.pwrite(fd, mine, 0)
             os.ftruncate(fd, len(mine))
         self._lock_fd = fd
+
+    def _mkdir(self, path: Path, parents: bool) -> bool:
+        """Make ``path``; False if it exists."""
+        try:
+            path.mkdir(parents=parents)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise self._unwritable(path, exc) from None
+
+    @staticmethod
+    def _unwritable(path: Path, exc: OSError) -> CheckpointError:
+        return CheckpointError(
+            f"cannot create the checkpoint directory {path}: {exc.strerror}; choose a writable "
+            "checkpoint_dir (or BLOCKLOOP_DIR)"
+        )
 
     def release(self) -> None:
         """Release the lock (the run directory stays)."""

@@ -135,3 +135,29 @@ def test_a_fresh_run_takes_its_lock_at_its_first_checkpoint(ckdir, monkeypatch):
             p.communicate("")
     assert pi.last_report.checkpoints == 0
     assert pi(20_000_000) == pytest.approx(np.pi, abs=1e-12)  # free again: it runs
+
+
+def test_a_directory_removed_after_a_call_stays_removed(tmp_path, monkeypatch):
+    """``TemporaryDirectory``'s cleanup (``shutil.rmtree``) waits for the record, and a
+    record whose checkpoint root is gone does not make it again."""
+    import shutil
+    import tempfile
+
+    written = []
+    real = Store.save
+    monkeypatch.setattr(Store, "save", lambda *a, **kw: written.append(real(*a, **kw)))
+    for _ in range(20):  # each cleanup would race with the record without the wait
+        with tempfile.TemporaryDirectory(dir=tmp_path) as root:
+            checkpointed_loop(checkpoint_dir=root, progress=False)(pi.original)(10_007)
+        assert not background._pending  # written into the directory, before it went
+    assert len(written) == 20 and list(tmp_path.iterdir()) == []
+
+    root = tmp_path / "gone"
+    kernel = checkpointed_loop(checkpoint_dir=root, progress=False)(pi.original)
+    store = Store(kernel._paths(*kernel._key((10_009,))), None, defer=True)
+    store.acquire()  # the root is made here, the run directory is not
+    assert store.deferred and root.is_dir() and not store.paths.run_dir.exists()
+    shutil.rmtree(root)
+    with pytest.raises(CheckpointError, match="cannot create the checkpoint directory"):
+        store.take()
+    assert not root.exists()
