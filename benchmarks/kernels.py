@@ -5,7 +5,11 @@ timed probe, its problem size scaled, timed and scaled again (memory-bound ``dot
 large as ``--dot-gib`` of arguments allows). The runs alternate plain numba and blockloop (default
 policy: MTBF 24 h, Daly's interval from the measured write cost), each on fresh arguments
 and, for blockloop, a fresh checkpoint directory; the table has the medians of each and
-the median of the per-repetition ratios. Goal: every ratio <= 1.03. ``kmeans`` runs a
+the median of the ratios of pairs of repetitions. Goal: every ratio <= 1.03. The order of
+the two alternates from one repetition to the next, and a pair's ratio is blockloop's time
+over plain numba's, each summed over the pair (ABBA): on this machine the second of two
+runs was often a few per cent slower than the first, whichever it was, and a pair holds
+each in each place once. An odd ``--reps`` is rounded up. ``kmeans`` runs a
 fixed number of iterations (see ``CAPPED``).
 
 The histogram is also timed against a correct plain-numba version (a private histogram
@@ -13,8 +17,8 @@ per thread, summed at the end), since plain numba's racy ``h[k] += w`` loses upd
 Convergence loops (``jacobi``, ``cg``) are sized by their iteration cap on a large grid, so
 that the cap, not the tolerance, ends them.
 
-    python benchmarks/kernels.py                      # every kernel, ~3 s each, 3 reps
-    python benchmarks/kernels.py --only pi dot --reps 5
+    python benchmarks/kernels.py                      # every kernel, ~3 s each, 6 reps
+    python benchmarks/kernels.py --only pi dot --reps 10
 """
 
 from __future__ import annotations
@@ -109,6 +113,12 @@ def sized(name: str, seconds: float, dot_bytes: float) -> int:
     return n
 
 
+def _timed(function, *args) -> tuple[object, float]:
+    t0 = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - t0
+
+
 def measure(name: str, n: int, reps: int) -> dict:
     """Interleaved plain and blockloop runs of one kernel at size ``n``."""
     module, kernel = _load(name)
@@ -116,27 +126,29 @@ def measure(name: str, n: int, reps: int) -> dict:
     with tempfile.TemporaryDirectory(dir=".") as warm:  # compile (or load) the blocked code
         blocked.options = dataclasses.replace(blocked.options, checkpoint_dir=warm, progress=False)
         blocked(*make_args(module, name, max(2, KERNELS[name][0] // 100)))
-    plain_t, blocked_t, ratios, private_t = [], [], [], []
+    plain_t, blocked_t, ratios, private_t, private_ratios = [], [], [], [], []
     same_work = True
-    for _ in range(reps):
-        args = make_args(module, name, n)
-        t0 = time.perf_counter()
-        plain_result = kernel.original(*args)
-        plain_t.append(time.perf_counter() - t0)
-        if name == "histogram":
+    for rep in range(reps + reps % 2):
+        results = {}
+        # ABBA: the order alternates, so that a drift of the machine's speed cancels out
+        for which in ("plain", "blocked") if rep % 2 == 0 else ("blocked", "plain"):
             args = make_args(module, name, n)
-            t0 = time.perf_counter()
-            histogram_private(*args)
-            private_t.append(time.perf_counter() - t0)
-        args = make_args(module, name, n)
-        with tempfile.TemporaryDirectory(dir=".") as root:
-            blocked.options = dataclasses.replace(blocked.options, checkpoint_dir=root)
-            t0 = time.perf_counter()
-            blocked_result = blocked(*args)
-            blocked_t.append(time.perf_counter() - t0)
+            if which == "plain":
+                results[which], seconds = _timed(kernel.original, *args)
+                plain_t.append(seconds)
+                if name == "histogram":
+                    private_t.append(_timed(histogram_private, *make_args(module, name, n))[1])
+                continue
+            with tempfile.TemporaryDirectory(dir=".") as root:
+                blocked.options = dataclasses.replace(blocked.options, checkpoint_dir=root)
+                results[which], seconds = _timed(blocked, *args)
+                blocked_t.append(seconds)
         if name in CAPPED:  # both ran to the cap: (labels, iterations)
-            same_work &= plain_result[1] == blocked_result[1] == CAPPED[name]
-        ratios.append(blocked_t[-1] / plain_t[-1])
+            same_work &= results["plain"][1] == results["blocked"][1] == CAPPED[name]
+        if rep % 2 == 1:  # a pair of repetitions, one of each order
+            ratios.append(sum(blocked_t[-2:]) / sum(plain_t[-2:]))
+            if private_t:
+                private_ratios.append(sum(blocked_t[-2:]) / sum(private_t[-2:]))
     out = {
         "n": n,
         "plain": statistics.median(plain_t),
@@ -147,22 +159,21 @@ def measure(name: str, n: int, reps: int) -> dict:
     }
     if private_t:
         out["private"] = statistics.median(private_t)
-        out["ratio_private"] = statistics.median(
-            b / p for b, p in zip(blocked_t, private_t, strict=True)
-        )
+        out["ratio_private"] = statistics.median(private_ratios)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=6)
     parser.add_argument("--dot-gib", type=float, default=6.0)
     parser.add_argument("--only", nargs="*", choices=sorted(KERNELS))
     args = parser.parse_args()
     histogram_private(np.zeros(4), np.ones(4), 4, -1.0, 1.0)
-    print(f"{numba.get_num_threads()} threads, {args.reps} interleaved reps, medians")
-    print(f"{'kernel':<16} {'size':>12} {'plain s':>8} {'blockloop s':>11} {'ratio':>7}  per rep")
+    reps = args.reps + args.reps % 2
+    print(f"{numba.get_num_threads()} threads, {reps} interleaved reps (ABBA pairs), medians")
+    print(f"{'kernel':<16} {'size':>12} {'plain s':>8} {'blockloop s':>11} {'ratio':>7}  per pair")
     for name in args.only or KERNELS:
         n = sized(name, args.seconds, args.dot_gib * 2**30)
         r = measure(name, n, args.reps)

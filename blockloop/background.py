@@ -11,7 +11,7 @@ The work is mostly Python, so the thread needs the GIL for it: it gets it while 
 process waits (on I/O, on a lock, in code that releases it), and otherwise only every
 switch interval. A process that calls kernels back to back would queue records faster
 than the thread writes them, so a call first does what is queued beyond :data:`BACKLOG`
-itself (:func:`help`).
+itself (:func:`catch_up`).
 
 A directory removed with :func:`shutil.rmtree` (as :class:`tempfile.TemporaryDirectory` and
 pytest clean up) could be removing a run directory while its record is being written, and
@@ -29,7 +29,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ["help", "submit", "wait"]
+__all__ = ["catch_up", "submit", "wait"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ _pending: dict[str, threading.Event] = {}
 _work: queue.SimpleQueue[tuple[str, Callable[[], None], threading.Event]] = queue.SimpleQueue()
 _thread: threading.Thread | None = None
 BACKLOG = 4
-"""Queued items a call leaves to the thread (see :func:`help`)."""
+"""Queued items a call leaves to the thread (see :func:`catch_up`)."""
 
 
 def submit(key: str, work: Callable[[], None]) -> None:
@@ -56,7 +56,7 @@ def submit(key: str, work: Callable[[], None]) -> None:
     _work.put((key, work, done))
 
 
-def help(backlog: int = 0) -> None:
+def catch_up(backlog: int = 0) -> None:
     """Do the work queued beyond ``backlog`` items here, now."""
     while _work.qsize() > backlog:
         try:
@@ -68,7 +68,7 @@ def help(backlog: int = 0) -> None:
 
 def wait(key: str | None = None) -> None:
     """Block until the work submitted with ``key`` (all work, if None) is done."""
-    help()
+    catch_up()
     with _guard:
         if key is None:
             events = list(_pending.values())

@@ -216,7 +216,7 @@ class CheckpointedKernel:
 
     def _run(self, values: tuple) -> object:
         """Run (or resume) the kernel on its arguments in the order of ``plan.args``."""
-        background.help(background.BACKLOG)  # records queued faster than they are written
+        background.catch_up(background.BACKLOG)  # records queued faster than they are written
         key, content = self._key(values)
         paths = self._paths(key, content)
         identity = Identity(

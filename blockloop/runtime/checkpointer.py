@@ -196,22 +196,5 @@ class NullCheckpointer(Checkpointer):
     def commit(self, kind: LoopKind, done: int, policy: Policy, reason: str) -> None:
         pass
 
-    def _record_later(self, arrays: dict, state: RunState) -> None:
-        """Write a completion record (not durable) on the background thread once the call
-        is over (:meth:`__exit__`); the run's lock is taken there, and a run that another
-        process holds by then keeps its own records."""
-        store = self.store
-
-        def record() -> None:
-            try:
-                store.save(arrays, state, durable=False)
-            except CheckpointError as exc:
-                log.warning("%s: completion not recorded: %s", state.kernel, exc)
-            finally:
-                store.release()
-
-        self._later = record
-        self._written(store.next_generation, 0.0)
-
     def drain(self) -> None:
         pass
