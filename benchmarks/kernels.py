@@ -2,9 +2,11 @@
 
 Each kernel is sized so that plain numba takes about ``--seconds`` (default 3 s): a short
 timed probe, its problem size scaled, timed and scaled again (memory-bound ``dot`` is as
-large as ``--dot-gib`` of arguments allows). The runs alternate plain numba and blockloop (default
+large as ``--dot-gib`` of arguments allows, and called on them until it has taken as long).
+The runs alternate plain numba and blockloop (default
 policy: MTBF 24 h, Daly's interval from the measured write cost), each on fresh arguments
-and, for blockloop, a fresh checkpoint directory; the table has the medians of each and
+(``dot``'s two runs of a repetition share theirs, see ``SHARED``) and, for blockloop, a
+fresh checkpoint directory; the table has the medians of each and
 the median of the ratios of pairs of repetitions. Goal: every ratio <= 1.03. The order of
 the two alternates from one repetition to the next, and a pair's ratio is blockloop's time
 over plain numba's, each summed over the pair (ABBA): on this machine the second of two
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import math
 import statistics
 import sys
 import tempfile
@@ -65,6 +68,12 @@ iterations, blockloop's converges in 60-300), so both are capped below convergen
 the same work; a line under the table says so if they did not."""
 
 
+SHARED = {"dot"}
+"""Kernels that only read their arguments, and whose arguments fill memory: both runs of a
+repetition read the same arrays. Fresh arrays of 6 GiB for each run made a run's time vary
+by +-20 % (0.27-0.40 s) with where their pages fell; the same arrays, by 1-2 %."""
+
+
 def make_args(module, name: str, n: int) -> tuple:
     """The kernel's arguments at size ``n`` (its iteration cap replaced where capped)."""
     args = module.make_args(n, *KERNELS[name][1])
@@ -94,33 +103,55 @@ def _load(name: str):
     return module, getattr(module, name)
 
 
-def sized(name: str, seconds: float, dot_bytes: float) -> int:
-    """The size at which plain numba takes about ``seconds``: scaled from a short timed
-    probe, then once more from a run at that size (a probe's first steps run slower,
-    their memory still being mapped, so one scaling alone falls short)."""
+def sized(name: str, seconds: float, dot_bytes: float) -> tuple[int, int]:
+    """The size at which plain numba takes about ``seconds``, and the calls a timed run
+    makes: scaled from a short timed probe, then once more from a run at that size (a
+    probe's first steps run slower, their memory still being mapped, so one scaling alone
+    falls short). Only ``dot`` makes several calls: its size is capped by memory, so a
+    timed run calls it on the same arguments until plain numba has taken ``seconds``."""
     module, kernel = _load(name)
     probe, _, power = KERNELS[name]
     kernel.original(*make_args(module, name, max(2, probe // 100)))  # compile
-    n = probe
+    n, calls = probe, 1
     for _ in range(2):
+        args = None
         args = make_args(module, name, n)
         t0 = time.perf_counter()
         kernel.original(*args)
         took = time.perf_counter() - t0
-        n = max(probe, int(n * (seconds / took) ** (1.0 / power)))
         if name == "dot":
-            n = min(n, int(dot_bytes / 16))  # two float64 arrays
-    return n
+            calls = max(1, math.ceil(seconds / took * n / min(n, int(dot_bytes / 16))))
+            n = min(int(n * seconds / took), int(dot_bytes / 16))  # two float64 arrays
+        else:
+            n = max(probe, int(n * (seconds / took) ** (1.0 / power)))
+    return n, calls
 
 
-def _timed(function, *args) -> tuple[object, float]:
+def _timed(function, args: tuple, calls: int) -> tuple[object, float]:
+    """``function(*args)`` called ``calls`` times: its last result, and the seconds."""
     t0 = time.perf_counter()
-    result = function(*args)
+    for _ in range(calls):
+        result = function(*args)
     return result, time.perf_counter() - t0
 
 
-def measure(name: str, n: int, reps: int) -> dict:
-    """Interleaved plain and blockloop runs of one kernel at size ``n``."""
+class FreshRuns:
+    """Calls a blockloop kernel, each call a fresh run in a checkpoint directory of its own
+    under ``root`` (the same arguments again would find the completed run)."""
+
+    def __init__(self, kernel, root: str) -> None:
+        self.kernel, self.root, self.calls = kernel, Path(root), 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        where = self.root / str(self.calls)
+        self.kernel.options = dataclasses.replace(self.kernel.options, checkpoint_dir=where)
+        return self.kernel(*args)
+
+
+def measure(name: str, n: int, calls: int, reps: int) -> dict:
+    """Interleaved plain and blockloop runs of one kernel at size ``n``, ``calls`` calls
+    each (blockloop's each a fresh run, in a checkpoint directory of its own)."""
     module, kernel = _load(name)
     blocked = kernel
     with tempfile.TemporaryDirectory(dir=".") as warm:  # compile (or load) the blocked code
@@ -131,17 +162,22 @@ def measure(name: str, n: int, reps: int) -> dict:
     for rep in range(reps + reps % 2):
         results = {}
         # ABBA: the order alternates, so that a drift of the machine's speed cancels out
-        for which in ("plain", "blocked") if rep % 2 == 0 else ("blocked", "plain"):
+        if name in SHARED:
+            args = None  # the last run's arguments are freed before the next are made
             args = make_args(module, name, n)
+        for which in ("plain", "blocked") if rep % 2 == 0 else ("blocked", "plain"):
+            if name not in SHARED:
+                args = None
+                args = make_args(module, name, n)
             if which == "plain":
-                results[which], seconds = _timed(kernel.original, *args)
+                results[which], seconds = _timed(kernel.original, args, calls)
                 plain_t.append(seconds)
                 if name == "histogram":
-                    private_t.append(_timed(histogram_private, *make_args(module, name, n))[1])
+                    private_args = make_args(module, name, n)
+                    private_t.append(_timed(histogram_private, private_args, calls)[1])
                 continue
             with tempfile.TemporaryDirectory(dir=".") as root:
-                blocked.options = dataclasses.replace(blocked.options, checkpoint_dir=root)
-                results[which], seconds = _timed(blocked, *args)
+                results[which], seconds = _timed(FreshRuns(blocked, root), args, calls)
                 blocked_t.append(seconds)
         if name in CAPPED:  # both ran to the cap: (labels, iterations)
             same_work &= results["plain"][1] == results["blocked"][1] == CAPPED[name]
@@ -175,13 +211,14 @@ def main() -> None:
     print(f"{numba.get_num_threads()} threads, {reps} interleaved reps (ABBA pairs), medians")
     print(f"{'kernel':<16} {'size':>12} {'plain s':>8} {'blockloop s':>11} {'ratio':>7}  per pair")
     for name in args.only or KERNELS:
-        n = sized(name, args.seconds, args.dot_gib * 2**30)
-        r = measure(name, n, args.reps)
+        n, calls = sized(name, args.seconds, args.dot_gib * 2**30)
+        r = measure(name, n, calls, args.reps)
         reps = ", ".join(f"{x:.3f}" for x in r["ratios"])
         print(
             f"{name:<16} {n:>12.4g} {r['plain']:>8.3f} {r['blockloop']:>11.3f} "
             f"{r['ratio']:>7.3f}  {reps}"
-            + (f"  ({CAPPED[name]} iterations each)" if name in CAPPED else ""),
+            + (f"  ({CAPPED[name]} iterations each)" if name in CAPPED else "")
+            + (f"  ({calls} calls a run)" if calls > 1 else ""),
             flush=True,
         )
         if not r["same_work"]:
