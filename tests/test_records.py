@@ -161,3 +161,33 @@ def test_a_directory_removed_after_a_call_stays_removed(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="cannot create the checkpoint directory"):
         store.take()
     assert not root.exists()
+
+
+def test_a_later_record_hashes_the_arguments_the_call_read(tmp_path, monkeypatch):
+    """A record written after the call carries the full hash of the sampled arguments as
+    the call read them: the caller changes one (outside the sample) before the record is
+    written, and the changed array must not find the record."""
+    from blockloop.fingerprint import SAMPLE_ABOVE
+    from tests.helpers import Ticks
+    from tests.test_identity import _outside_sample, weighted_total
+
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1e9, progress=False)(
+        weighted_total
+    )
+    kernel._clock = Ticks(10.0)  # a long call: its sampled arguments are worth hashing
+    changed = threading.Event()
+    real = Store.save
+
+    def held(self, arrays, state, **kw):
+        assert changed.wait(timeout=120)
+        return real(self, arrays, state, **kw)
+
+    monkeypatch.setattr(Store, "save", held)
+    x = np.ones(SAMPLE_ABOVE // 8 + 4096)
+    kernel(x, 0.5)
+    assert kernel.last_report.checkpoints == 1  # the record, still to be written
+    x[_outside_sample(x.size, x.itemsize)] = 3.0
+    changed.set()
+    background.wait()
+    assert kernel(x, 0.5) == weighted_total(x, 0.5)
+    assert not kernel.last_report.already_complete

@@ -148,8 +148,12 @@ class Checkpointer:
     def _record_later(self, arrays: dict, state: RunState) -> None:
         """Write a completion record (not durable) on the background thread once the call
         is over (:meth:`__exit__`); the run's lock is taken there, and a run that another
-        process holds by then keeps its own records."""
+        process holds by then keeps its own records. The full hash of arguments the run
+        key only sampled is taken here, from the arrays this call read: the caller may
+        change them once it returns."""
         store = self.store
+        if store.identity is not None:
+            store.identity.content.value()
 
         def record() -> None:
             try:
