@@ -15,7 +15,9 @@ each in each place once. An odd ``--reps`` is rounded up. ``kmeans`` runs a
 fixed number of iterations (see ``CAPPED``).
 
 The histogram is also timed against a correct plain-numba version (a private histogram
-per thread, summed at the end), since plain numba's racy ``h[k] += w`` loses updates.
+per thread, summed at the end), since plain numba's racy ``h[k] += w`` loses updates: in
+pairs of their own, each run calling the kernel until about ``--seconds`` have passed (a
+call takes a sixth of the racy version's), times per call in the table.
 Convergence loops (``jacobi``, ``cg``) are sized by their iteration cap on a large grid, so
 that the cap, not the tolerance, ends them.
 
@@ -150,15 +152,22 @@ class FreshRuns:
         return self.kernel(*args)
 
 
-def measure(name: str, n: int, calls: int, reps: int) -> dict:
+def measure(name: str, n: int, calls: int, reps: int, seconds: float) -> dict:
     """Interleaved plain and blockloop runs of one kernel at size ``n``, ``calls`` calls
-    each (blockloop's each a fresh run, in a checkpoint directory of its own)."""
+    each (blockloop's each a fresh run, in a checkpoint directory of its own). The
+    histogram's correct plain version runs in pairs of its own with blockloop, each run
+    calling them until about ``seconds`` have passed."""
     module, kernel = _load(name)
     blocked = kernel
     with tempfile.TemporaryDirectory(dir=".") as warm:  # compile (or load) the blocked code
         blocked.options = dataclasses.replace(blocked.options, checkpoint_dir=warm, progress=False)
         blocked(*make_args(module, name, max(2, KERNELS[name][0] // 100)))
-    plain_t, blocked_t, ratios, private_t, private_ratios = [], [], [], [], []
+    plain_t, blocked_t, ratios = [], [], []
+    private_t, vs_private_t, private_ratios = [], [], []
+    private_calls = 0
+    if name == "histogram":  # as many calls of the correct version as take plain's time
+        took = _timed(histogram_private, make_args(module, name, n), 1)[1]
+        private_calls = max(1, round(seconds / took))
     same_work = True
     for rep in range(reps + reps % 2):
         results = {}
@@ -173,19 +182,23 @@ def measure(name: str, n: int, calls: int, reps: int) -> dict:
             if which == "plain":
                 results[which], seconds = _timed(kernel.original, args, calls)
                 plain_t.append(seconds)
-                if name == "histogram":
-                    private_args = args if name in SHARED else make_args(module, name, n)
-                    private_t.append(_timed(histogram_private, private_args, calls)[1])
                 continue
             with tempfile.TemporaryDirectory(dir=".") as root:
                 results[which], seconds = _timed(FreshRuns(blocked, root), args, calls)
                 blocked_t.append(seconds)
         if name in CAPPED:  # both ran to the cap: (labels, iterations)
             same_work &= results["plain"][1] == results["blocked"][1] == CAPPED[name]
+        if private_calls:  # the correct plain version: a pair of its own, as long as the rest
+            for which in ("private", "blocked") if rep % 2 == 0 else ("blocked", "private"):
+                if which == "private":
+                    private_t.append(_timed(histogram_private, args, private_calls)[1])
+                    continue
+                with tempfile.TemporaryDirectory(dir=".") as root:
+                    vs_private_t.append(_timed(FreshRuns(blocked, root), args, private_calls)[1])
         if rep % 2 == 1:  # a pair of repetitions, one of each order
             ratios.append(sum(blocked_t[-2:]) / sum(plain_t[-2:]))
-            if private_t:
-                private_ratios.append(sum(blocked_t[-2:]) / sum(private_t[-2:]))
+            if private_calls:
+                private_ratios.append(sum(vs_private_t[-2:]) / sum(private_t[-2:]))
     out = {
         "n": n,
         "plain": statistics.median(plain_t),
@@ -194,9 +207,12 @@ def measure(name: str, n: int, calls: int, reps: int) -> dict:
         "ratios": ratios,
         "same_work": same_work,
     }
-    if private_t:
-        out["private"] = statistics.median(private_t)
+    if private_calls:  # seconds per call
+        out["private"] = statistics.median(private_t) / private_calls
+        out["vs_private"] = statistics.median(vs_private_t) / private_calls
         out["ratio_private"] = statistics.median(private_ratios)
+        out["private_ratios"] = private_ratios
+        out["private_calls"] = private_calls
     return out
 
 
@@ -213,7 +229,7 @@ def main() -> None:
     print(f"{'kernel':<16} {'size':>12} {'plain s':>8} {'blockloop s':>11} {'ratio':>7}  per pair")
     for name in args.only or KERNELS:
         n, calls = sized(name, args.seconds, args.dot_gib * 2**30)
-        r = measure(name, n, calls, args.reps)
+        r = measure(name, n, calls, args.reps, args.seconds)
         reps = ", ".join(f"{x:.3f}" for x in r["ratios"])
         print(
             f"{name:<16} {n:>12.4g} {r['plain']:>8.3f} {r['blockloop']:>11.3f} "
@@ -226,8 +242,10 @@ def main() -> None:
             print(f"  {name}: the two did not run the same iterations; its ratio means nothing")
         if "private" in r:
             print(
-                f"{'  vs private':<16} {'':>12} {r['private']:>8.3f} {r['blockloop']:>11.3f} "
-                f"{r['ratio_private']:>7.3f}  (correct plain numba: a histogram per thread)"
+                f"{'  vs private':<16} {'':>12} {r['private']:>8.3f} {r['vs_private']:>11.3f} "
+                f"{r['ratio_private']:>7.3f}  "
+                + ", ".join(f"{x:.3f}" for x in r["private_ratios"])
+                + f"  (a histogram per thread; {r['private_calls']} calls a run)"
             )
 
 
