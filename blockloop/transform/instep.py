@@ -150,10 +150,10 @@ def _tiled(source: Source, loop: ast.For, bound: set[str], k: int) -> list[ast.s
     renamed = _Rename({name: f"_bl_a{k}_{name}" for name in accs})
     tile_body = [renamed.visit(copy.deepcopy(s)) for s in body]
     opens = "\n".join(
-        f"_bl_a{k}_{name} = _bl_open(_bl_p{k}_{name}[{j}], _bl_i{k}_{name}, {name})"
+        f"_bl_a{k}_{name} = _bl_open(_bl_p{k}_{name}, {j}, _bl_i{k}_{name}, {name})"
         for name in accs
     )
-    closes = "\n".join(f"_bl_close(_bl_p{k}_{name}[{j}], _bl_a{k}_{name})" for name in accs)
+    closes = "\n".join(f"_bl_close(_bl_p{k}_{name}, {j}, _bl_a{k}_{name})" for name in accs)
     tile = _parse(
         f"for {j} in _bl_prange({nt}):\n"
         + "\n".join("    " + line for line in opens.splitlines())

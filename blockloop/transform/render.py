@@ -181,7 +181,7 @@ def _render_reduction(
         if n in exact:
             w(f"        {n} = _bl_xopen(_bl_p_{n}[_bl_j], _bl_id_{n}, _bl_init_{n}, _bl_xm_{n})\n")
         else:
-            w(f"        {n} = _bl_open(_bl_p_{n}[_bl_j], _bl_id_{n}, _bl_init_{n})\n")
+            w(f"        {n} = _bl_open(_bl_p_{n}, _bl_j, _bl_id_{n}, _bl_init_{n})\n")
     buffered = buffered_updates(plan.body, exact)
     body = exact_updates(plan.body, exact, plan.source, buffered) if exact else plan.body
     if buffered:  # blocks of iterations, each ending with the sum of its buffered terms
@@ -212,7 +212,7 @@ def _render_reduction(
         if n in exact:
             w(f"        _bl_xclose(_bl_p_{n}[_bl_j], {n}, _bl_xm_{n})\n")
         else:
-            w(f"        _bl_close(_bl_p_{n}[_bl_j], {n})\n")
+            w(f"        _bl_close(_bl_p_{n}, _bl_j, {n})\n")
     w("\n\n")
 
     # fold: push each tile partial on a binary-counter stack (a fixed pairwise tree)

@@ -26,14 +26,14 @@ def _bl_chunk(nb, x, _bl_init_h, _bl_id_h, _bl_p_h, _bl_init_m, _bl_id_m, _bl_p_
     for _bl_j in _bl_prange(_bl_tiles):
         _bl_lo = (_bl_first + _bl_j) * _bl_tile
         _bl_hi = min(_bl_lo + _bl_tile, _bl_count)
-        h = _bl_open(_bl_p_h[_bl_j], _bl_id_h, _bl_init_h)
-        m = _bl_open(_bl_p_m[_bl_j], _bl_id_m, _bl_init_m)
+        h = _bl_open(_bl_p_h, _bl_j, _bl_id_h, _bl_init_h)
+        m = _bl_open(_bl_p_m, _bl_j, _bl_id_m, _bl_init_m)
         for i in range(_bl_start + _bl_lo * _bl_step, _bl_start + _bl_hi * _bl_step, _bl_step):
             k = int(x[i] * nb)
             h[k] += 1.0
             m = max(m, x[i])
-        _bl_close(_bl_p_h[_bl_j], h)
-        _bl_close(_bl_p_m[_bl_j], m)
+        _bl_close(_bl_p_h, _bl_j, h)
+        _bl_close(_bl_p_m, _bl_j, m)
 
 
 @_bl_njit(cache=True, nogil=True)

@@ -35,12 +35,12 @@ def _bl_chunk(a, _bl_init_s, _bl_id_s, _bl_p_s, _bl_init_p, _bl_id_p, _bl_p_p, _
     for _bl_j in _bl_prange(_bl_tiles):
         _bl_lo = (_bl_first + _bl_j) * _bl_tile
         _bl_hi = min(_bl_lo + _bl_tile, _bl_count)
-        s = _bl_open(_bl_p_s[_bl_j], _bl_id_s, _bl_init_s)
-        p = _bl_open(_bl_p_p[_bl_j], _bl_id_p, _bl_init_p)
-        bits = _bl_open(_bl_p_bits[_bl_j], _bl_id_bits, _bl_init_bits)
-        both = _bl_open(_bl_p_both[_bl_j], _bl_id_both, _bl_init_both)
-        odd = _bl_open(_bl_p_odd[_bl_j], _bl_id_odd, _bl_init_odd)
-        low = _bl_open(_bl_p_low[_bl_j], _bl_id_low, _bl_init_low)
+        s = _bl_open(_bl_p_s, _bl_j, _bl_id_s, _bl_init_s)
+        p = _bl_open(_bl_p_p, _bl_j, _bl_id_p, _bl_init_p)
+        bits = _bl_open(_bl_p_bits, _bl_j, _bl_id_bits, _bl_init_bits)
+        both = _bl_open(_bl_p_both, _bl_j, _bl_id_both, _bl_init_both)
+        odd = _bl_open(_bl_p_odd, _bl_j, _bl_id_odd, _bl_init_odd)
+        low = _bl_open(_bl_p_low, _bl_j, _bl_id_low, _bl_init_low)
         for i in range(_bl_start + _bl_lo, _bl_start + _bl_hi):
             v = a[i]
             s += v
@@ -51,12 +51,12 @@ def _bl_chunk(a, _bl_init_s, _bl_id_s, _bl_p_s, _bl_init_p, _bl_id_p, _bl_p_p, _
             odd ^= v
             if v > 0:
                 low = min(low, v)
-        _bl_close(_bl_p_s[_bl_j], s)
-        _bl_close(_bl_p_p[_bl_j], p)
-        _bl_close(_bl_p_bits[_bl_j], bits)
-        _bl_close(_bl_p_both[_bl_j], both)
-        _bl_close(_bl_p_odd[_bl_j], odd)
-        _bl_close(_bl_p_low[_bl_j], low)
+        _bl_close(_bl_p_s, _bl_j, s)
+        _bl_close(_bl_p_p, _bl_j, p)
+        _bl_close(_bl_p_bits, _bl_j, bits)
+        _bl_close(_bl_p_both, _bl_j, both)
+        _bl_close(_bl_p_odd, _bl_j, odd)
+        _bl_close(_bl_p_low, _bl_j, low)
 
 
 @_bl_njit(cache=True, nogil=True)

@@ -23,11 +23,11 @@ def _bl_chunk(step, _bl_init_total, _bl_id_total, _bl_p_total, _bl_range, _bl_fi
     for _bl_j in _bl_prange(_bl_tiles):
         _bl_lo = (_bl_first + _bl_j) * _bl_tile
         _bl_hi = min(_bl_lo + _bl_tile, _bl_count)
-        total = _bl_open(_bl_p_total[_bl_j], _bl_id_total, _bl_init_total)
+        total = _bl_open(_bl_p_total, _bl_j, _bl_id_total, _bl_init_total)
         for i in range(_bl_lo, _bl_hi):
             x = (i + 0.5) * step
             total += 4.0 / (1.0 + x * x)
-        _bl_close(_bl_p_total[_bl_j], total)
+        _bl_close(_bl_p_total, _bl_j, total)
 
 
 @_bl_njit(cache=True, nogil=True)

@@ -20,10 +20,10 @@ def _bl_chunk(x, _bl_init_out, _bl_id_out, _bl_p_out, _bl_range, _bl_first, _bl_
     for _bl_j in _bl_prange(_bl_tiles):
         _bl_lo = (_bl_first + _bl_j) * _bl_tile
         _bl_hi = min(_bl_lo + _bl_tile, _bl_count)
-        out = _bl_open(_bl_p_out[_bl_j], _bl_id_out, _bl_init_out)
+        out = _bl_open(_bl_p_out, _bl_j, _bl_id_out, _bl_init_out)
         for i in range(_bl_lo, _bl_hi):
             out += np.array([1.0, x[i], x[i] * x[i]])
-        _bl_close(_bl_p_out[_bl_j], out)
+        _bl_close(_bl_p_out, _bl_j, out)
 
 
 @_bl_njit(cache=True, nogil=True)
