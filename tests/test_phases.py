@@ -16,6 +16,7 @@ import pytest
 from blockloop import CheckpointWarning, checkpointed_loop
 from blockloop.cli import main
 from blockloop.progress import Progress
+from blockloop.runtime import handoff
 from blockloop.store import Store
 from tests import phase_kernels as pk
 from tests.helpers import Crash, Ticks
@@ -237,6 +238,24 @@ def test_a_damaged_handoff_falls_back(tmp_path, monkeypatch, capsys, damaged, pr
     for phase in damaged:
         assert any(re.search(rf"skipping .*{phase}/handoff\.json", m) for m in messages)
     assert [p.calls for p in prologues] == prologue_calls
+    assert _same_bits(got, want) and _same_bits(args_again, args)
+
+
+def test_a_handoff_that_costs_more_than_it_saves_is_not_written(tmp_path, monkeypatch):
+    """A handoff takes longer to write than the phases before it took (here: every one, at
+    a write rate of 1 byte a second) is left out; a resume after a crash in the last phase
+    runs the statements before every loop again, takes the finished phases' results from
+    their checkpoints, and ends with the uninterrupted run's bits and arguments."""
+    monkeypatch.setattr(handoff, "WRITE_RATE", 1.0)
+    kernel, want, args = _crash_in_last_phase("equalise", tmp_path)
+    run_dir = kernel.run_dir(*pk.INPUTS["equalise"]())
+    assert not any(run_dir.glob("phase-*/handoff.*"))
+    assert (run_dir / "phase-1").is_dir() and (run_dir / "phase-2").is_dir()
+    prologues = _count_prologues(kernel, monkeypatch)
+    args_again = pk.INPUTS["equalise"]()
+    got = kernel(*args_again)
+    assert [p.calls for p in prologues] == [1, 1, 1]
+    assert _Recorder.saves[0] == "phase-3"  # phases 1 and 2 were not computed again
     assert _same_bits(got, want) and _same_bits(args_again, args)
 
 

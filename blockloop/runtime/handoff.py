@@ -18,6 +18,7 @@ is skipped with a :class:`~blockloop.CheckpointWarning`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ from ..rundir import read_manifest, sealed_bytes
 __all__ = ["Handoff", "Restored", "read_handoff"]
 
 _FORMAT = "blockloop-handoff-1"
+WRITE_RATE = 1e9
+"""Bytes per second a handoff is taken to be written at (to the page cache, unsynced), to
+weigh it against what it saves."""
 _PYTHON_SCALARS = {bool: "bool", int: "int", float: "float", complex: "complex"}
 _PYTHON_TYPES = {name: kind for kind, name in _PYTHON_SCALARS.items()}
 
@@ -73,10 +77,18 @@ class Handoff:
         given: Mapping[str, object],
         written: frozenset[str],
         total: int,
-    ) -> bool:
+        redo_seconds: float = math.inf,
+    ) -> str | None:
         """Save ``values`` (named ``names``; a value that *is* one of the ``given``
         arguments is saved as a reference to it) and the arrays of the arguments named in
-        ``written``; False, with nothing written, when they cannot be given back exactly."""
+        ``written``.
+
+        ``redo_seconds`` is the most a resume would spend again without this handoff (the
+        time of the phases this call ran up to here). Nothing is written, and the reason is
+        returned, when the values cannot be given back exactly, or when writing them would
+        take longer than that (estimated at :data:`WRITE_RATE`): the phases' checkpoints
+        then stand in, as they do for a handoff lost in a crash.
+        """
         arrays: dict[str, np.ndarray] = {}
         try:
             layout = [
@@ -88,11 +100,14 @@ class Handoff:
             own = list(arrays.values())
             args = {name: _encode(given[name], arrays) for name in sorted(written)}
         except _Unsaveable:
-            return False
+            return "a value it hands on cannot be saved"
         theirs = [a for v in given.values() for a in arrays_in(v)]
         for k, a in enumerate(own):  # a view handed on: a later phase may write through it
             if any(np.may_share_memory(a, b) for b in [*own[k + 1 :], *theirs]):
-                return False
+                return "a value it hands on is a view"
+        nbytes = sum(a.nbytes for a in arrays.values())
+        if nbytes / WRITE_RATE > redo_seconds:
+            return f"{nbytes} bytes: longer to write than the {redo_seconds:.3g} s it saves"
         self.json.parent.mkdir(parents=True, exist_ok=True)
         digests: dict[str, str] = {}
 
@@ -112,7 +127,7 @@ class Handoff:
             },
         }
         durable_write(self.json, lambda f: f.write(sealed_bytes(body)), "handoff-json", sync=False)
-        return True
+        return None
 
     def load(self, given: Mapping[str, object], written: frozenset[str]) -> Restored | None:
         """The saved values, with the saved contents of the ``written`` arguments copied

@@ -78,6 +78,7 @@ class Phases:
         The report counts the units of every phase; ``phase`` is the one the call
         ended in.
         """
+        started = settings.clock()
         count = len(self.plans)
         report.phases = count
         given = dict(zip(self.args, values, strict=True))
@@ -120,19 +121,28 @@ class Phases:
                     for name, value in zip(plan.hands_on, result, strict=True)
                 )
                 if coordinator.speaks:
-                    self._hand_on(handoffs[k], plan, values, given, total)
+                    ran = settings.clock() - started
+                    self._hand_on(handoffs[k], plan, values, given, total, ran)
         report.already_complete = already
         report.units_total = total
         return result
 
     def _hand_on(
-        self, handoff: Handoff, plan: LoopPlan, values: tuple, given: dict, total: int
+        self,
+        handoff: Handoff,
+        plan: LoopPlan,
+        values: tuple,
+        given: dict,
+        total: int,
+        redo_seconds: float,
     ) -> None:
-        """Save the phase's handoff (``total``: the units of the phases up to this one); a
-        failure costs a later resume some statements only."""
+        """Save the phase's handoff (``total``: the units of the phases up to this one;
+        ``redo_seconds``: the time of the phases this call ran up to here); a failure costs
+        a later resume some statements only."""
         try:
-            if not handoff.save(plan.hands_on, values, given, self.written, total):
-                log.debug("%s: no %s: a value it hands on cannot be saved", plan.name, handoff.json)
+            why = handoff.save(plan.hands_on, values, given, self.written, total, redo_seconds)
+            if why is not None:
+                log.debug("%s: no %s: %s", plan.name, handoff.json, why)
         except OSError as exc:
             warn(
                 f"cannot write {handoff.json}: {exc.strerror or exc}; a resume will run the "
