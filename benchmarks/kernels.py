@@ -180,12 +180,12 @@ def measure(name: str, n: int, calls: int, reps: int, seconds: float) -> dict:
                 args = None
                 args = make_args(module, name, n)
             if which == "plain":
-                results[which], seconds = _timed(kernel.original, args, calls)
-                plain_t.append(seconds)
+                results[which], took = _timed(kernel.original, args, calls)
+                plain_t.append(took)
                 continue
             with tempfile.TemporaryDirectory(dir=".") as root:
-                results[which], seconds = _timed(FreshRuns(blocked, root), args, calls)
-                blocked_t.append(seconds)
+                results[which], took = _timed(FreshRuns(blocked, root), args, calls)
+                blocked_t.append(took)
         if name in CAPPED:  # both ran to the cap: (labels, iterations)
             same_work &= results["plain"][1] == results["blocked"][1] == CAPPED[name]
         if private_calls:  # the correct plain version: a pair of its own, as long as the rest
@@ -230,10 +230,10 @@ def main() -> None:
     for name in args.only or KERNELS:
         n, calls = sized(name, args.seconds, args.dot_gib * 2**30)
         r = measure(name, n, calls, args.reps, args.seconds)
-        reps = ", ".join(f"{x:.3f}" for x in r["ratios"])
+        pairs = ", ".join(f"{x:.3f}" for x in r["ratios"])
         print(
             f"{name:<16} {n:>12.4g} {r['plain']:>8.3f} {r['blockloop']:>11.3f} "
-            f"{r['ratio']:>7.3f}  {reps}"
+            f"{r['ratio']:>7.3f}  {pairs}"
             + (f"  ({CAPPED[name]} iterations each)" if name in CAPPED else "")
             + (f"  ({calls} calls a run)" if calls > 1 else ""),
             flush=True,
