@@ -7,6 +7,7 @@ import datetime
 import functools
 import inspect
 import time
+import types
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import overload
@@ -26,7 +27,7 @@ from .fingerprint import (
     helpers_fingerprint,
     is_dispatcher,
 )
-from .helpers import call_writes, prange_names
+from .helpers import call_writes, prange_names, refuse_hidden_draws
 from .manifest import Identity
 from .options import Options
 from .report import Report
@@ -102,38 +103,12 @@ class CheckpointedKernel:
         self.py_func = func
         self.options = options
         self.numba_options = numba_options
-        source = read_source(func)
-        closure = closure_values(func)
-        namespace = {**func.__globals__, **closure}
-        self.plan = analyse(source, prange_names(func), call_writes(namespace))
         self.exact = options.exact if options.exact is not None else config.exact()
-
-        plan = self.plan
-
-        def closure_error(name: str, reason: str) -> Exception:
-            node = names_loaded([*plan.prologue, plan.loop, *plan.epilogue]).get(name)
-            return source.error(node, reason)
-
-        check_closure(closure_error, self.plan.globals_used, closure)
-        fn = ast.parse(source.text).body[0]
-        assert isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
-        written = written_parameters(fn, call_writes(namespace))  # type: ignore[arg-type]
-        # arguments whose large arrays the run key may sample: those the kernel never writes
-        self._sampled = frozenset(a for a in plan.args if a not in written)
-        self._written = frozenset(plan.args) - self._sampled
-        self._namespace = namespace
-        self._helpers = helpers_fingerprint(self.plan.globals_used, func.__globals__, closure)
-        self.phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
-        for phase in self.phases:
-            if isinstance(phase, ReductionLoop):
-                phase.exact = self.exact
-        self.rendered = [
-            render_module(p, numba_options, self._helpers, __version__) for p in self.phases
-        ]
-        self.blocked_source = joined_text(self.phases, [r.text for r in self.rendered])
-        exact = ("exact",) if self.exact else ()  # other results: another run
-        self._source_key = digest(source.text, self.plan.kind, self._helpers, *exact)
-        self._generated: list[Generated] | None = None
+        self._source = read_source(func)
+        # analysed now for the refusals (BlockingError at decoration), and again at the
+        # first call, with the globals numba reads then (see _bind)
+        self._analyse_with(_scope(func))
+        self._bound = False  # True once a call has compiled with the globals of its time
         self.last_report: Report | None = None
         # seams for tests: a deterministic clock, a Store subclass that fails on purpose
         self._clock: Callable[[], float] = time.perf_counter
@@ -146,6 +121,53 @@ class CheckpointedKernel:
     def module_path(self) -> Path | None:
         """The generated module's file (the first phase's), once compiled."""
         return None if self._generated is None else Path(self._generated[0].module.__file__)
+
+    def _analyse_with(self, namespace: dict[str, object]) -> None:
+        """Analyse and render the kernel with the globals and helpers in ``namespace``.
+
+        Called at decoration, so that a kernel blockloop cannot block is refused there,
+        and again at the first call: numba reads a kernel's globals when it first
+        compiles it, so a module constant filled in ``main()`` or a helper defined below
+        the kernel are taken as they are then. Their values are part of the run's identity
+        and of the generated module's file name, so neither a checkpoint nor numba's disk
+        cache made with other values is ever used.
+        """
+        func = self.py_func
+        source = self._source
+        plan = analyse(source, prange_names(func), call_writes(namespace))
+
+        def closure_error(name: str, reason: str) -> Exception:
+            node = names_loaded([*plan.prologue, plan.loop, *plan.epilogue]).get(name)
+            return source.error(node, reason)
+
+        closure = closure_values(func)
+        check_closure(closure_error, plan.globals_used, closure)
+        refuse_hidden_draws(source, plan, namespace)
+        fn = ast.parse(source.text).body[0]
+        assert isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+        written = written_parameters(fn, call_writes(namespace))  # type: ignore[arg-type]
+        self.plan = plan
+        # arguments whose large arrays the run key may sample: those the kernel never writes
+        self._sampled = frozenset(a for a in plan.args if a not in written)
+        self._written = frozenset(plan.args) - self._sampled
+        self._namespace = namespace
+        self._helpers = helpers_fingerprint(plan.globals_used, func.__globals__, closure)
+        self.phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
+        for phase in self.phases:
+            if isinstance(phase, ReductionLoop):
+                phase.exact = self.exact
+        self.rendered = [
+            render_module(p, self.numba_options, self._helpers, __version__) for p in self.phases
+        ]
+        self.blocked_source = joined_text(self.phases, [r.text for r in self.rendered])
+        exact = ("exact",) if self.exact else ()  # other results: another run
+        self._source_key = digest(source.text, plan.kind, self._helpers, *exact)
+        self._generated: list[Generated] | None = None
+
+    def _current(self) -> None:
+        """Analyse again with the globals of now, unless a call has already compiled."""
+        if not self._bound:
+            self._analyse_with(_scope(self.py_func))
 
     def _compiled(self) -> list[Generated]:
         """The generated module of each phase, imported (and compiled as called)."""
@@ -169,6 +191,7 @@ class CheckpointedKernel:
         str
             The run key: part of the run directory's name.
         """
+        self._current()
         return self._key(self._bind(args, kwargs))[0]
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
@@ -194,6 +217,7 @@ class CheckpointedKernel:
             ``<checkpoint root>/<kernel>-<key>``; it exists once the run has checkpointed
             (a completion record still being written in the background is waited for).
         """
+        self._current()
         run_dir = self._paths(*self._key(self._bind(args, kwargs))).run_dir
         background.wait(str(run_dir))
         return run_dir
@@ -216,6 +240,8 @@ class CheckpointedKernel:
 
     def _run(self, values: tuple) -> object:
         """Run (or resume) the kernel on its arguments in the order of ``plan.args``."""
+        self._current()
+        self._bound = True
         background.catch_up(background.BACKLOG)  # records queued faster than they are written
         key, content = self._key(values)
         paths = self._paths(key, content)
@@ -272,6 +298,11 @@ class CheckpointedKernel:
 
     def __repr__(self) -> str:
         return f"<checkpointed_loop {self.plan.name} ({self.plan.kind}, line {self.plan.line})>"
+
+
+def _scope(func: types.FunctionType) -> dict[str, object]:
+    """The names a kernel's code resolves now: its module's globals and its closure."""
+    return {**func.__globals__, **closure_values(func)}
 
 
 KINDS: dict[type, type[LoopKind]] = {

@@ -322,3 +322,47 @@ def ok_seeded_random_in_prologue(n):
     for i in prange(n):
         s += x[i]
     return s
+
+
+# Draws from numpy's global generator that the loop does not spell out (issue 27, item 1):
+# through a name imported from numpy.random, through @njit helpers at any depth.
+from numpy.random import randn as _randn  # noqa: E402
+
+
+@njit
+def _draw_normal(w):
+    return w + np.random.normal(0.0, 1.0)
+
+
+@njit
+def _jitter(w):
+    return 0.5 * _draw_normal(w)
+
+
+def bad_draw_through_alias(n):
+    s = 0.0
+    for i in prange(n):
+        s += _randn() * i  # refused: draws from numpy's per-thread generators
+    return s
+
+
+def bad_draw_in_helper(w):
+    for t in range(10):
+        for i in prange(w.shape[0]):
+            w[i] = _draw_normal(w[i]) + t  # refused: _draw_normal -> numpy.random.normal
+    return w
+
+
+def bad_draw_two_helpers_deep(w):
+    s = 0.0
+    for i in prange(w.shape[0]):
+        s += _jitter(w[i])  # refused: _jitter -> _draw_normal -> numpy.random.normal
+    return s
+
+
+def bad_unseeded_alias_before_loop(n):
+    start = _randn()  # refused: draws from numpy's unseeded generator
+    s = 0.0
+    for i in prange(n):
+        s += start * i
+    return s
