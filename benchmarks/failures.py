@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blockloop import daly_interval
-from blockloop.simulate import expected_wall_time, simulate
+from blockloop.scheduling.simulate import expected_wall_time, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 

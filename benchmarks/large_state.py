@@ -35,8 +35,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blockloop import checkpointed_loop, daly_interval
-from blockloop.manifest import Identity, RunState
-from blockloop.store import RunPaths, Store
+from blockloop.storage.manifest import Identity, RunState
+from blockloop.storage.store import RunPaths, Store
 from kernels.heat2d import heat2d, make_args
 
 ROOT = Path(__file__).resolve().parent.parent

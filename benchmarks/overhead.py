@@ -25,8 +25,8 @@ from numba import njit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blockloop import checkpointed_loop
-from blockloop.manifest import Identity, RunState
-from blockloop.store import RunPaths, Store
+from blockloop.storage.manifest import Identity, RunState
+from blockloop.storage.store import RunPaths, Store
 from kernels.pi import pi
 
 

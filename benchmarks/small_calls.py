@@ -32,7 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from blockloop import background, checkpointed_loop
+from blockloop import checkpointed_loop
+from blockloop.storage import background
 from kernels.pi import pi
 
 

@@ -11,9 +11,9 @@ import logging
 from ._errors import BlockingError, CheckpointError, CheckpointWarning, Interrupted
 from ._version import __version__
 from .kernel import checkpointed_loop
-from .policy import daly_interval, young_interval
+from .parallel.threads import register_numba_controller
 from .report import Report
-from .threads import register_numba_controller
+from .scheduling.policy import daly_interval, young_interval
 
 register_numba_controller()
 # the library logs under "blockloop"; configuring logging is the application's business

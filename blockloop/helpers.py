@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from ._errors import BlockingError
-from .fingerprint import closure_values, is_dispatcher
+from .storage.fingerprint import closure_values, is_dispatcher
 from .transform.plans import LoopPlan, PhasedKernel
 from .transform.source import Source, read_source
 from .transform.syntax import dotted, names_stored, walk

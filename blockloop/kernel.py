@@ -14,24 +14,13 @@ from typing import overload
 
 import numba
 
-from . import background, config
+from . import config
 from ._version import __version__
-from .comm import world
-from .compile import load_module
-from .fingerprint import (
-    Content,
-    args_fingerprint,
-    check_closure,
-    closure_values,
-    digest,
-    helpers_fingerprint,
-    is_dispatcher,
-)
 from .helpers import call_writes, prange_names, refuse_hidden_draws
-from .manifest import Identity
+from .numerics.compile import load_module
 from .options import Options
+from .parallel.comm import world
 from .report import Report
-from .rundir import RunPaths, recorded_content
 from .runtime import (
     Coordinator,
     Driver,
@@ -42,9 +31,21 @@ from .runtime import (
     RunSettings,
     SequentialKind,
 )
-from .scheduler import resolve_deadline
-from .signals import DEFAULT_SIGNALS
-from .store import Store
+from .scheduling.deadline import resolve_deadline
+from .scheduling.signals import DEFAULT_SIGNALS
+from .storage import background
+from .storage.fingerprint import (
+    Content,
+    args_fingerprint,
+    check_closure,
+    closure_values,
+    digest,
+    helpers_fingerprint,
+    is_dispatcher,
+)
+from .storage.manifest import Identity
+from .storage.rundir import RunPaths, recorded_content
+from .storage.store import Store
 from .transform import (
     PhasedKernel,
     ReductionLoop,
@@ -277,7 +278,7 @@ class CheckpointedKernel:
                     f"{self.plan.name}: {what} cannot be spread over {comm.size} MPI "
                     "ranks; run it with one rank (prange reductions are distributed)"
                 )
-            from .distributed import MPICoordinator
+            from .parallel.mpi import MPICoordinator
 
             coordinator = MPICoordinator(comm, report)  # type: ignore[arg-type]
         generated = self._compiled()
@@ -313,7 +314,7 @@ KINDS: dict[type, type[LoopKind]] = {
 
 
 def _want_progress(option: bool | None) -> bool:
-    from .progress import want_progress
+    from .runtime.progress import want_progress
 
     return want_progress(option)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import config
-from .scheduler import resolve_deadline
-from .signals import DEFAULT_SIGNALS
+from .scheduling.deadline import resolve_deadline
+from .scheduling.signals import DEFAULT_SIGNALS
 
 __all__ = ["Options"]
 

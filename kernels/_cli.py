@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from blockloop import Interrupted
-from blockloop.selftest import describe
+from blockloop.tools.selftest import describe
 
 
 def _count(text: str) -> int:

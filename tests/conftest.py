@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from blockloop.selftest import finish, kill_stopped, wait_stopped
+from blockloop.tools.selftest import finish, kill_stopped, wait_stopped
 
 __all__ = ["child_env", "finish", "kill_stopped", "start_kernel", "wait_stopped"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from blockloop.store import Store
+from blockloop.storage.store import Store
 
 __all__ = ["Crash", "Ticks", "crashing_store", "fresh", "swap_kernel"]
 

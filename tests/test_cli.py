@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from blockloop import daly_interval
-from blockloop.cli import main
+from blockloop.tools.cli import main
 from kernels.pi import pi
 from tests.conftest import ROOT, child_env
 
@@ -53,7 +53,7 @@ def test_source_subprocess():
 
 def _interrupted_run(ckdir, monkeypatch) -> tuple:
     """A complete pi run and an interrupted fibonacci run (its newest generation kept)."""
-    from blockloop.store import RunPaths
+    from blockloop.storage.store import RunPaths
     from kernels.fibonacci import fibonacci
 
     monkeypatch.setenv("BLOCKLOOP_INTERVAL", "0.000001")
@@ -77,7 +77,7 @@ def test_ls_states_and_progress(ckdir, monkeypatch, capsys):
     assert main(["ls", str(ckdir)]) == 0
     text = capsys.readouterr().out
     assert "interrupted" in text and "complete" in text and "ago" in text
-    from blockloop.store import Store
+    from blockloop.storage.store import Store
 
     with Store(fib, None):  # a process holding the run: `running`
         main(["ls", str(ckdir), "--json"])
@@ -100,7 +100,7 @@ def test_show_reports_progress_arrays_and_sessions(ckdir, monkeypatch, capsys):
 def test_ls_show_and_verify_understand_a_kernel_of_several_loops(ckdir, capsys):
     """A run of two phases is one run: ``ls`` shows its progress over both, ``show`` the
     phase it is in, ``verify`` checks the generations of every phase."""
-    from blockloop.store import RunPaths
+    from blockloop.storage.store import RunPaths
     from kernels.moments import moments
 
     moments(200_000, 1)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from blockloop import Interrupted, checkpointed_loop
-from blockloop.scheduler import resolve_deadline, slurm_end_time
-from blockloop.store import read_manifest
+from blockloop.scheduling.deadline import resolve_deadline, slurm_end_time
+from blockloop.storage.store import read_manifest
 from tests.helpers import Ticks, fresh, swap_kernel
 
 

@@ -14,9 +14,9 @@ import pytest
 from numba import njit, prange
 
 from blockloop import BlockingError, checkpointed_loop
-from blockloop.rundir import RunPaths
 from blockloop.runtime import reduction
-from blockloop.store import Store, read_manifest, verify_generation
+from blockloop.storage.rundir import RunPaths
+from blockloop.storage.store import Store, read_manifest, verify_generation
 from tests.helpers import Crash, Ticks, crashing_store
 
 

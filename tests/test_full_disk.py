@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from blockloop import CheckpointError, CheckpointWarning, checkpointed_loop
-from blockloop.store import Store, verify_generation
+from blockloop.storage.store import Store, verify_generation
 from tests.helpers import Ticks, swap_kernel
 
 STEPS = 30

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blockloop import CheckpointError, CheckpointWarning
-from blockloop.manifest import RunState
-from blockloop.rundir import seal as _seal
-from blockloop.store import RunPaths, Store, read_manifest, verify_generation
+from blockloop.storage.manifest import RunState
+from blockloop.storage.rundir import seal as _seal
+from blockloop.storage.store import RunPaths, Store, read_manifest, verify_generation
 
 IDENTITY = {"kernel": "fuzz", "run_key": "0" * 16}
 ARRAYS = {

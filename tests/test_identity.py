@@ -10,8 +10,13 @@ import pytest
 from numba import njit, prange
 
 from blockloop import checkpointed_loop
-from blockloop.fingerprint import SAMPLE_ABOVE, SAMPLE_BLOCK, SAMPLE_BLOCKS, args_fingerprint
-from blockloop.store import manifest_paths
+from blockloop.storage.fingerprint import (
+    SAMPLE_ABOVE,
+    SAMPLE_BLOCK,
+    SAMPLE_BLOCKS,
+    args_fingerprint,
+)
+from blockloop.storage.store import manifest_paths
 from tests.helpers import Crash, Ticks, crashing_store
 
 GIB = 1 << 30

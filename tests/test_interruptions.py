@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from blockloop.selftest import COMMIT_STEPS, interrupt_cycles
+from blockloop.tools.selftest import COMMIT_STEPS, interrupt_cycles
 from tests.conftest import finish, kill_stopped, start_kernel, wait_stopped
 
 _REFERENCES: dict[tuple, tuple[str, list[str]]] = {}
@@ -30,7 +30,7 @@ def _reference(name: str, n: int, tmp_path_factory, *extra: str) -> tuple[str, l
 def _kill_loop(
     name: str, n: int, root, kills: int, seed: int, *extra: str
 ) -> tuple[tuple[str, list[str]], dict]:
-    """Kill a run ``kills`` times (see :func:`blockloop.selftest.interrupt_cycles`), then
+    """Kill a run ``kills`` times (see :func:`blockloop.tools.selftest.interrupt_cycles`), then
     let it finish; checkpoints every 0.05 s make writes frequent."""
     args = ("--n", str(n), "--checkpoint-dir", str(root), "--interval", "0.05", *extra)
     data, stats = interrupt_cycles(lambda **env: start_kernel(name, *args, **env), kills, seed)

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from blockloop.cli import main
-from blockloop.jobscript import signal_lead, slurm_script
+from blockloop.scheduling.jobscript import signal_lead, slurm_script
+from blockloop.tools.cli import main
 
 
 def _bash_n(text: str, tmp_path) -> None:

@@ -10,12 +10,13 @@ import warnings
 import numpy as np
 import pytest
 
-from blockloop import BlockingError, CheckpointWarning, checkpointed_loop, cli
-from blockloop.manifest import RunState
-from blockloop.pieces import PieceSet
+from blockloop import BlockingError, CheckpointWarning, checkpointed_loop
 from blockloop.runtime import saved
 from blockloop.runtime.saved import ChangedBlocks
-from blockloop.store import RunPaths, Store, read_manifest
+from blockloop.storage.manifest import RunState
+from blockloop.storage.pieces import PieceSet
+from blockloop.storage.store import RunPaths, Store, read_manifest
+from blockloop.tools import cli
 from tests import map_kernels as mk
 from tests import refusal_cases as cases
 from tests.helpers import Crash, Ticks, crashing_store

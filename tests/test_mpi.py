@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from blockloop.selftest import finish
-from blockloop.store import read_manifest
+from blockloop.storage.store import read_manifest
+from blockloop.tools.selftest import finish
 from tests.conftest import ROOT, child_env, start_kernel
 
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -42,7 +42,7 @@ SIZES = {"pi": 40_000_000, "histogram": 600_000, "monte_carlo_pi": 2_000_000}
 @pytest.mark.parametrize("done", [0, 1, 12, 1000, 4097])
 def test_segments_are_aligned_and_reach_the_wanted_length(done, ranks):
     """Pure planning (no MPI needed, runs everywhere)."""
-    from blockloop.distributed import plan_segments
+    from blockloop.parallel.mpi import plan_segments
 
     total, want, rounds = 10**6, 64, 0
     while done < total:

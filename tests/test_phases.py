@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from blockloop import CheckpointWarning, checkpointed_loop
-from blockloop.cli import main
-from blockloop.progress import Progress
 from blockloop.runtime import handoff
-from blockloop.store import Store
+from blockloop.runtime.progress import Progress
+from blockloop.storage.store import Store
+from blockloop.tools.cli import main
 from tests import phase_kernels as pk
 from tests.helpers import Crash, Ticks
 

@@ -12,7 +12,7 @@ import pytest
 
 from blockloop import daly_interval, young_interval
 from blockloop.config import parse_duration
-from blockloop.policy import Policy, expected_waste
+from blockloop.scheduling.policy import Policy, expected_waste
 from tests.conftest import ROOT, child_env
 
 

@@ -10,8 +10,9 @@ import threading
 import numpy as np
 import pytest
 
-from blockloop import CheckpointError, background, checkpointed_loop
-from blockloop.store import RunPaths, Store
+from blockloop import CheckpointError, checkpointed_loop
+from blockloop.storage import background
+from blockloop.storage.store import RunPaths, Store
 from kernels.pi import pi
 from tests import map_kernels as mk
 from tests.conftest import child_env
@@ -167,7 +168,7 @@ def test_a_later_record_hashes_the_arguments_the_call_read(tmp_path, monkeypatch
     """A record written after the call carries the full hash of the sampled arguments as
     the call read them: the caller changes one (outside the sample) before the record is
     written, and the changed array must not find the record."""
-    from blockloop.fingerprint import SAMPLE_ABOVE
+    from blockloop.storage.fingerprint import SAMPLE_ABOVE
     from tests.helpers import Ticks
     from tests.test_identity import _outside_sample, weighted_total
 

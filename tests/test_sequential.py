@@ -11,10 +11,10 @@ import pytest
 from numba import njit
 
 from blockloop import BlockingError, checkpointed_loop, daly_interval
-from blockloop.policy import Policy
-from blockloop.store import Store, read_manifest
+from blockloop.runtime.writer import Writer
+from blockloop.scheduling.policy import Policy
+from blockloop.storage.store import Store, read_manifest
 from blockloop.transform.sequential import possibly_mutated
-from blockloop.writer import Writer
 from tests.helpers import Crash, Ticks, crashing_store, fresh, swap_kernel
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from blockloop import daly_interval
-from blockloop.simulate import expected_wall_time, simulate
+from blockloop.scheduling.simulate import expected_wall_time, simulate
 
 # (cost, mtbf, restart, interval): delta/M from 1/1000 to 1/3, intervals at, below and
 # above Daly's optimum; work = 10 intervals so that T_s / tau is whole

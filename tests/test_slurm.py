@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from blockloop.jobscript import slurm_script
-from blockloop.store import read_manifest
+from blockloop.scheduling.jobscript import slurm_script
+from blockloop.storage.store import read_manifest
 from tests.conftest import ROOT, slurm_daemons
 
 HERE = Path(__file__).resolve().parent / "slurm"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from blockloop import CheckpointError, CheckpointWarning
-from blockloop.store import RunPaths, read_manifest
+from blockloop.storage.store import RunPaths, read_manifest
 from kernels.pi import pi
 
 N = 20_000_000
@@ -175,8 +175,8 @@ def test_second_process_on_the_same_run_gets_a_clear_error(ckdir):
 def test_write_npz_hashes_in_the_same_pass(tmp_path):
     """The digests returned by the streaming writer are each array's ``array_hash``, and
     numpy reads the file back: several write blocks, a view, empty and 0-d arrays."""
-    from blockloop.fingerprint import array_hash
-    from blockloop.npz import _WRITE_BLOCK, write_npz
+    from blockloop.storage.fingerprint import array_hash
+    from blockloop.storage.npz import _WRITE_BLOCK, write_npz
 
     rng = np.random.default_rng(7)
     big = rng.random(3 * _WRITE_BLOCK // 8 + 5)
@@ -199,7 +199,8 @@ def test_only_the_completion_of_a_run_without_checkpoints_skips_fsync(tmp_path, 
     """A run that ends before its first checkpoint records its completion without fsync
     (lost in a crash, it costs less than an interval); a run that checkpointed before
     completes durably."""
-    from blockloop import checkpointed_loop, durable
+    from blockloop import checkpointed_loop
+    from blockloop.storage import durable
     from tests.helpers import Ticks
     from tests.test_identity import weighted_total
 

@@ -8,8 +8,8 @@ import zlib
 
 import numpy as np
 
-from blockloop._zip import StoredZip, crc32
-from blockloop.npz import write_npz
+from blockloop.storage.npz import write_npz
+from blockloop.storage.zips import StoredZip, crc32
 
 
 def test_npz_reads_back_with_numpy_and_passes_zipfiles_crc_check(tmp_path):

@@ -1,7 +1,7 @@
 """The checkpointer: the store, the background writer, the sessions and the write cost.
 
 The driver asks it to commit the state of a :class:`~blockloop.runtime.kinds.LoopKind`;
-it builds the manifest's :class:`~blockloop.manifest.RunState`, writes it (on the writer
+it builds the manifest's :class:`~blockloop.storage.manifest.RunState`, writes it (on the writer
 thread for interval checkpoints of a loop that allows it, synchronously otherwise) and
 tells the policy how long the compute loop was held up.
 """
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import background
 from .._errors import CheckpointError, CheckpointWarning, warn
-from ..manifest import PolicyState, RunState, Session
-from ..policy import Policy
 from ..report import Report
-from ..store import Checkpoint, RunPaths, Store
-from ..writer import Writer
+from ..scheduling.policy import Policy
+from ..storage import background
+from ..storage.manifest import PolicyState, RunState, Session
+from ..storage.store import Checkpoint, RunPaths, Store
 from .kinds import LoopKind
+from .writer import Writer
 
 __all__ = ["Checkpointer", "NullCheckpointer"]
 

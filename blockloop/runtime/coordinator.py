@@ -3,7 +3,7 @@
 The driver hands every decision that involves other ranks to a coordinator: who writes,
 how a resumed state reaches every rank, how a round of units is cut and combined, and how
 the ranks agree to stop or checkpoint. :class:`Coordinator` is one process;
-:class:`~blockloop.distributed.MPICoordinator` spreads a reduction over MPI ranks.
+:class:`~blockloop.parallel.mpi.MPICoordinator` spreads a reduction over MPI ranks.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._errors import CheckpointError
-from ..policy import Policy
 from ..report import Report
-from ..store import Store
+from ..scheduling.policy import Policy
+from ..storage.store import Store
 from .checkpointer import Checkpointer
 from .kinds import LoopKind
 from .stops import Stop

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 import numba
 
-from ..fingerprint import HASH_RATE
-from ..manifest import Identity
-from ..policy import TILES_PER_THREAD, Policy
-from ..progress import Progress
 from ..report import Report
+from ..scheduling.policy import TILES_PER_THREAD, Policy
+from ..storage.fingerprint import HASH_RATE
+from ..storage.manifest import Identity
 from .coordinator import Coordinator, Resumed
 from .kinds import LoopKind
+from .progress import Progress
 from .settings import RunSettings, refine_mtbf
 from .stops import Stop, StopReason, Stops
 

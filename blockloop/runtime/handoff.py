@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from .._errors import CheckpointError, CheckpointWarning, warn
-from ..durable import durable_write
-from ..fingerprint import arrays_in
-from ..manifest import ArraySpec, Identity
-from ..npz import read_arrays, write_npz
-from ..rundir import read_manifest, sealed_bytes
+from ..storage.durable import durable_write
+from ..storage.fingerprint import arrays_in
+from ..storage.manifest import ArraySpec, Identity
+from ..storage.npz import read_arrays, write_npz
+from ..storage.rundir import read_manifest, sealed_bytes
 
 __all__ = ["Handoff", "Restored", "read_handoff"]
 

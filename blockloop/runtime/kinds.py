@@ -18,10 +18,10 @@ import numpy as np
 from numba.core import types as nbtypes
 from numba.np.numpy_support import as_dtype
 
-from ..manifest import Manifest
-from ..pieces import PieceSet
 from ..report import Report
-from ..store import Checkpoint
+from ..storage.manifest import Manifest
+from ..storage.pieces import PieceSet
+from ..storage.store import Checkpoint
 from ..transform import LoopPlan
 
 __all__ = ["Generated", "LoopKind", "retype"]

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .._errors import CheckpointWarning, warn
-from ..manifest import Identity
 from ..report import Report
-from ..store import Store
+from ..storage.manifest import Identity
+from ..storage.store import Store
 from ..transform import LoopPlan
 from ..transform.syntax import names_stored
 from .coordinator import Coordinator

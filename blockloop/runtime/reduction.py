@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 
 from .._errors import BlockingError, CheckpointError
-from .._exact import WIDTH
-from ..manifest import Manifest
-from ..pieces import PieceSet
-from ..policy import TILES_PER_THREAD
-from ..store import Checkpoint
+from ..numerics.exact import WIDTH
+from ..operators import EXACT_OPS, REDUCTIONS
+from ..scheduling.policy import TILES_PER_THREAD
+from ..storage.manifest import Manifest
+from ..storage.pieces import PieceSet
+from ..storage.store import Checkpoint
 from ..transform import ReductionLoop
-from ..transform.reductions import EXACT_OPS, REDUCTIONS
 from .kinds import LoopKind
 from .saved import ChangedBlocks, MapRows, SavedArray
 
@@ -63,7 +63,7 @@ class Accumulated:
     @property
     def width(self) -> int:
         """Elements of one stack row or partial (at least one, for scalars; an exact sum
-        takes :data:`~blockloop._exact.WIDTH` int64 slots per element)."""
+        takes :data:`~blockloop.numerics.exact.WIDTH` int64 slots per element)."""
         return max(self.size, 1) * (WIDTH if self.exact else 1)
 
     @property

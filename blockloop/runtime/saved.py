@@ -16,8 +16,8 @@ import numpy as np
 import xxhash
 
 from .._errors import CheckpointError
-from ..fingerprint import byte_view
-from ..pieces import Piece, PieceSet
+from ..storage.fingerprint import byte_view
+from ..storage.pieces import Piece, PieceSet
 
 __all__ = ["BLOCK_BYTES", "MAX_PIECES", "ChangedBlocks", "MapRows", "SavedArray"]
 

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 from .._errors import BlockingError, CheckpointError
-from ..store import Checkpoint
+from ..storage.store import Checkpoint
 from ..transform import SequentialLoop
 from .kinds import LoopKind
 

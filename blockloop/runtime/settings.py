@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..manifest import Identity, Session
-from ..store import Store
+from ..storage.manifest import Identity, Session
+from ..storage.store import Store
 
 __all__ = ["RunSettings", "refine_mtbf"]
 
@@ -19,7 +19,7 @@ class RunSettings:
     Attributes
     ----------
     store : callable
-        Makes the run's :class:`~blockloop.store.Store` for its identity.
+        Makes the run's :class:`~blockloop.storage.store.Store` for its identity.
     mtbf : float
         Mean time between failures, seconds.
     interval : float or None

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .._errors import Interrupted
-from ..signals import SignalWatch, signal_name
+from ..scheduling.signals import SignalWatch, signal_name
 
 __all__ = ["Stop", "StopReason", "Stops"]
 

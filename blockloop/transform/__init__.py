@@ -1,6 +1,6 @@
 """The transformer: analyse -> rewrite -> render, pure functions of source text.
 
-Nothing in this package imports numba; :mod:`blockloop.compile` turns the rendered text
+Nothing in this package imports numba; :mod:`blockloop.numerics.compile` turns the rendered text
 into compiled functions.
 """
 

@@ -6,13 +6,13 @@ import ast
 import copy
 from collections.abc import Mapping
 
-from .. import _exact
+from ..numerics import exact as _exact
 from .source import Source
 
 __all__ = ["EXACT_NAMES", "buffered_updates", "exact_updates"]
 
 EXACT_NAMES = tuple(name for name in _exact.__all__ if name.startswith("_bl_"))
-"""The helpers of :mod:`blockloop._exact` a generated module imports."""
+"""The helpers of :mod:`blockloop.numerics.exact` a generated module imports."""
 
 
 def buffered_updates(body: list[ast.stmt], names: set[str]) -> dict[str, bool]:

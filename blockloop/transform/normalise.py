@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from .reductions import COMMUTATIVE, by_ast_op
+from ..operators import COMMUTATIVE, by_ast_op
 from .syntax import SCOPES, is_name, names_loaded
 
 __all__ = ["normalise", "same_target"]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ast
 
+from ..operators import REDUCTIONS, by_ast_op
 from .checks import RESERVED, loop_header, refuse_reserved
 from .maps import carried_read, map_targets, own_index
 from .normalise import normalise
 from .plans import Accumulator, ReductionLoop, RowUpdate
-from .reductions import REDUCTIONS, by_ast_op
 from .source import Source
 from .syntax import (
     Parents,

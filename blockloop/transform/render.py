@@ -13,11 +13,11 @@ import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .._fastsum import BLOCK as _XBLOCK  # iterations between sums of buffered terms
+from ..numerics.fastsum import BLOCK as _XBLOCK
+from ..operators import EXACT_OPS, REDUCTIONS
 from .exact import EXACT_NAMES, buffered_updates, exact_updates
 from .instep import OPS
 from .plans import LoopPlan, ReductionLoop, SequentialLoop
-from .reductions import EXACT_OPS, REDUCTIONS
 
 __all__ = ["RENDERERS", "Rendered", "joined_text", "render", "render_module", "render_options"]
 
@@ -152,10 +152,10 @@ def _render_reduction(
     w("# Regenerated whenever the kernel or a helper changes; do not edit.\n")
     w("import numpy as _bl_np\n")
     w("from numba import njit as _bl_njit, prange as _bl_prange\n")
-    w("from blockloop._jit import _bl_close, _bl_flat, _bl_open, _bl_popcount\n")
+    w("from blockloop.numerics.tiles import _bl_close, _bl_flat, _bl_open, _bl_popcount\n")
     exact = {a.name for a in accs if plan.exact and a.op in EXACT_OPS}
     if exact:
-        w(f"from blockloop._exact import {', '.join(EXACT_NAMES)}\n")
+        w(f"from blockloop.numerics.exact import {', '.join(EXACT_NAMES)}\n")
     w("\n\n")
 
     # prologue: the user's statements, the loop bounds, and a never-run copy of the body
@@ -291,7 +291,7 @@ def _render_sequential(
     w("# Regenerated whenever the kernel or a helper changes; do not edit.\n")
     w("import numpy as _bl_np\n")
     w("from numba import njit as _bl_njit, prange as _bl_prange\n")
-    w(f"from blockloop._jit import {', '.join(_JIT_NAMES)}\n\n\n")
+    w(f"from blockloop.numerics.tiles import {', '.join(_JIT_NAMES)}\n\n\n")
 
     # prologue: the user's statements, the loop range, and a never-run copy of the step so
     # that numba unifies the type of each state variable exactly as in the original loop

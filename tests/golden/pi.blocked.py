@@ -4,7 +4,7 @@
 # Regenerated whenever the kernel or a helper changes; do not edit.
 import numpy as _bl_np
 from numba import njit as _bl_njit, prange as _bl_prange
-from blockloop._jit import _bl_close, _bl_flat, _bl_open, _bl_popcount
+from blockloop.numerics.tiles import _bl_close, _bl_flat, _bl_open, _bl_popcount
 
 
 @_bl_njit(fastmath=True, cache=True, nogil=True)

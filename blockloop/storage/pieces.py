@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ._errors import CheckpointError
+from .._errors import CheckpointError
 
 __all__ = ["Piece", "PieceSet", "referenced_generations"]
 

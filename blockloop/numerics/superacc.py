@@ -16,8 +16,8 @@ than -0.0 has been added (IEEE: a sum of -0.0 terms only is -0.0, any other zero
 +0.0). inf - inf is nan, as in IEEE arithmetic; a finite sum too large for the dtype
 rounds to an infinity.
 
-A scalar accumulator sums its terms in two floats first (:mod:`blockloop._fastsum`). The
-helpers generated modules call are in :mod:`blockloop._exact`.
+A scalar accumulator sums its terms in two floats first (:mod:`blockloop.numerics.fastsum`). The
+helpers generated modules call are in :mod:`blockloop.numerics.exact`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import time
 
-from . import config
+from .. import config
 
 __all__ = ["resolve_deadline", "slurm_end_time"]
 

@@ -12,7 +12,7 @@ import math
 import shlex
 from collections.abc import Sequence
 
-from ._version import __version__
+from .._version import __version__
 
 __all__ = ["signal_lead", "slurm_script"]
 

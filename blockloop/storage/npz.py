@@ -20,10 +20,10 @@ from typing import IO, BinaryIO
 import numpy as np
 import xxhash
 
-from ._errors import CheckpointError
-from ._zip import StoredZip
+from .._errors import CheckpointError
 from .fingerprint import array_hash, byte_view
 from .manifest import ArraySpec, Manifest
+from .zips import StoredZip
 
 __all__ = ["read_arrays", "read_pieces", "write_npz"]
 
@@ -152,7 +152,7 @@ def write_npz(
     Returns
     -------
     dict
-        Each array's :func:`~blockloop.fingerprint.array_hash` (xxh3-64 of its bytes in
+        Each array's :func:`~blockloop.storage.fingerprint.array_hash` (xxh3-64 of its bytes in
         C order), computed in the same pass as the write.
     """
     writeback = _EarlyWriteback(f if early_writeback else None)

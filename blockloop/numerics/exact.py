@@ -3,7 +3,7 @@
 Each takes a *mode*: ``None`` for accumulators summed in the ordinary way (integers,
 complex numbers, or any accumulator without ``exact=True``), ``WIDTH`` for exact ones; numba
 picks the implementation from the types, so one generated module serves both. The
-arithmetic is in :mod:`blockloop._superacc` and :mod:`blockloop._fastsum`.
+arithmetic is in :mod:`blockloop.numerics.superacc` and :mod:`blockloop.numerics.fastsum`.
 """
 
 from __future__ import annotations
@@ -14,17 +14,8 @@ from numba.core.errors import TypingError
 from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
-from ._fastsum import BLOCK, fast_add, fast_block, fast_flush, fast_open
-from ._superacc import (
-    FORMATS,
-    WIDTH,
-    add_at,
-    address,
-    flat_index,
-    merge,
-    normalise,
-    round_to,
-)
+from .fastsum import BLOCK, fast_add, fast_block, fast_flush, fast_open
+from .superacc import FORMATS, WIDTH, add_at, address, flat_index, merge, normalise, round_to
 
 _BYTES = 8 * WIDTH  # one exact element
 

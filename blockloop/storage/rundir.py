@@ -1,6 +1,6 @@
 """The files of a run directory: their names, the manifests in it, and its lock.
 
-Read-only: nothing here writes a file (the commit protocol is in :mod:`blockloop.store`).
+Read-only: nothing here writes a file (the commit protocol is in :mod:`blockloop.storage.store`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import xxhash
 
-from ._errors import CheckpointError
+from .._errors import CheckpointError
 from .manifest import Manifest
 
 __all__ = [

@@ -9,8 +9,8 @@ from numba import njit, types
 from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
-from .transform.instep import OPS
-from .transform.reductions import REDUCTIONS
+from ..operators import REDUCTIONS
+from ..transform.instep import OPS
 
 __all__ = [
     "_bl_close",

@@ -10,7 +10,7 @@ import errno
 import os
 import signal
 
-from . import config
+from .. import config
 
 __all__ = ["STEPS", "fault"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from . import config
+from .. import config
 
 __all__ = ["Progress", "want_progress"]
 

@@ -2,7 +2,7 @@
 
 The analyser recognises an update by its operator, the renderer emits ``combine`` to merge
 two tile partials, and the runtime starts every tile from ``identity``. Documentation tables
-are generated from the same entries (``blockloop.transform.reductions.table()``).
+are generated from the same entries (``blockloop.operators.table()``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A scalar accumulator first sums its terms in two floats, exactly (:func:`fast_ad
 term within 32 binades of a scale chosen from the terms is split, by adding and
 subtracting a power of two, into a high part and a low part, and ``FAST_TERMS`` of
 each add up in a float without any rounding error. Only the two sums reach the limbs
-(:mod:`blockloop._superacc`), every ``FAST_TERMS`` terms, as do terms outside the range
+(:mod:`blockloop.numerics.superacc`), every ``FAST_TERMS`` terms, as do terms outside the range
 (zeros, subnormals, inf, nan, a larger term, which chooses a new scale). The result is the
 same exact sum: the floats only hold its parts for a while.
 
@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from ._superacc import _COUNT, _bits, _from_bits, _load, _store, add_at
+from .superacc import _COUNT, _bits, _from_bits, _load, _store, add_at
 
 __all__ = ["BLOCK", "FAST_TERMS", "fast_add", "fast_block", "fast_flush", "fast_open"]
 

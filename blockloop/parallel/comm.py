@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from . import config
+from .. import config
 
 __all__ = ["MPIComm", "SerialComm", "world"]
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from ._errors import CheckpointError
+from .._errors import CheckpointError
 from .fingerprint import Content
 from .pieces import PieceSet
 

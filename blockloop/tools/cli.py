@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import background, config
-from ._errors import CheckpointError
-from .manifest import Manifest
-from .policy import daly_interval, expected_waste, young_interval
-from .runtime.handoff import read_handoff
-from .store import RunPaths, is_locked, load_manifest, verify_generation
+from .. import config
+from .._errors import CheckpointError
+from ..runtime.handoff import read_handoff
+from ..scheduling.policy import daly_interval, expected_waste, young_interval
+from ..storage import background
+from ..storage.manifest import Manifest
+from ..storage.store import RunPaths, is_locked, load_manifest, verify_generation
 
 __all__ = ["main"]
 
@@ -265,7 +266,7 @@ def _clean(args: argparse.Namespace) -> int:
 
 
 def _sbatch(args: argparse.Namespace) -> int:
-    from .jobscript import slurm_script
+    from ..scheduling.jobscript import slurm_script
 
     command = list(args.command)
     if command and command[0] == "--":

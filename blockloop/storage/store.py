@@ -26,8 +26,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .._errors import CheckpointError, CheckpointWarning, warn
 from . import background
-from ._errors import CheckpointError, CheckpointWarning, warn
 from .durable import durable_write, fsync_dir
 from .faults import fault
 from .manifest import FORMAT, ArraySpec, Identity, Manifest, RunState
@@ -136,7 +136,7 @@ class Store:
         """Create the run directory and take its exclusive lock.
 
         First waits for a completion record of this directory still being written in the
-        background (:mod:`blockloop.background`). A store made with ``defer`` leaves a
+        background (:mod:`blockloop.storage.background`). A store made with ``defer`` leaves a
         run that has no directory as it is: nothing to load, and the lock is taken by the
         first :meth:`save` (or :meth:`take`). A second process can then start the same
         run; the one that saves second gets the error below.

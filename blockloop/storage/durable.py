@@ -1,6 +1,6 @@
 """Durable file writes: temp file, flush, fsync, rename; and a directory's fsync.
 
-Each step calls :func:`~blockloop.faults.fault` so that tests can stop the process there.
+Each step calls :func:`~blockloop.storage.faults.fault` so that tests can stop the process there.
 """
 
 from __future__ import annotations

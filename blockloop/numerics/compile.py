@@ -15,15 +15,15 @@ import types
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import config
-from .fingerprint import digest
+from .. import config
+from ..storage.fingerprint import digest
 
 __all__ = ["load_module"]
 
 _LOADED: dict[str, types.ModuleType] = {}
 
 
-_JIT_MODULES = ("_jit.py", "_exact.py", "_fastsum.py", "_superacc.py", "random.py")
+_JIT_MODULES = ("tiles.py", "exact.py", "fastsum.py", "superacc.py", "../random.py")
 """blockloop's own numba code that generated modules call: numba's cache does not notice
 when a callee changes, so their text is part of every generated module's file name."""
 

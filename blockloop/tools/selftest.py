@@ -1,6 +1,6 @@
 """``blockloop selftest``: kill a kernel at random moments and mid-commit, resume, compare bits.
 
-The kernel runs in child processes (``python -m blockloop.selftest --child ...``), each
+The kernel runs in child processes (``python -m blockloop.tools.selftest --child ...``), each
 killed with a real SIGKILL: at a random moment after its first checkpoint, or stopped
 (SIGSTOP, from the store's fault hook) at an exact step of a commit and killed there.
 The last child runs to the end; its result and the argument arrays it updated must have
@@ -25,8 +25,8 @@ from typing import TextIO
 
 import numpy as np
 
-from .faults import STEPS
-from .fingerprint import array_hash
+from ..storage.faults import STEPS
+from ..storage.fingerprint import array_hash
 
 __all__ = [
     "COMMIT_STEPS",
@@ -165,7 +165,7 @@ def _child(target: str, args_from: str | None, args: list[str]) -> int:
 def _start_child(
     target: str, args_from: str | None, args: Sequence[str], root: Path, **env: str
 ) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "blockloop.selftest", "--child", target]
+    cmd = [sys.executable, "-m", "blockloop.tools.selftest", "--child", target]
     if args_from:
         cmd += ["--args-from", args_from]
     environ = dict(os.environ, BLOCKLOOP_DIR=str(root), BLOCKLOOP_PROGRESS="0")
@@ -235,7 +235,7 @@ def selftest(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m blockloop.selftest")
+    parser = argparse.ArgumentParser(prog="python -m blockloop.tools.selftest")
     parser.add_argument("--child", metavar="MODULE:FUNCTION", required=True)
     parser.add_argument("--args-from", metavar="MODULE:FUNCTION")
     parser.add_argument("args", nargs="*")

@@ -18,17 +18,17 @@ from typing import Any, cast
 
 import numpy as np
 
-from ._errors import BlockingError
+from .._errors import BlockingError
+from ..report import Report
+from ..runtime.checkpointer import Checkpointer, NullCheckpointer
+from ..runtime.coordinator import Coordinator, Resumed
+from ..runtime.kinds import LoopKind
+from ..runtime.reduction import STACK_DEPTH, ReductionKind
+from ..runtime.stops import Stop
+from ..scheduling.policy import Policy
+from ..storage.manifest import Session
+from ..storage.store import Store
 from .comm import MPIComm
-from .manifest import Session
-from .policy import Policy
-from .report import Report
-from .runtime.checkpointer import Checkpointer, NullCheckpointer
-from .runtime.coordinator import Coordinator, Resumed
-from .runtime.kinds import LoopKind
-from .runtime.reduction import STACK_DEPTH, ReductionKind
-from .runtime.stops import Stop
-from .store import Store
 
 __all__ = ["MPICoordinator", "plan_segments"]
 
