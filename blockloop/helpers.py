@@ -14,19 +14,28 @@ import builtins
 import inspect
 import types
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numba
 import numpy as np
 
 from ._errors import BlockingError
-from .storage.fingerprint import closure_values, is_dispatcher
-from .transform.plans import LoopPlan, PhasedKernel
+from ._version import __version__
+from .storage.fingerprint import (
+    check_closure,
+    closure_values,
+    digest,
+    helpers_fingerprint,
+    is_dispatcher,
+)
+from .transform import Rendered, analyse, joined_text, render_module
+from .transform.plans import LoopPlan, PhasedKernel, ReductionLoop
 from .transform.source import Source, read_source
-from .transform.syntax import dotted, names_stored, walk
+from .transform.syntax import dotted, names_loaded, names_stored, walk
 from .transform.writes import NUMPY_WRITERS, CallWrites, written_parameters
 
-__all__ = ["call_writes", "prange_names", "refuse_hidden_draws"]
+__all__ = ["Blocked", "block_kernel", "call_writes", "prange_names", "refuse_hidden_draws"]
 
 _NOTHING: frozenset[int | str] = frozenset()
 
@@ -221,3 +230,81 @@ def _resolve(scope: Mapping[str, object], name: str) -> object | None:
         except AttributeError:
             return None
     return value
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A kernel analysed and rendered with the globals of one moment.
+
+    Attributes
+    ----------
+    plan : LoopPlan
+        The analysis.
+    phases : tuple of LoopPlan
+        The plan's loops (one, unless the kernel has several).
+    rendered : list of Rendered
+        Each phase's generated module.
+    text : str
+        The generated modules as the user reads them (``blocked_source``).
+    sampled : frozenset of str
+        Arguments the kernel never writes, whose large arrays a run key may sample.
+    source_key : str
+        The kernel's part of a run key: its source, its helpers and globals, ``exact``.
+    """
+
+    plan: LoopPlan
+    phases: tuple[LoopPlan, ...]
+    rendered: list[Rendered]
+    text: str
+    sampled: frozenset[str]
+    source_key: str
+
+
+def block_kernel(
+    func: types.FunctionType,
+    source: Source,
+    namespace: Mapping[str, object],
+    numba_options: dict[str, object],
+    exact: bool,
+) -> Blocked:
+    """Analyse and render ``func`` with the globals and helpers in ``namespace``.
+
+    numba reads a kernel's globals when it first compiles it, so the decorator calls this
+    at decoration (to refuse early) and again at the first call: a module constant filled
+    in ``main()`` or a helper defined below the kernel are taken as they are then. Their
+    values are part of the source key and of the generated modules' text (so of their file
+    names): neither a checkpoint nor numba's disk cache made with other values is used.
+
+    Raises
+    ------
+    BlockingError
+        For a kernel that cannot be blocked, at the user's line.
+    """
+    writes = call_writes(namespace)
+    plan = analyse(source, prange_names(func), writes)
+
+    def closure_error(name: str, reason: str) -> Exception:
+        node = names_loaded([*plan.prologue, plan.loop, *plan.epilogue]).get(name)
+        return source.error(node, reason)
+
+    closure = closure_values(func)
+    check_closure(closure_error, plan.globals_used, closure)
+    refuse_hidden_draws(source, plan, namespace)
+    fn = ast.parse(source.text).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    written = written_parameters(fn, writes)
+    helpers = helpers_fingerprint(plan.globals_used, func.__globals__, closure)
+    phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
+    for phase in phases:
+        if isinstance(phase, ReductionLoop):
+            phase.exact = exact
+    rendered = [render_module(p, numba_options, helpers, __version__) for p in phases]
+    marks = ("exact",) if exact else ()  # other results: another run
+    return Blocked(
+        plan=plan,
+        phases=phases,
+        rendered=rendered,
+        text=joined_text(phases, [r.text for r in rendered]),
+        sampled=frozenset(a for a in plan.args if a not in written),
+        source_key=digest(source.text, plan.kind, helpers, *marks),
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import datetime
 import functools
 import inspect
@@ -16,7 +15,7 @@ import numba
 
 from . import config
 from ._version import __version__
-from .helpers import call_writes, prange_names, refuse_hidden_draws
+from .helpers import block_kernel
 from .numerics.compile import load_module
 from .options import Options
 from .parallel.comm import world
@@ -37,26 +36,18 @@ from .storage import background
 from .storage.fingerprint import (
     Content,
     args_fingerprint,
-    check_closure,
     closure_values,
     digest,
-    helpers_fingerprint,
     is_dispatcher,
 )
 from .storage.manifest import Identity
 from .storage.rundir import RunPaths, recorded_content
 from .storage.store import Store
 from .transform import (
-    PhasedKernel,
     ReductionLoop,
     SequentialLoop,
-    analyse,
-    joined_text,
     read_source,
-    render_module,
 )
-from .transform.syntax import names_loaded
-from .transform.writes import written_parameters
 
 __all__ = ["CheckpointedKernel", "Options", "checkpointed_loop"]
 
@@ -127,42 +118,20 @@ class CheckpointedKernel:
         """Analyse and render the kernel with the globals and helpers in ``namespace``.
 
         Called at decoration, so that a kernel blockloop cannot block is refused there,
-        and again at the first call: numba reads a kernel's globals when it first
-        compiles it, so a module constant filled in ``main()`` or a helper defined below
-        the kernel are taken as they are then. Their values are part of the run's identity
-        and of the generated module's file name, so neither a checkpoint nor numba's disk
-        cache made with other values is ever used.
+        and again at the first call (see :func:`~blockloop.helpers.block_kernel`).
         """
-        func = self.py_func
-        source = self._source
-        plan = analyse(source, prange_names(func), call_writes(namespace))
-
-        def closure_error(name: str, reason: str) -> Exception:
-            node = names_loaded([*plan.prologue, plan.loop, *plan.epilogue]).get(name)
-            return source.error(node, reason)
-
-        closure = closure_values(func)
-        check_closure(closure_error, plan.globals_used, closure)
-        refuse_hidden_draws(source, plan, namespace)
-        fn = ast.parse(source.text).body[0]
-        assert isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
-        written = written_parameters(fn, call_writes(namespace))  # type: ignore[arg-type]
-        self.plan = plan
+        blocked = block_kernel(
+            self.py_func, self._source, namespace, self.numba_options, self.exact
+        )
+        self.plan = blocked.plan
+        self.phases = blocked.phases
+        self.rendered = blocked.rendered
+        self.blocked_source = blocked.text
         # arguments whose large arrays the run key may sample: those the kernel never writes
-        self._sampled = frozenset(a for a in plan.args if a not in written)
-        self._written = frozenset(plan.args) - self._sampled
+        self._sampled = blocked.sampled
+        self._written = frozenset(blocked.plan.args) - blocked.sampled
         self._namespace = namespace
-        self._helpers = helpers_fingerprint(plan.globals_used, func.__globals__, closure)
-        self.phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
-        for phase in self.phases:
-            if isinstance(phase, ReductionLoop):
-                phase.exact = self.exact
-        self.rendered = [
-            render_module(p, self.numba_options, self._helpers, __version__) for p in self.phases
-        ]
-        self.blocked_source = joined_text(self.phases, [r.text for r in self.rendered])
-        exact = ("exact",) if self.exact else ()  # other results: another run
-        self._source_key = digest(source.text, plan.kind, self._helpers, *exact)
+        self._source_key = blocked.source_key
         self._generated: list[Generated] | None = None
 
     def _current(self) -> None:

@@ -14,7 +14,7 @@ import functools
 import inspect
 import linecache
 import types
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numba
 from numba.core import types as nbtypes
@@ -22,8 +22,20 @@ from numba.extending import overload
 
 from . import config
 
-if TYPE_CHECKING:
-    from .kernel import CheckpointedKernel
+
+class CheckpointedKernel(Protocol):
+    """What this module uses of :class:`blockloop.kernel.CheckpointedKernel` (which
+    imports this module, so is not imported here)."""
+
+    py_func: types.FunctionType
+    plan: Any
+    original: Any
+
+    @property
+    def last_report(self) -> object: ...
+
+    def _run(self, values: tuple) -> object: ...
+
 
 __all__ = ["LastReport", "as_function"]
 

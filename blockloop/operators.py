@@ -1,8 +1,13 @@
-"""The supported reductions: one declarative entry each.
+"""What the renderer and the compiled helpers agree on: the reductions and the names.
 
-The analyser recognises an update by its operator, the renderer emits ``combine`` to merge
-two tile partials, and the runtime starts every tile from ``identity``. Documentation tables
-are generated from the same entries (``blockloop.operators.table()``).
+The supported reductions are one declarative entry each: the analyser recognises an update
+by its operator, the renderer emits ``combine`` to merge two tile partials, and the runtime
+starts every tile from ``identity``. Documentation tables are generated from the same
+entries (``blockloop.operators.table()``). The ``_bl_*`` names a generated module imports
+from :mod:`blockloop.numerics` and the size of an exact sum's buffered block are here too,
+so that :mod:`blockloop.transform` renders them without importing numba.
+
+Imports nothing of blockloop, and no numba.
 """
 
 from __future__ import annotations
@@ -12,7 +17,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EXACT_OPS", "REDUCTIONS", "Reduction", "by_ast_op", "table"]
+__all__ = [
+    "EXACT_HELPERS",
+    "EXACT_OPS",
+    "HELPER_OPS",
+    "REDUCTIONS",
+    "TILE_HELPERS",
+    "XBLOCK",
+    "Reduction",
+    "by_ast_op",
+    "table",
+]
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,37 @@ REDUCTIONS: dict[str, Reduction] = {
         Reduction("max", "max", "max({a}, {b})", exact=True, spelling="s = max(s, e)"),
     )
 }
+
+HELPER_OPS = {"+": "add", "-": "add", "*": "mul", "|": "or", "&": "and", "^": "xor"}
+HELPER_OPS.update({"min": "min", "max": "max"})
+"""The suffix of each operator's ``_bl_id_*`` and ``_bl_fold_*`` helpers (in-step folds)."""
+
+TILE_HELPERS = (
+    "_bl_close",
+    "_bl_open",
+    "_bl_parts",
+    "_bl_rlen",
+    "_bl_tile_for",
+    *(f"_bl_{what}_{op}" for op in sorted(set(HELPER_OPS.values())) for what in ("id", "fold")),
+)
+"""What a sequential loop's generated module imports from :mod:`blockloop.numerics.tiles`."""
+
+EXACT_HELPERS = (
+    "_bl_xadd",
+    "_bl_xbuf",
+    "_bl_xclose",
+    "_bl_xfinish",
+    "_bl_xmerge",
+    "_bl_xopen",
+    "_bl_xput",
+    "_bl_xsum",
+    "_bl_xupd",
+)
+"""What an ``exact=True`` module imports from :mod:`blockloop.numerics.exact`."""
+
+XBLOCK = 1 << 9
+"""Terms a tile buffers before an exact sum adds them up (4 KiB: they stay in L1; of 256
+to 1024, 512 was the fastest for a memory-bound dot product)."""
 
 _AST_OPS: dict[type, str] = {
     ast.Add: "+",

@@ -33,3 +33,11 @@ def test_every_page_is_in_the_table_of_contents():
     notebooks = {f"notebooks/{p.stem}" for p in (DOCS.parent / "notebooks").glob("*.ipynb")}
     listed = set(re.findall(r"^([\w/-]+)$", index, re.M))
     assert (pages | notebooks) - listed == set()
+
+
+def test_the_development_page_lists_every_module_of_the_tree():
+    package = DOCS.parent / "blockloop"
+    tree = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    text = (DOCS / "development.md").read_text()
+    listed = set(re.findall(r"^\| `([\w/]+\.py)` \|", text, re.M))
+    assert listed == tree

@@ -22,6 +22,8 @@ from blockloop import CheckpointError, CheckpointWarning, checkpointed_loop
 from blockloop.storage.store import Store, verify_generation
 from tests.helpers import Ticks, swap_kernel
 
+pytestmark = [pytest.mark.slow]
+
 STEPS = 30
 
 

@@ -31,6 +31,7 @@ def _run(ckpt, value: float, scale: float) -> dict:
     return json.loads(out.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_globals_set_in_main_are_read_at_the_first_call(tmp_path):
     seen = {}
     for value, scale in [(1.0, 1.0), (3.0, 1.0), (3.0, 2.0), (1.0, 1.0)]:

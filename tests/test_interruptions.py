@@ -10,6 +10,8 @@ import pytest
 from blockloop.tools.selftest import COMMIT_STEPS, interrupt_cycles
 from tests.conftest import finish, kill_stopped, start_kernel, wait_stopped
 
+pytestmark = [pytest.mark.slow]
+
 _REFERENCES: dict[tuple, tuple[str, list[str]]] = {}
 
 

@@ -1,4 +1,5 @@
-"""The package's shape: its modules import one another without cycles."""
+"""The package's shape: subpackages by concern, each importing only what its docstring
+allows, without cycles between modules or between packages; the transform free of numba."""
 
 from __future__ import annotations
 
@@ -20,16 +21,16 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports(path: Path, modules: set[str]) -> set[str]:
+def _imports(path: Path, modules: set[str], typing: bool = False) -> set[str]:
     """Modules of the package that ``path`` imports anywhere (also inside functions),
-    except under ``if TYPE_CHECKING:``, which never runs."""
+    except under ``if TYPE_CHECKING:``, which never runs (unless ``typing``)."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
     stack: list[ast.AST] = [ast.parse(path.read_text())]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.If) and _is_type_checking(node):
+        if isinstance(node, ast.If) and _is_type_checking(node) and not typing:
             stack.extend(node.orelse)
             continue
         if isinstance(node, ast.Import):
@@ -50,9 +51,51 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
     return out
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(typing: bool = False) -> dict[str, set[str]]:
+    """Each module of the package and the package's modules it imports."""
     files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
-    return {name: _imports(path, set(files)) for name, path in files.items()}
+    return {name: _imports(path, set(files), typing) for name, path in files.items()}
+
+
+def _external(path: Path) -> set[str]:
+    """The top-level names of what ``path`` imports from outside the package (anywhere)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".")[0])
+    return out - {"blockloop"}
+
+
+SUBPACKAGES = ("numerics", "parallel", "runtime", "scheduling", "storage", "tools", "transform")
+BASE = {"blockloop._errors", "blockloop._version", "blockloop.config", "blockloop.operators"}
+"""Top-level modules every package may import: errors, version, configuration and the
+names shared by the renderer and the compiled helpers."""
+MAY_IMPORT = {
+    "transform": set(),
+    "storage": set(),
+    "scheduling": set(),
+    "numerics": {"storage"},  # the digest that names a generated module's file
+    "runtime": {"numerics", "scheduling", "storage", "transform", "blockloop.report"},
+    "parallel": {"runtime", "scheduling", "storage", "blockloop.report"},
+    "tools": {"numerics", "parallel", "runtime", "scheduling", "storage", "transform", "*"},
+}
+"""What each subpackage may import besides itself and ``BASE`` (a package, or a top-level
+module by its full name; ``*``: anything). Each package's docstring says the same."""
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in SUBPACKAGES else module
+
+
+def _package_graph(typing: bool) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module, imported in import_graph(typing).items():
+        edges = graph.setdefault(_package(module), set())
+        edges |= {_package(m) for m in imported} - {_package(module)}
+    return graph
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -80,6 +123,61 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_import_graph_has_no_cycle():
     cycle = _cycle(import_graph())
     assert cycle is None, " -> ".join(cycle or [])
+
+
+def test_packages_import_only_what_their_rules_allow():
+    wrong = []
+    for module, imported in import_graph(typing=True).items():
+        package = _package(module)
+        if package not in MAY_IMPORT or "*" in MAY_IMPORT[package]:
+            continue
+        allowed = MAY_IMPORT[package] | BASE | {package}
+        wrong += [f"{module} -> {m}" for m in imported if _package(m) not in allowed]
+    assert wrong == []
+
+
+def test_packages_import_one_another_without_cycles_type_only_imports_included():
+    cycle = _cycle(_package_graph(typing=True))
+    assert cycle is None, " -> ".join(cycle or [])
+
+
+def test_the_transform_imports_no_numba_directly_or_through_another_module():
+    graph = import_graph()
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    reached = {m for m in graph if m.startswith("blockloop.transform")}
+    todo = list(reached)
+    while todo:
+        for nxt in graph[todo.pop()] - reached:
+            reached.add(nxt)
+            todo.append(nxt)
+    heavy = {m: _external(files[m]) & {"numba", "llvmlite", "mpi4py"} for m in reached}
+    assert {m: found for m, found in heavy.items() if found} == {}
+
+
+def test_storage_never_imports_the_runtime_nor_the_transform():
+    for module, imported in import_graph(typing=True).items():
+        if _package(module) == "storage":
+            assert not {_package(m) for m in imported} & {"runtime", "transform", "numerics"}
+
+
+def test_the_top_of_the_package_holds_at_most_twelve_modules():
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 12, top
+
+
+def test_every_subpackage_says_what_it_holds_and_may_import():
+    for name in SUBPACKAGES:
+        doc = ast.get_docstring(ast.parse((PACKAGE / name / "__init__.py").read_text()))
+        assert doc, name
+        if name != "runtime":
+            assert "import" in doc, name
+
+
+def test_the_rule_checks_find_what_they_look_for():
+    assert _cycle({"storage": {"runtime"}, "runtime": {"storage"}}) is not None
+    assert _package("blockloop.storage.store") == "storage"
+    assert _package("blockloop.kernel") == "blockloop.kernel"
+    assert "numba" in _external(PACKAGE / "numerics" / "tiles.py")
 
 
 def test_the_cycle_finder_finds_cycles():

@@ -23,6 +23,8 @@ from blockloop.storage.store import read_manifest
 from blockloop.tools.selftest import finish
 from tests.conftest import ROOT, child_env, start_kernel
 
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
+
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
 try:
     import mpi4py  # noqa: F401

@@ -36,7 +36,11 @@ CI = os.environ.get("CI") == "true"
 POSSIBLE = os.geteuid() == 0 and (shutil.which("apt-get") or shutil.which("slurmctld"))
 if CI and not POSSIBLE:
     raise RuntimeError("CI needs a real Slurm: run the tests as root on Debian")
-pytestmark = pytest.mark.skipif(not POSSIBLE, reason="a real Slurm needs root on Debian")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.slurm,
+    pytest.mark.skipif(not POSSIBLE, reason="a real Slurm needs root on Debian"),
+]
 
 COMPUTE = 125.0  # seconds of one-thread compute the problem needs: more than 2 x 60 s
 

@@ -14,23 +14,13 @@ from numba.core.errors import TypingError
 from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
+from ..operators import EXACT_HELPERS
 from .fastsum import BLOCK, fast_add, fast_block, fast_flush, fast_open
 from .superacc import FORMATS, WIDTH, add_at, address, flat_index, merge, normalise, round_to
 
 _BYTES = 8 * WIDTH  # one exact element
 
-__all__ = [
-    "WIDTH",
-    "_bl_xadd",
-    "_bl_xbuf",
-    "_bl_xclose",
-    "_bl_xfinish",
-    "_bl_xmerge",
-    "_bl_xopen",
-    "_bl_xput",
-    "_bl_xsum",
-    "_bl_xupd",
-]
+__all__ = ["WIDTH", *EXACT_HELPERS]
 
 
 # -- what generated modules call ------------------------------------------------------

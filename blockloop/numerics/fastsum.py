@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from ..operators import XBLOCK
 from .superacc import _COUNT, _bits, _from_bits, _load, _store, add_at
 
 __all__ = ["BLOCK", "FAST_TERMS", "fast_add", "fast_block", "fast_flush", "fast_open"]
@@ -110,9 +111,8 @@ def _rescale(acc, x, field):
     return _take(acc, x)
 
 
-BLOCK = 1 << 9
-"""Terms a tile buffers before :func:`fast_block` sums them (4 KiB: they stay in L1; of
-256 to 1024, 512 was the fastest for a memory-bound dot product)."""
+BLOCK = XBLOCK
+"""Terms a tile buffers before :func:`fast_block` sums them (see ``operators.XBLOCK``)."""
 _ABS = np.int64(0x7FFFFFFFFFFFFFFF)
 _NEGATIVE_ZERO = np.int64(-0x8000000000000000)  # -0.0's bits
 

@@ -1,4 +1,4 @@
-"""Small numba helpers that generated modules import (the only numba code in the library)."""
+"""Small numba helpers that generated modules import: tile partials and their pairwise fold."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from numba import njit, types
 from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
+from ..operators import HELPER_OPS as OPS
 from ..operators import REDUCTIONS
-from ..transform.instep import OPS
 
 __all__ = [
     "_bl_close",

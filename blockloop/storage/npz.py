@@ -96,7 +96,7 @@ def _check_header(f: IO[bytes], dtype: np.dtype, shape: tuple[int, ...], what: s
         raise CheckpointError(f"{what} header says {hdtype}{hshape}, the manifest {dtype}{shape}")
 
 
-# each block is hashed, CRC'd (ISA-L's CRC-32, see _zip) and copied to the file while it is
+# each block is hashed, CRC'd (ISA-L's CRC-32, see zips) and copied to the file while it is
 # in the CPU's cache: one pass over memory instead of three (it matters when the loop beside
 # the writer is memory-bound); writeback is started every few blocks
 _WRITE_BLOCK = 1 << 20

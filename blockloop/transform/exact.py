@@ -6,12 +6,12 @@ import ast
 import copy
 from collections.abc import Mapping
 
-from ..numerics import exact as _exact
+from ..operators import EXACT_HELPERS
 from .source import Source
 
 __all__ = ["EXACT_NAMES", "buffered_updates", "exact_updates"]
 
-EXACT_NAMES = tuple(name for name in _exact.__all__ if name.startswith("_bl_"))
+EXACT_NAMES = EXACT_HELPERS
 """The helpers of :mod:`blockloop.numerics.exact` a generated module imports."""
 
 

@@ -16,17 +16,14 @@ import ast
 import copy
 import itertools
 
+from ..operators import HELPER_OPS as OPS
 from ..operators import REDUCTIONS
 from .normalise import normalise
 from .reduction import refuse_partial_reads, updates
 from .source import Source
 from .syntax import SCOPES, is_call_to, names_stored, walk
 
-__all__ = ["OPS", "exact_reductions"]
-
-# the generated helper of each reduction operator (blockloop.numerics.tiles defines them)
-OPS = {"+": "add", "-": "add", "*": "mul", "|": "or", "&": "and", "^": "xor"}
-OPS.update({"min": "min", "max": "max"})
+__all__ = ["exact_reductions"]
 
 
 class _Rename(ast.NodeTransformer):

@@ -13,22 +13,14 @@ import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..numerics.fastsum import BLOCK as _XBLOCK
-from ..operators import EXACT_OPS, REDUCTIONS
+from ..operators import EXACT_OPS, REDUCTIONS, TILE_HELPERS
+from ..operators import XBLOCK as _XBLOCK  # iterations between sums of buffered terms
 from .exact import EXACT_NAMES, buffered_updates, exact_updates
-from .instep import OPS
 from .plans import LoopPlan, ReductionLoop, SequentialLoop
 
 __all__ = ["RENDERERS", "Rendered", "joined_text", "render", "render_module", "render_options"]
 
-_JIT_NAMES = (
-    "_bl_close",
-    "_bl_open",
-    "_bl_parts",
-    "_bl_rlen",
-    "_bl_tile_for",
-    *(f"_bl_{what}_{op}" for op in sorted(set(OPS.values())) for what in ("id", "fold")),
-)
+_JIT_NAMES = TILE_HELPERS
 
 
 _FIXED = ("cache", "nogil", "parallel", "nopython", "forceobj", "looplift", "target")
