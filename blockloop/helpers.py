@@ -30,6 +30,7 @@ from .storage.fingerprint import (
     is_dispatcher,
 )
 from .transform import Rendered, analyse, joined_text, render_module
+from .transform.checks import per_iteration_seeded
 from .transform.plans import LoopPlan, PhasedKernel, ReductionLoop
 from .transform.source import Source, read_source
 from .transform.syntax import dotted, names_loaded, names_stored, walk
@@ -71,7 +72,10 @@ class _Resolver:
             return self.of_function(value.py_func)
         if inspect.isclass(value):
             return _NOTHING  # a constructor (namedtuple, record) keeps what it is given
-        if isinstance(value, (types.BuiltinFunctionType, np.ufunc)):
+        outputs = _ufunc_outputs(value)
+        if outputs is not None:
+            return outputs
+        if isinstance(value, types.BuiltinFunctionType):
             return _NOTHING
         module = getattr(value, "__module__", None) or ""
         if module.split(".")[0] == "numpy":
@@ -96,6 +100,16 @@ class _Resolver:
         found = written_parameters(fn, inner.writes)
         self.memo[key] = found
         return found
+
+
+def _ufunc_outputs(value: object) -> frozenset[int | str] | None:
+    """For a ufunc (NumPy's, numba's ``@vectorize`` or ``@guvectorize``), the parameters it
+    writes: its output arrays, given after its inputs or as ``out=``; None for another
+    object. Called with numbers (``f(c, bias[k])``), it writes nothing."""
+    nin, nout = getattr(value, "nin", None), getattr(value, "nout", None)
+    if not (isinstance(nin, int) and isinstance(nout, int) and callable(value)):
+        return None
+    return frozenset({*range(nin, nin + nout), "out"})
 
 
 def prange_names(func: Callable) -> frozenset[str]:
@@ -144,8 +158,9 @@ def refuse_hidden_draws(source: Source, plan: LoopPlan, scope: Mapping[str, obje
                 )
         loop = phase.loop
         heads = [loop.test] if isinstance(loop, ast.While) else []
+        reseeded = per_iteration_seeded(loop.body, phase.kind == "reduction")
         for node in _calls([*heads, *loop.body]):
-            chain = finder.of_call(node)
+            chain = None if id(node) in reseeded else finder.of_call(node)
             if chain:
                 raise source.error(
                     node,

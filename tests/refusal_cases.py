@@ -237,14 +237,6 @@ def bad_top_loop_over_array(x, out):
     return out
 
 
-def bad_prange_in_prange(x):
-    s = 0.0
-    for i in prange(x.shape[0]):
-        for j in prange(x.shape[1]):  # refused: a prange loop inside a prange loop
-            s += x[i, j]
-    return s
-
-
 def bad_instep_reduction_read(u, steps):
     for _t in range(steps):
         s = 0.0
@@ -366,3 +358,11 @@ def bad_unseeded_alias_before_loop(n):
     for i in prange(n):
         s += start * i
     return s
+
+
+def bad_argmin_through_a_local(a):
+    best = IndexValue(-1, np.inf)
+    for i in prange(a.shape[0]):
+        here = IndexValue(i, a[i])
+        best = min(best, here)  # refused: numba's argmin idiom
+    return best.index

@@ -140,10 +140,16 @@ class ReductionKind(LoopKind):
         for update in plan.row_updates:
             value: Any = self.carry.get(update.name)
             if np.ndim(value) > update.rows and update.name not in blocks:
+                if update.carried_read:
+                    raise BlockingError(
+                        update.carried_read, plan.source.filename, update.read_line, 0
+                    )
                 blocks.append(update.name)
         saved: list[SavedArray] = []
         for name in [*plan.maps, *blocks]:
             value = self.carry.get(name)
+            if isinstance(value, (int, float, complex, np.generic)) and name not in plan.maps:
+                continue  # ``right = n; right *= k`` rebinds a number: nothing to save
             if not isinstance(value, np.ndarray):
                 raise BlockingError(
                     f"the loop writes into `{name}`, a {type(value).__name__}; blockloop "

@@ -63,6 +63,7 @@ def analyse(
     """
     fn = find_function(source)
     args = check_signature(source, fn)
+    notes = _inner_pranges_as_ranges(source, fn, prange_names)
     body = fn.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         if isinstance(body[0].value.value, str):
@@ -103,8 +104,36 @@ def analyse(
             )
     if len(positions) == 1:
         k = positions[0]
-        return _loop(source, fn, args, body[:k], body[k], body[k + 1 :], prange_names, call_writes)
-    return _phased(source, fn, args, body, positions, prange_names, call_writes)
+        plan: LoopPlan = _loop(
+            source, fn, args, body[:k], body[k], body[k + 1 :], prange_names, call_writes
+        )
+    else:
+        plan = _phased(source, fn, args, body, positions, prange_names, call_writes)
+    for part in (plan, *(plan.phases if isinstance(plan, PhasedKernel) else ())):
+        first, last = part.loop.lineno, part.loop.end_lineno or part.loop.lineno
+        part.notes = tuple(note for line, note in notes if first <= line <= last)
+    return plan
+
+
+def _inner_pranges_as_ranges(
+    source: Source, fn: ast.FunctionDef, prange_names: frozenset[str]
+) -> list[tuple[int, str]]:
+    """Rewrite each prange loop nested in another prange loop as a ``range`` loop.
+
+    numba runs only the outermost prange of a nest in parallel and the inner ones as
+    ``range`` loops; the blocked code does the same, in the open.
+    """
+    notes = []
+    for outer in walk(fn.body):
+        if not (isinstance(outer, ast.For) and is_call_to(outer.iter, prange_names)):
+            continue
+        for inner in walk(outer.body):
+            if isinstance(inner, ast.For) and is_call_to(inner.iter, prange_names):
+                assert isinstance(inner.iter, ast.Call)
+                inner.iter.func = ast.copy_location(ast.Name("range", ast.Load()), inner.iter.func)
+                line = f"line {source.line_of(inner)}: a prange inside a prange runs as range"
+                notes.append((inner.lineno, f"{line}, as numba runs it"))
+    return notes
 
 
 def _loop(
@@ -120,11 +149,11 @@ def _loop(
     """The plan of one loop with the statements before and after it."""
     if isinstance(loop, ast.For) and is_call_to(loop.iter, prange_names):
         for node in walk(loop.body):
-            if is_call_to(node, prange_names):
+            if is_call_to(node, prange_names):  # not a loop's own range: a value
                 raise source.error(
                     node,
-                    "a prange loop inside a prange loop: numba runs only the outer one in "
-                    "parallel; use range here",
+                    "prange(...) inside a prange loop, other than as a loop's range; use "
+                    "range here",
                 )
         return reduction(source, fn, args, prologue, loop, epilogue, call_writes)
     assert isinstance(loop, (ast.For, ast.While))

@@ -17,6 +17,7 @@ __all__ = [
     "check_signature",
     "find_function",
     "loop_header",
+    "per_iteration_seeded",
     "refuse_exits",
     "refuse_reserved",
     "refuse_unreproducible",
@@ -177,6 +178,31 @@ _NUMPY_RANDOM = ("np.random.", "numpy.random.")
 _THREAD_IDS = frozenset({"get_thread_id", "_get_thread_id", "get_native_thread_id"})
 
 
+def _is_seed(stmt: ast.stmt) -> bool:
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return False
+    name = dotted(stmt.value.func) or ""
+    return name.startswith(_NUMPY_RANDOM) and name.endswith(".seed")
+
+
+def per_iteration_seeded(body: list[ast.stmt], is_prange_body: bool) -> set[int]:
+    """``id()`` of the nodes in prange iterations that begin with ``np.random.seed(...)``.
+
+    An iteration that seeds the generator of the thread running it before it draws makes
+    its draws a function of the seed alone: the same for any thread count, any tiles and
+    after a resume. ``is_prange_body``: ``body`` itself is a prange loop's body.
+    """
+    loops: list[list[ast.stmt]] = [body] if is_prange_body else []
+    loops += [
+        n.body
+        for n in walk(body)
+        if isinstance(n, ast.For)
+        and isinstance(n.iter, ast.Call)
+        and (dotted(n.iter.func) or "").split(".")[-1] == "prange"
+    ]
+    return {id(n) for stmts in loops if stmts and _is_seed(stmts[0]) for n in walk(stmts)}
+
+
 def refuse_unreproducible(
     source: Source, prologue: list[ast.stmt], body: list[ast.stmt], where: str
 ) -> None:
@@ -201,11 +227,12 @@ def refuse_unreproducible(
                     "generator, so a resumed call would draw other numbers; call "
                     "`np.random.seed(...)` first in the kernel, or use blockloop.random",
                 )
+    reseeded = per_iteration_seeded(body, where == "prange loop")
     for node in walk(body):
         if not isinstance(node, ast.Call):
             continue
         name = dotted(node.func) or ""
-        if name.startswith(_NUMPY_RANDOM):
+        if name.startswith(_NUMPY_RANDOM) and id(node) not in reseeded:
             raise source.error(
                 node,
                 f"`{source.snippet(node)}` draws from per-thread generators in the {where}: "

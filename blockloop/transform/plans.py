@@ -48,6 +48,10 @@ class RowUpdate:
     name: str
     rows: int
     line: int
+    carried_read: str = ""
+    """Why the loop is refused if ``name`` turns out to be written: the message for its
+    first read at another iteration's index (empty if it has none)."""
+    read_line: int = 0
 
 
 @dataclass
@@ -71,6 +75,8 @@ class LoopPlan:
     epilogue_inputs: tuple[str, ...]
     globals_used: frozenset[str]
     hands_on: tuple[str, ...] = field(default=(), kw_only=True)
+    notes: tuple[str, ...] = field(default=(), kw_only=True)
+    """What the generated code does differently from the source, said in its header."""
 
     kind = "loop"
 

@@ -96,6 +96,30 @@ def refuse_partial_reads(
             )
 
 
+def carried_read_reason(source: Source, read: ast.Subscript, index: str) -> str:
+    """Why a read of a written array at another iteration's index is refused."""
+    name = dotted(read.value)
+    return (
+        f"`{source.snippet(read)}` reads `{name}`, which this loop writes, at an index "
+        f"other than the iteration's own (`{name}[{index}, ...]`): its value would depend "
+        "on whether that other iteration ran first, even in plain numba. Read a copy "
+        "made before the loop, or make the loop sequential"
+    )
+
+
+def iteration_private(
+    body: list[ast.stmt], epilogue: list[ast.stmt], defined_before: set[str]
+) -> set[str]:
+    """Names defined before the loop that each iteration binds before it reads them, and
+    that the code after the loop does not read: C-style declarations (``t = 0.0`` at the
+    top of the kernel). Every iteration has its own, as in numba, and no value crosses
+    from one iteration to another or out of the loop.
+    """
+    bound = set(names_stored(body)) & defined_before
+    early = set(reads_before_binding(body, bound)) | set(reads_before_binding(epilogue, bound))
+    return bound - early
+
+
 def reduction(
     source: Source,
     fn: ast.FunctionDef,
@@ -109,6 +133,7 @@ def reduction(
 
     defined_before = set(args) | set(names_stored(prologue))
     body = normalise([ast.fix_missing_locations(s) for s in loop.body], defined_before)
+    defined_before -= iteration_private(body, epilogue, defined_before)
     found, implicit_reads = updates(body, defined_before, index)
     parents = Parents(body)
 
@@ -123,6 +148,15 @@ def reduction(
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             plain_binds.setdefault(node.id, node)
 
+    # names bound to numba's IndexValue pairs, before the loop or in it (``iv = IndexValue(i,
+    # x[i]); m = min(m, iv)``): folding them is numba's argmin idiom
+    index_values = {
+        target.id
+        for stmt in walk([*prologue, *body])
+        if isinstance(stmt, ast.Assign) and is_call_to(stmt.value, frozenset({"IndexValue"}))
+        for target in stmt.targets
+        if isinstance(target, ast.Name)
+    }
     accs: dict[str, Accumulator] = {}
     for name, op, indexed, node in found:
         if name in plain_binds:
@@ -137,8 +171,13 @@ def reduction(
                     "Use two accumulators and combine them after the loop",
                 )
             continue
-        if op in ("min", "max") and any(
-            is_call_to(sub, frozenset({"IndexValue"})) for sub in walk([node.value])
+        if op in ("min", "max") and (
+            name in index_values
+            or any(
+                is_call_to(sub, frozenset({"IndexValue"}))
+                or (isinstance(sub, ast.Name) and sub.id in index_values)
+                for sub in walk([node.value])
+            )
         ):
             raise source.error(
                 node,
@@ -195,21 +234,16 @@ def reduction(
         body, defined_before, skip=indexed_targets | mapped, call_writes=call_writes
     )
     blocks = tuple(sorted(n for n, w in writes.items() if w.rows is None))
-    row_updates = tuple(
-        RowUpdate(w.name, w.rows, source.line_of(w.node))
-        for w in writes.values()
-        if w.rows is not None
-    )
-    read = carried_read(body, {*maps, *writes}, index)
+    read = carried_read(body, {*maps, *blocks}, index)
     if read is not None:
-        name = dotted(read.value)
-        raise source.error(
-            read,
-            f"`{source.snippet(read)}` reads `{name}`, which this loop writes, at an index "
-            f"other than the iteration's own (`{name}[{index}, ...]`): its value would depend "
-            "on whether that other iteration ran first, even in plain numba. Read a copy "
-            "made before the loop, or make the loop sequential",
-        )
+        raise source.error(read, carried_read_reason(source, read, index))
+    row_updates = []
+    for w in writes.values():
+        if w.rows is not None:  # written only if the array has more dimensions: decided
+            read = carried_read(body, {w.name}, index)  # at the first call, reads too
+            reason = carried_read_reason(source, read, index) if read is not None else ""
+            line = source.line_of(read) if read is not None else 0
+            row_updates.append(RowUpdate(w.name, w.rows, source.line_of(w.node), reason, line))
 
     body_reads = names_loaded(body)
     epilogue_locals = set(names_stored(epilogue))
@@ -236,7 +270,7 @@ def reduction(
         chunk_inputs=chunk_inputs,
         epilogue_inputs=epilogue_inputs,
         globals_used=globals_used,
-        row_updates=row_updates,
+        row_updates=tuple(row_updates),
         maps=tuple(sorted(set(maps) - set(writes))),
         blocks=blocks,
     )

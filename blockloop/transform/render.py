@@ -26,6 +26,11 @@ _JIT_NAMES = TILE_HELPERS
 _FIXED = ("cache", "nogil", "parallel", "nopython", "forceobj", "looplift", "target")
 
 
+def _notes(plan: LoopPlan) -> str:
+    """The plan's notes as header comments."""
+    return "".join(f"# Note, {note}.\n" for note in plan.notes)
+
+
 def render_options(options: dict[str, object], parallel: bool) -> str:
     """Keyword arguments of ``@njit`` for a generated function, as source text."""
     parts = [f"{key}={value!r}" for key, value in sorted(options.items()) if key not in _FIXED]
@@ -140,6 +145,7 @@ def _render_reduction(
     if plan.blocks or plan.row_updates:
         whole = sorted({*plan.blocks, *(u.name for u in plan.row_updates)})
         w(f"# Written otherwise, saved whole by changed blocks: {', '.join(whole)}.\n")
+    w(_notes(plan))
     w(f"# helpers: {helpers}\n")
     w("# Regenerated whenever the kernel or a helper changes; do not edit.\n")
     w("import numpy as _bl_np\n")
@@ -279,6 +285,7 @@ def _render_sequential(
     else:
         w(f"# Sequential loop over `{t}`; ")
     w(f"state: {', '.join(state) or 'none'}.\n")
+    w(_notes(plan))
     w(f"# helpers: {helpers}\n")
     w("# Regenerated whenever the kernel or a helper changes; do not edit.\n")
     w("import numpy as _bl_np\n")

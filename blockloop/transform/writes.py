@@ -114,14 +114,30 @@ class _Body:
                         have |= src
                         changed = True
         # an alias bound only from integer subscripts (``t = x[i]``): how many indices
+        # (``k = t`` copies ``t``'s count: ``start = indptr[v]; k = start; k += 1``)
         self.element_of: dict[str, int | None] = {}
-        for target, value in self._bindings():
-            if self.sources(value):
+        changed = True
+        while changed:  # each name's count only goes from unseen to a number to None
+            changed = False
+            for target, value in self._bindings():
+                if not self.sources(value):
+                    continue
+                copied = isinstance(value, ast.Name) and value.id not in self.outer
+                if copied and value.id not in self.element_of:  # type: ignore[attr-defined]
+                    continue  # its source is not seen yet: a later pass
+                count = self._count(value)
                 for name in _bound_names(target, self.refers):
-                    count = _indices(value)
-                    if self.element_of.get(name, count) != count:
-                        count = None
-                    self.element_of[name] = count
+                    seen = name in self.element_of
+                    new = count if not seen or self.element_of[name] == count else None
+                    if not seen or self.element_of[name] != new:
+                        self.element_of[name] = new
+                        changed = True
+
+    def _count(self, value: ast.AST) -> int | None:
+        """The indices of ``x[i, j]``, or of the name ``value`` copies (None: unknown)."""
+        if isinstance(value, ast.Name) and value.id not in self.outer:
+            return self.element_of.get(value.id)
+        return _indices(value)
 
     def refers(self, name: str) -> bool:
         """Whether ``name`` is or may refer to an outer array."""

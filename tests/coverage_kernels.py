@@ -1,0 +1,97 @@
+"""Race-free kernels in shapes blockloop used to refuse (issue 29): a prange nested in the
+blocked prange, C-style declarations, scalars copied from array elements, a @vectorize
+ufunc called with elements, per-iteration seeding. Each also runs under plain numba."""
+
+import numpy as np
+from numba import njit, prange, vectorize
+from numpy import add
+
+
+@njit(parallel=True, cache=True)
+def nested_prange(x):
+    out = np.empty_like(x)
+    for i in prange(x.shape[0]):
+        for j in prange(x.shape[1]):
+            out[i, j] = x[i, j] * 2.0 + i
+    return out
+
+
+@njit(parallel=True, cache=True)
+def declared_up_front(x):
+    t = 0.0
+    d = 0
+    out = np.empty(x.shape[0])
+    for i in prange(x.shape[0]):
+        t = x[i] * 3.0
+        d = i % 7
+        out[i] = t + d
+    return out
+
+
+@njit(parallel=True, cache=True)
+def csr_row_sums(indptr, data):
+    out = np.zeros(indptr.shape[0] - 1)
+    for v in prange(indptr.shape[0] - 1):
+        start = indptr[v]
+        k = start
+        acc = 0.0
+        while k < indptr[v + 1]:
+            acc += data[k]
+            k += 1
+        out[v] = acc
+    return out
+
+
+@njit(parallel=True, cache=True)
+def scaled_by_int(x, n):
+    out = np.empty(x.shape[0])
+    for i in prange(x.shape[0]):
+        right = n
+        right *= 2
+        out[i] = x[i] * right
+    return out
+
+
+@vectorize(cache=True)
+def shifted(c, b):
+    return c - b
+
+
+@njit(parallel=True, cache=True)
+def ufunc_of_elements(x, bias):
+    out = np.empty_like(x)
+    for i in prange(x.shape[0]):
+        for k in range(x.shape[1]):
+            out[i, k] = shifted(x[i, k], bias[k])
+    return out
+
+
+@njit(parallel=True, cache=True)
+def seeded_draws(n, seed):
+    out = np.empty(n)
+    for i in prange(n):
+        np.random.seed(seed + i)
+        out[i] = np.random.random() + np.random.normal()
+    return out
+
+
+@njit(parallel=True, cache=True)
+def ufunc_with_positional_out(x, y, out):
+    for i in prange(x.shape[0]):
+        add(x[i], y[i], out[i])
+    return out
+
+
+def inputs(name):
+    g = np.random.default_rng(5)
+    x2 = g.random((300, 40))
+    tall = g.random((8000, 4))
+    return {
+        "nested_prange": (x2,),
+        "declared_up_front": (x2[:, 0].copy(),),
+        "csr_row_sums": (np.cumsum(g.integers(0, 5, 8001)), g.random(40_000)),
+        "scaled_by_int": (x2[:, 1].copy(), 3),
+        "ufunc_of_elements": (x2, g.random(40)),
+        "seeded_draws": (5000, 11),
+        "ufunc_with_positional_out": (tall, tall * 2.0, np.zeros_like(tall)),
+    }[name]

@@ -1,0 +1,65 @@
+"""Shapes that plain numba runs race-free and blockloop now accepts (issue 29), each with
+plain numba's bits; and a write it used to miss (a ufunc's positional output)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blockloop import checkpointed_loop
+from blockloop.storage.store import Store
+from tests import coverage_kernels as ck
+from tests.helpers import Crash, Ticks, crashing_store
+
+NAMES = [
+    "nested_prange",
+    "declared_up_front",
+    "csr_row_sums",
+    "scaled_by_int",
+    "ufunc_of_elements",
+    "seeded_draws",
+    "ufunc_with_positional_out",
+]
+
+
+def _bits(value) -> bytes:
+    return np.asarray(value).tobytes()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_accepted_with_plain_numbas_bits(name, tmp_path):
+    kernel = getattr(ck, name)
+    want_args = ck.inputs(name)
+    want = kernel(*want_args)
+    args = ck.inputs(name)
+    got = checkpointed_loop(checkpoint_dir=tmp_path)(kernel)(*args)
+    assert _bits(got) == _bits(want)
+    assert [_bits(a) for a in args] == [_bits(a) for a in want_args]
+
+
+def test_a_nested_prange_runs_as_range_and_the_generated_code_says_so():
+    text = checkpointed_loop(ck.nested_prange).blocked_source
+    assert "a prange inside a prange runs as range, as numba runs it" in text
+    assert "for j in range(x.shape[1])" in text and "for j in prange" not in text
+
+
+def test_a_ufuncs_positional_output_is_a_write():
+    plan = checkpointed_loop(ck.ufunc_with_positional_out).plan
+    assert "out" in plan.blocks
+
+
+@pytest.mark.parametrize("name", ["ufunc_with_positional_out", "seeded_draws", "csr_row_sums"])
+def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
+    want_args = ck.inputs(name)
+    want = getattr(ck, name)(*want_args)
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(getattr(ck, name))
+    kernel._clock = Ticks(1.0)  # every chunk "takes" a second: a checkpoint after each
+    kernel._store_class = crashing_store(1)
+    with pytest.raises(Crash):
+        kernel(*ck.inputs(name))
+    kernel._store_class = Store
+    args = ck.inputs(name)
+    got = kernel(*args)
+    assert kernel.last_report.resumed_from is not None
+    assert _bits(got) == _bits(want)
+    assert [_bits(a) for a in args] == [_bits(a) for a in want_args]
