@@ -10,7 +10,7 @@ import logging
 
 from ._errors import BlockingError, CheckpointError, CheckpointWarning, Interrupted
 from ._version import __version__
-from .kernel import checkpointed_loop
+from .decorator import checkpointed_loop
 from .parallel.threads import register_numba_controller
 from .report import Report
 from .scheduling.policy import daly_interval, young_interval

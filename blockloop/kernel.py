@@ -1,21 +1,18 @@
-"""The ``@checkpointed_loop`` decorator and the kernel object it returns."""
+"""The kernel object that ``@checkpointed_loop`` returns: a call runs or resumes a run."""
 
 from __future__ import annotations
 
-import datetime
 import functools
 import inspect
 import time
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import overload
 
 import numba
 
 from . import config
 from ._version import __version__
-from .helpers import block_kernel
 from .numerics.compile import load_module
 from .options import Options
 from .parallel.comm import world
@@ -31,7 +28,6 @@ from .runtime import (
     SequentialKind,
 )
 from .scheduling.deadline import resolve_deadline
-from .scheduling.signals import DEFAULT_SIGNALS
 from .storage import background
 from .storage.fingerprint import (
     Content,
@@ -48,8 +44,9 @@ from .transform import (
     SequentialLoop,
     read_source,
 )
+from .view.blocked import Blocked, block_alternatives
 
-__all__ = ["CheckpointedKernel", "Options", "checkpointed_loop"]
+__all__ = ["CheckpointedKernel", "Options"]
 
 
 class CheckpointedKernel:
@@ -112,41 +109,51 @@ class CheckpointedKernel:
     @property
     def module_path(self) -> Path | None:
         """The generated module's file (the first phase's), once compiled."""
-        return None if self._generated is None else Path(self._generated[0].module.__file__)
+        generated = self._blocked.generated
+        return Path(generated[0].module.__file__) if generated else None
 
     def _analyse_with(self, namespace: dict[str, object]) -> None:
         """Analyse and render the kernel with the globals and helpers in ``namespace``.
 
         Called at decoration, so that a kernel blockloop cannot block is refused there,
-        and again at the first call (see :func:`~blockloop.helpers.block_kernel`).
+        and again at the first call (see :func:`~blockloop.view.blocked.block_kernel`).
         """
-        blocked = block_kernel(
+        self._alternatives = block_alternatives(
             self.py_func, self._source, namespace, self.numba_options, self.exact
         )
+        self._namespace = namespace
+        self._use(self._alternatives.first())
+        self.blocked_source = self._alternatives.text()
+
+    def _use(self, blocked: Blocked) -> None:
+        """Make ``blocked`` (one combination of the kernel's branches) the current one."""
+        self._blocked = blocked
         self.plan = blocked.plan
         self.phases = blocked.phases
         self.rendered = blocked.rendered
-        self.blocked_source = blocked.text
         # arguments whose large arrays the run key may sample: those the kernel never writes
         self._sampled = blocked.sampled
         self._written = frozenset(blocked.plan.args) - blocked.sampled
-        self._namespace = namespace
         self._source_key = blocked.source_key
-        self._generated: list[Generated] | None = None
 
-    def _current(self) -> None:
-        """Analyse again with the globals of now, unless a call has already compiled."""
+    def _current(self, values: tuple) -> None:
+        """Analyse again with the globals of now, unless a call has already compiled;
+        take the branches these arguments choose."""
         if not self._bound:
             self._analyse_with(_scope(self.py_func))
+        arguments = dict(zip(self.plan.args, values, strict=True))
+        blocked = self._alternatives.choose(arguments, self._namespace)
+        if blocked is not self._blocked:
+            self._use(blocked)
 
     def _compiled(self) -> list[Generated]:
         """The generated module of each phase, imported (and compiled as called)."""
-        if self._generated is None:
-            self._generated = []
+        generated = self._blocked.generated
+        if not generated:
             for rendered in self.rendered:
                 module, _ = load_module(self.plan.name, rendered.text, self._namespace)
-                self._generated.append(Generated(module, rendered.signatures))
-        return self._generated
+                generated.append(Generated(module, rendered.signatures))
+        return generated
 
     def run_key(self, *args: object, **kwargs: object) -> str:
         """The 16-hex-digit key that names the run these arguments belong to.
@@ -161,8 +168,9 @@ class CheckpointedKernel:
         str
             The run key: part of the run directory's name.
         """
-        self._current()
-        return self._key(self._bind(args, kwargs))[0]
+        values = self._bind(args, kwargs)
+        self._current(values)
+        return self._key(values)[0]
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
         bound = self._signature.bind(*args, **kwargs)
@@ -187,8 +195,9 @@ class CheckpointedKernel:
             ``<checkpoint root>/<kernel>-<key>``; it exists once the run has checkpointed
             (a completion record still being written in the background is waited for).
         """
-        self._current()
-        run_dir = self._paths(*self._key(self._bind(args, kwargs))).run_dir
+        values = self._bind(args, kwargs)
+        self._current(values)
+        run_dir = self._paths(*self._key(values)).run_dir
         background.wait(str(run_dir))
         return run_dir
 
@@ -210,7 +219,7 @@ class CheckpointedKernel:
 
     def _run(self, values: tuple) -> object:
         """Run (or resume) the kernel on its arguments in the order of ``plan.args``."""
-        self._current()
+        self._current(values)
         self._bound = True
         background.catch_up(background.BACKLOG)  # records queued faster than they are written
         key, content = self._key(values)
@@ -286,114 +295,3 @@ def _want_progress(option: bool | None) -> bool:
     from .runtime.progress import want_progress
 
     return want_progress(option)
-
-
-@overload
-def checkpointed_loop(func: Callable) -> CheckpointedKernel: ...
-@overload
-def checkpointed_loop(
-    func: None = None,
-    *,
-    checkpoint_dir: str | Path | None = ...,
-    mtbf: float | str | None = ...,
-    interval: float | str | None = ...,
-    keep: int = ...,
-    progress: bool | None = ...,
-    exit_code: int = ...,
-    signals: Iterable[int] = ...,
-    comm: object | None = ...,
-    deadline: float | str | datetime.datetime | None = ...,
-    exact: bool | None = ...,
-) -> Callable[[Callable], CheckpointedKernel]: ...
-
-
-def checkpointed_loop(
-    func: Callable | None = None,
-    *,
-    checkpoint_dir: str | Path | None = None,
-    mtbf: float | str | None = None,
-    interval: float | str | None = None,
-    keep: int = 2,
-    progress: bool | None = None,
-    exit_code: int = 85,
-    signals: Iterable[int] = DEFAULT_SIGNALS,
-    comm: object | None = None,
-    deadline: float | str | datetime.datetime | None = None,
-    exact: bool | None = None,
-) -> CheckpointedKernel | Callable[[Callable], CheckpointedKernel]:
-    """Make a numba prange reduction kernel checkpointed, resumable and deterministic.
-
-    Use it bare or with options, above ``@njit``::
-
-        @checkpointed_loop(mtbf="6h")
-        @njit(parallel=True)
-        def pi(n): ...
-
-    or below it (or on a plain function), where the kernel is compiled with
-    ``parallel=True`` and the user's numba options of an outer ``@njit`` do not reach it::
-
-        @njit
-        @checkpointed_loop(mtbf="6h")
-        def pi(n): ...
-
-    Parameters
-    ----------
-    func : callable, optional
-        The kernel, when used bare.
-    checkpoint_dir : str or Path, optional
-        Root of the run directories; default ``BLOCKLOOP_DIR`` or ``./.blockloop``.
-    mtbf : float or str, optional
-        Mean time between failures (seconds or ``"45m"``, ``"6h"``); default
-        ``BLOCKLOOP_MTBF`` or 24 h. Sets Daly's checkpoint interval with the measured
-        write cost.
-    interval : float or str, optional
-        A fixed checkpoint interval instead of Daly's (also ``BLOCKLOOP_INTERVAL``).
-    keep : int
-        Checkpoint generations kept (default 2).
-    progress : bool, optional
-        Force the progress bar on or off (default: on for a terminal or a notebook).
-    exit_code : int
-        Exit code after a scheduler signal (SIGTERM, SIGUSR1, SIGUSR2); default 85.
-    signals : iterable of int
-        Signals that stop the run at the next chunk boundary after a checkpoint.
-    comm : mpi4py communicator, optional
-        Spread a reduction over this communicator's ranks. Without it, a kernel launched
-        under ``mpiexec`` (or ``srun``) with several ranks uses ``MPI.COMM_WORLD``.
-    deadline : datetime, str or float, optional
-        When the process will be killed: a datetime or ISO date-time string, or a duration
-        from the start of each call (seconds or ``"230m"``). Default: the Slurm job's end,
-        when running under Slurm. Shortly before it (a margin for the longest chunk and the
-        write), the run checkpoints and exits with ``exit_code``.
-    exact : bool, optional
-        Sum float64 and float32 ``+=``/``-=`` reductions of ``prange`` loops exactly: the
-        result is the exact sum of the terms rounded once (``math.fsum``'s answer), the
-        same bits on any machine that computes the same terms, whatever the threads,
-        chunks, interruptions or MPI ranks. Default ``BLOCKLOOP_EXACT`` (read here, at
-        decoration), else False: a fixed pairwise order, the same bits on the same
-        machine and build. Reductions inside the steps of a sequential loop stay pairwise.
-
-    Returns
-    -------
-    CheckpointedKernel
-        Callable like the original, with ``.blocked_source`` and ``.last_report``. For a
-        plain function, a plain function with the same attributes (so that ``@njit`` can
-        decorate it; then they are on the dispatcher's ``.py_func``).
-
-    Raises
-    ------
-    BlockingError
-        At decoration, if the kernel's loop cannot be blocked.
-    """
-    given = dict(locals())  # the keyword options by name: Options has a field for each
-    del given["func"]
-    options = Options.make(**given)
-
-    def wrap(target: Callable) -> CheckpointedKernel:
-        kernel = CheckpointedKernel(target, options)
-        if inspect.isfunction(target):  # a real function, so that @njit can go above
-            from .njit_above import as_function
-
-            return as_function(kernel)  # type: ignore[return-value]
-        return kernel
-
-    return wrap if func is None else wrap(func)

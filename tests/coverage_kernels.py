@@ -95,3 +95,17 @@ def inputs(name):
         "seeded_draws": (5000, 11),
         "ufunc_with_positional_out": (tall, tall * 2.0, np.zeros_like(tall)),
     }[name]
+
+
+@njit(parallel=True, cache=True)
+def by_method(x, method):
+    out = np.empty_like(x)
+    if method == 0:
+        for i in prange(x.shape[0]):
+            out[i] = x[i] * 2.0
+    elif method == 1:
+        for i in prange(x.shape[0]):
+            out[i] = x[i] + 1.0
+    else:
+        out[:] = x
+    return out

@@ -22,7 +22,8 @@ def bad_later_phase_reads_loop_local(n):
 
 def bad_nested_only(n):
     s = 0.0
-    if n > 0:
+    m = n // 2
+    if m > 0:  # a test of a value the kernel computes: not known from the arguments alone
         for i in prange(n):  # refused: make it a statement of the function body itself
             s += i
     return s
@@ -106,7 +107,7 @@ def _row_sum(x, i):
 
 def bad_carried_read(x, a):
     for i in prange(1, x.shape[0]):
-        a[i] = a[i - 1] + x[i]  # refused: at an index other than the iteration's own
+        a[i] = a[i - 1] + x[i]  # refused: an iteration may read what another writes
     return a
 
 
@@ -270,7 +271,8 @@ def bad_seq_local_after(n):
 
 
 def bad_seq_prange_before(u, n):
-    if n > 0:
+    first = u[0]
+    if first > 0:  # a value of the data: not known from the arguments alone
         for i in prange(u.shape[0]):  # refused: would run unblocked
             u[i] = 0.0
     for _t in range(n):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blockloop import checkpointed_loop
+from blockloop import BlockingError, checkpointed_loop
 from blockloop.storage.store import Store
 from tests import coverage_kernels as ck
 from tests.helpers import Crash, Ticks, crashing_store
@@ -63,3 +63,23 @@ def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
     assert kernel.last_report.resumed_from is not None
     assert _bits(got) == _bits(want)
     assert [_bits(a) for a in args] == [_bits(a) for a in want_args]
+
+
+def test_loops_chosen_by_an_argument_take_the_branch_of_each_call(tmp_path):
+    x = ck.inputs("declared_up_front")[0]
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(ck.by_method)
+    for method in (0, 1, 0):
+        assert _bits(kernel(x, method)) == _bits(ck.by_method(x, method))
+        assert f"if method == {method}" in "".join(kernel.plan.notes)
+    assert kernel.run_key(x, 0) != kernel.run_key(x, 1)
+    assert "takes the branch `if method == 0`" in kernel.blocked_source
+    assert "takes the branch `if method == 1`" in kernel.blocked_source
+
+
+def test_a_branch_without_a_loop_is_refused_when_a_call_takes_it(tmp_path):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(ck.by_method)
+    x = ck.inputs("declared_up_front")[0]
+    with pytest.raises(BlockingError) as info:
+        kernel(x, 2)
+    assert "no top-level loop" in info.value.msg
+    assert _bits(kernel(x, 1)) == _bits(ck.by_method(x, 1))

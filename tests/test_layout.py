@@ -68,7 +68,16 @@ def _external(path: Path) -> set[str]:
     return out - {"blockloop"}
 
 
-SUBPACKAGES = ("numerics", "parallel", "runtime", "scheduling", "storage", "tools", "transform")
+SUBPACKAGES = (
+    "numerics",
+    "parallel",
+    "runtime",
+    "scheduling",
+    "storage",
+    "tools",
+    "transform",
+    "view",
+)
 BASE = {"blockloop._errors", "blockloop._version", "blockloop.config", "blockloop.operators"}
 """Top-level modules every package may import: errors, version, configuration and the
 names shared by the renderer and the compiled helpers."""
@@ -79,7 +88,8 @@ MAY_IMPORT = {
     "numerics": {"storage"},  # the digest that names a generated module's file
     "runtime": {"numerics", "scheduling", "storage", "transform", "blockloop.report"},
     "parallel": {"runtime", "scheduling", "storage", "blockloop.report"},
-    "tools": {"numerics", "parallel", "runtime", "scheduling", "storage", "transform", "*"},
+    "view": {"storage", "transform"},
+    "tools": {"*"},
 }
 """What each subpackage may import besides itself and ``BASE`` (a package, or a top-level
 module by its full name; ``*``: anything). Each package's docstring says the same."""

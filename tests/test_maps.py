@@ -161,7 +161,8 @@ def test_loop_carried_read_is_refused_at_its_line():
     with pytest.raises(BlockingError) as info:
         checkpointed_loop(cases.bad_carried_read)
     assert info.value.lineno == cases.bad_carried_read.__code__.co_firstlineno + 2
-    assert "`a[i - 1]` reads `a`, which this loop writes" in info.value.msg
+    assert "`a[i - 1]` reads `a`, and `a[i] = a[i - 1] + x[i]` (line" in info.value.msg
+    assert "an iteration may read what another writes" in info.value.msg
 
 
 def test_changed_blocks_stay_in_a_bounded_number_of_files(tmp_path, monkeypatch):

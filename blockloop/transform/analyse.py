@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 
+from .branches import Branch, branches, take
 from .checks import check_signature, find_function
 from .plans import LoopPlan, PhasedKernel, ReductionLoop, SequentialLoop
 from .reduction import reduction
@@ -43,6 +44,7 @@ def analyse(
     source: Source,
     prange_names: frozenset[str] = frozenset({"prange"}),
     call_writes: CallWrites = no_helpers,
+    chosen: tuple[int, ...] = (),
 ) -> LoopPlan:
     """Analyse a kernel's source into a plan: one loop, or a :class:`PhasedKernel`.
 
@@ -55,6 +57,9 @@ def analyse(
     call_writes : callable, optional
         Which parameters a helper called by the kernel may write into (by its name in the
         kernel's module); by default every helper may write every array it is given.
+    chosen : tuple of int, optional
+        For a kernel that chooses between loops by its arguments (see
+        :func:`~blockloop.transform.branches.branches`), the branch each chain takes.
 
     Raises
     ------
@@ -63,7 +68,12 @@ def analyse(
     """
     fn = find_function(source)
     args = check_signature(source, fn)
+    found = branches(fn, args, prange_names)
+    if len(chosen) != len(found):
+        raise ValueError(f"{len(found)} branch choices needed, {len(chosen)} given")
+    take(fn, found, chosen)
     notes = _inner_pranges_as_ranges(source, fn, prange_names)
+    notes += [(0, _taken(b, k)) for b, k in zip(found, chosen, strict=True)]
     body = fn.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         if isinstance(body[0].value.value, str):
@@ -111,8 +121,15 @@ def analyse(
         plan = _phased(source, fn, args, body, positions, prange_names, call_writes)
     for part in (plan, *(plan.phases if isinstance(plan, PhasedKernel) else ())):
         first, last = part.loop.lineno, part.loop.end_lineno or part.loop.lineno
-        part.notes = tuple(note for line, note in notes if first <= line <= last)
+        part.notes = tuple(note for line, note in notes if first <= line <= last or not line)
     return plan
+
+
+def _taken(branch: Branch, k: int) -> str:
+    if k < len(branch.tests):
+        return f"this call takes the branch `if {ast.unparse(branch.tests[k])}`"
+    tests = " or ".join(f"({ast.unparse(t)})" for t in branch.tests)
+    return f"this call takes the branch where not {tests}"
 
 
 def _inner_pranges_as_ranges(

@@ -11,15 +11,56 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from .syntax import walk
+from .syntax import dotted, walk
 
-__all__ = ["carried_read", "map_targets", "own_index"]
+__all__ = ["carried_read", "map_targets", "own_index", "owned_at"]
 
 
 def own_index(node: ast.Subscript, index: str) -> bool:
     """Whether the first subscript of ``node`` is exactly the loop variable ``index``."""
     first = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
     return isinstance(first, ast.Name) and first.id == index
+
+
+def owned_at(node: ast.Subscript, index: str) -> set[int]:
+    """The positions of ``node``'s subscript that are exactly the loop variable: an
+    element written through ``out[k, i]`` (``i`` the loop's) belongs to iteration ``i``."""
+    parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    return {k for k, p in enumerate(parts) if isinstance(p, ast.Name) and p.id == index}
+
+
+_VALUE_CALLS = ("np.", "numpy.", "math.", "cmath.")
+_VALUE_BUILTINS = frozenset({"abs", "min", "max", "float", "int", "bool", "complex", "round"})
+
+
+def _column_owner(body: list[ast.stmt], name: str, index: str) -> set[int]:
+    """Positions at which every write of ``name`` in ``body`` is at the loop's own index.
+
+    Only for an array used solely through subscripts (``out[k, i] = v``,
+    ``out[k, i] += v``, ``np.isnan(out[k, i])``): any other use (bound to a name, passed to
+    a helper, a method) may write elsewhere, and then no position is owned.
+    """
+    parent = {id(c): n for n in walk(body) for c in ast.iter_child_nodes(n)}
+    owners: set[int] | None = None
+    for node in walk(body):
+        if not (isinstance(node, ast.Name) and node.id == name):
+            continue
+        sub = parent.get(id(node))
+        if not (isinstance(sub, ast.Subscript) and sub.value is node):
+            return set()
+        up = parent.get(id(sub))
+        if isinstance(sub.ctx, ast.Load) and isinstance(up, ast.Call):
+            func = dotted(up.func) or ""
+            if not (func.startswith(_VALUE_CALLS) or func in _VALUE_BUILTINS):
+                return set()
+        elif isinstance(sub.ctx, ast.Load) and not isinstance(
+            up, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.AugAssign, ast.IfExp)
+        ):
+            return set()  # bound to a name or handed on: it may be a view written elsewhere
+        if isinstance(sub.ctx, (ast.Store, ast.Del)):
+            at = owned_at(sub, index)
+            owners = at if owners is None else owners & at
+    return owners or set()
 
 
 def map_targets(body: list[ast.stmt], outer: Iterable[str], index: str) -> dict[str, list[ast.AST]]:
@@ -48,15 +89,31 @@ def map_targets(body: list[ast.stmt], outer: Iterable[str], index: str) -> dict[
 
 def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> ast.Subscript | None:
     """The first read of a ``written`` array at an index other than the loop's own
-    (``a[i - 1]``, ``a[:, j]``, ``a[k]``), or None."""
+    (``a[i - 1]``, ``a[:, j]``, ``a[k]``), or None. A read ``a[k, i]`` is the loop's own
+    when every write of ``a`` in the body is a subscript store ``a[..., i, ...]`` with
+    ``i`` at that same position: such a column belongs to its iteration. An array that
+    the body also stores into at another index (``acc[down[i]] = ...``) has no element
+    an iteration surely owns: any read of it counts."""
     names = set(written)
+    columns = {n: _column_owner(body, n, index) for n in names}
+    scattered = {
+        node.value.id
+        for node in walk(body)
+        if isinstance(node, ast.Subscript)
+        and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Name)
+        and not owned_at(node, index)
+    }
     for node in walk(body):
         if (
             isinstance(node, ast.Subscript)
             and isinstance(node.ctx, ast.Load)
             and isinstance(node.value, ast.Name)
             and node.value.id in names
-            and not own_index(node, index)
+            and (
+                node.value.id in scattered
+                or not (own_index(node, index) or owned_at(node, index) & columns[node.value.id])
+            )
         ):
             return node
     return None

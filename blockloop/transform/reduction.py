@@ -10,7 +10,7 @@ import ast
 
 from ..operators import REDUCTIONS, by_ast_op
 from .checks import RESERVED, loop_header, refuse_reserved
-from .maps import carried_read, map_targets, own_index
+from .maps import carried_read, map_targets, owned_at
 from .normalise import normalise
 from .plans import Accumulator, ReductionLoop, RowUpdate
 from .source import Source
@@ -26,7 +26,13 @@ from .syntax import (
 )
 from .writes import CallWrites, outer_writes
 
-__all__ = ["SUPPORTED", "reduction", "refuse_partial_reads", "updates"]
+__all__ = [
+    "SUPPORTED",
+    "reduction",
+    "refuse_inner_carried_reads",
+    "refuse_partial_reads",
+    "updates",
+]
 
 SUPPORTED = (
     "supported updates are s += e, s -= e, s *= e, s |= e, s &= e, s ^= e, "
@@ -39,7 +45,8 @@ def updates(body: list[ast.stmt], outer: set[str], index: str) -> tuple[list[tup
 
     Returns ``[(name, op, indexed, statement)]`` in source order and the ``id()`` of the
     ``Name`` nodes that read an accumulator only as part of its own update. An update at
-    the loop's own index (``out[i, j] += e``) is a map write, not a reduction.
+    the loop's own index (``out[i, j] += e``, also ``out[k, i] += e``) writes what its
+    iteration owns, not a reduction.
     """
     found: list[tuple] = []
     implicit: set[int] = set()
@@ -55,7 +62,7 @@ def updates(body: list[ast.stmt], outer: set[str], index: str) -> tuple[list[tup
                 isinstance(target, ast.Subscript)
                 and isinstance(target.value, ast.Name)
                 and target.value.id in outer
-                and not own_index(target, index)
+                and not owned_at(target, index)
             ):
                 implicit.add(id(target.value))
                 found.append((target.value.id, reduction.key, True, node))
@@ -96,15 +103,65 @@ def refuse_partial_reads(
             )
 
 
-def carried_read_reason(source: Source, read: ast.Subscript, index: str) -> str:
-    """Why a read of a written array at another iteration's index is refused."""
+def carried_read_reason(
+    source: Source, read: ast.Subscript, index: str, body: list[ast.stmt]
+) -> str:
+    """Why a read of an array that another iteration may write is refused, naming both."""
     name = dotted(read.value)
-    return (
-        f"`{source.snippet(read)}` reads `{name}`, which this loop writes, at an index "
-        f"other than the iteration's own (`{name}[{index}, ...]`): its value would depend "
-        "on whether that other iteration ran first, even in plain numba. Read a copy "
-        "made before the loop, or make the loop sequential"
+    store = next(
+        (
+            stmt
+            for stmt in walk(body)
+            if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+            and any(
+                isinstance(n, ast.Subscript)
+                and isinstance(n.ctx, ast.Store)
+                and dotted(n.value) == name
+                for n in walk([stmt])
+            )
+        ),
+        None,
     )
+    written = (
+        f"`{source.snippet(store)}` (line {source.line_of(store)}) writes it"
+        if store is not None
+        else "the loop writes it (through a view or a helper)"
+    )
+    return (
+        f"`{source.snippet(read)}` reads `{name}`, and {written}: an iteration may read "
+        f"what another writes (only `{name}[{index}, ...]` is the iteration's own), so its "
+        "value would depend on whether that other iteration ran first, even in plain numba. "
+        "Read a copy made before the loop, or make the loop sequential"
+    )
+
+
+def refuse_inner_carried_reads(
+    source: Source,
+    body: list[ast.stmt],
+    variables: set[str],
+    prange_names: frozenset[str],
+    call_writes: CallWrites,
+) -> None:
+    """Refuse a read, in a prange loop inside ``body`` (a time step), of an array that
+    loop writes, at an index other than the iteration's own: the same rule as for the
+    kernel's own prange loop (``u[i] = 0.5 * (u[i - 1] + u[i + 1])`` in place).
+    ``variables`` are the kernel's own names (arguments and locals), not its globals."""
+    for loop in walk(body):
+        if not (
+            isinstance(loop, ast.For)
+            and is_call_to(loop.iter, prange_names)
+            and isinstance(loop.target, ast.Name)
+        ):
+            continue
+        index = loop.target.id
+        outer = variables - set(names_stored(loop.body)) - {index}
+        maps = map_targets(loop.body, outer, index)
+        mapped = frozenset(id(t) for targets in maps.values() for t in targets)
+        writes = outer_writes(loop.body, outer, skip=mapped, call_writes=call_writes)
+        certain = {n for n, w in writes.items() if w.rows is None}
+        read = carried_read(loop.body, {*maps, *certain}, index)
+        if read is not None:
+            raise source.error(read, carried_read_reason(source, read, index, loop.body))
 
 
 def iteration_private(
@@ -236,12 +293,12 @@ def reduction(
     blocks = tuple(sorted(n for n, w in writes.items() if w.rows is None))
     read = carried_read(body, {*maps, *blocks}, index)
     if read is not None:
-        raise source.error(read, carried_read_reason(source, read, index))
+        raise source.error(read, carried_read_reason(source, read, index, body))
     row_updates = []
     for w in writes.values():
         if w.rows is not None:  # written only if the array has more dimensions: decided
             read = carried_read(body, {w.name}, index)  # at the first call, reads too
-            reason = carried_read_reason(source, read, index) if read is not None else ""
+            reason = carried_read_reason(source, read, index, body) if read is not None else ""
             line = source.line_of(read) if read is not None else 0
             row_updates.append(RowUpdate(w.name, w.rows, source.line_of(w.node), reason, line))
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from .checks import RESERVED, loop_header, refuse_reserved, while_header
 from .instep import exact_reductions
 from .plans import SequentialLoop
+from .reduction import refuse_inner_carried_reads
 from .source import Source
 from .syntax import (
     LOOPS,
@@ -122,6 +123,9 @@ def sequential(
         if name.startswith(RESERVED):
             raise source.error(loop, f"names starting with {RESERVED} are reserved for blockloop")
     refuse_reserved(source, fn)
+    refuse_inner_carried_reads(
+        source, body, defined_before | set(stored), prange_names, call_writes
+    )
     locals_ = defined_before | set(stored) | set(names_stored(epilogue)) | {index}
     prologue_binds = names_stored(prologue)
     bindings = {name: source.line_of(prologue_binds.get(name, fn)) for name in state}

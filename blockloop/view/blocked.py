@@ -1,0 +1,173 @@
+"""A kernel analysed and rendered with the globals of one moment, for each combination of
+the branches its arguments may choose."""
+
+from __future__ import annotations
+
+import ast
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .._errors import BlockingError
+from .._version import __version__
+from ..storage.fingerprint import check_closure, closure_values, digest, helpers_fingerprint
+from ..transform import Rendered, analyse, joined_text, render_module
+from ..transform.branches import branches, choices
+from ..transform.plans import LoopPlan, PhasedKernel, ReductionLoop
+from ..transform.source import Source
+from ..transform.syntax import names_loaded
+from ..transform.writes import written_parameters
+from .draws import refuse_hidden_draws
+from .helpers import call_writes, prange_names
+
+__all__ = ["Alternatives", "Blocked", "block_alternatives", "block_kernel"]
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A kernel analysed and rendered with the globals of one moment.
+
+    Attributes
+    ----------
+    plan : LoopPlan
+        The analysis.
+    phases : tuple of LoopPlan
+        The plan's loops (one, unless the kernel has several).
+    rendered : list of Rendered
+        Each phase's generated module.
+    text : str
+        The generated modules as the user reads them (``blocked_source``).
+    sampled : frozenset of str
+        Arguments the kernel never writes, whose large arrays a run key may sample.
+    source_key : str
+        The kernel's part of a run key: its source, its helpers and globals, ``exact``.
+    """
+
+    plan: LoopPlan
+    phases: tuple[LoopPlan, ...]
+    rendered: list[Rendered]
+    text: str
+    sampled: frozenset[str]
+    source_key: str
+    generated: list = field(default_factory=list, compare=False)
+    """Each phase's generated module once imported (filled by the kernel)."""
+
+
+def block_kernel(
+    func: types.FunctionType,
+    source: Source,
+    namespace: Mapping[str, object],
+    numba_options: dict[str, object],
+    exact: bool,
+    chosen: tuple[int, ...] = (),
+) -> Blocked:
+    """Analyse and render ``func`` with the globals and helpers in ``namespace``.
+
+    numba reads a kernel's globals when it first compiles it, so the decorator calls this
+    at decoration (to refuse early) and again at the first call: a module constant filled
+    in ``main()`` or a helper defined below the kernel are taken as they are then. Their
+    values are part of the source key and of the generated modules' text (so of their file
+    names): neither a checkpoint nor numba's disk cache made with other values is used.
+
+    Raises
+    ------
+    BlockingError
+        For a kernel that cannot be blocked, at the user's line.
+    """
+    writes = call_writes(namespace)
+    plan = analyse(source, prange_names(func), writes, chosen)
+
+    def closure_error(name: str, reason: str) -> Exception:
+        node = names_loaded([*plan.prologue, plan.loop, *plan.epilogue]).get(name)
+        return source.error(node, reason)
+
+    closure = closure_values(func)
+    check_closure(closure_error, plan.globals_used, closure)
+    refuse_hidden_draws(source, plan, namespace)
+    fn = ast.parse(source.text).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    written = written_parameters(fn, writes)
+    helpers = helpers_fingerprint(plan.globals_used, func.__globals__, closure)
+    phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
+    for phase in phases:
+        if isinstance(phase, ReductionLoop):
+            phase.exact = exact
+    rendered = [render_module(p, numba_options, helpers, __version__) for p in phases]
+    marks = [*(["exact"] if exact else []), *(f"branch {k}" for k in chosen)]  # other runs
+    return Blocked(
+        plan=plan,
+        phases=phases,
+        rendered=rendered,
+        text=joined_text(phases, [r.text for r in rendered]),
+        sampled=frozenset(a for a in plan.args if a not in written),
+        source_key=digest(source.text, plan.kind, helpers, *marks),
+    )
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    """A kernel blocked once for each combination of the branches it may take.
+
+    Most kernels have one combination, ``()``. One that chooses its loops by an argument
+    (``if method == 0: ... elif ...``) is analysed for each branch; a call takes the one
+    its arguments choose, and is refused only if that one cannot be blocked.
+    """
+
+    blocked: dict[tuple[int, ...], Blocked | BlockingError]
+    tests: tuple[tuple[types.CodeType, ...], ...]
+
+    def first(self) -> Blocked:
+        """The first combination that blocks (the decoration's view of the kernel)."""
+        for blocked in self.blocked.values():
+            if isinstance(blocked, Blocked):
+                return blocked
+        raise next(iter(self.blocked.values()))  # type: ignore[misc]
+
+    def choose(self, arguments: Mapping[str, object], scope: Mapping[str, object]) -> Blocked:
+        """The combination these arguments take (its refusal, if it cannot be blocked)."""
+        chosen = []
+        for tests in self.tests:
+            values = {**scope, **arguments}
+            taken = next((k for k, t in enumerate(tests) if eval(t, dict(values))), len(tests))
+            chosen.append(taken)
+        blocked = self.blocked[tuple(chosen)]
+        if isinstance(blocked, BlockingError):
+            raise blocked
+        return blocked
+
+    def text(self) -> str:
+        """The generated code of every combination that blocks."""
+        parts = [b.text for b in self.blocked.values() if isinstance(b, Blocked)]
+        return parts[0] if len(parts) == 1 else "\n\n".join(parts)
+
+
+def block_alternatives(
+    func: types.FunctionType,
+    source: Source,
+    namespace: Mapping[str, object],
+    numba_options: dict[str, object],
+    exact: bool,
+) -> Alternatives:
+    """:func:`block_kernel` for every combination of branches the kernel may take.
+
+    Raises
+    ------
+    BlockingError
+        If no combination can be blocked.
+    """
+    fn = ast.parse(source.text).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    params = tuple(a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs])
+    found = branches(fn, params, prange_names(func))
+    blocked: dict[tuple[int, ...], Blocked | BlockingError] = {}
+    for chosen in choices(found):
+        try:
+            blocked[chosen] = block_kernel(func, source, namespace, numba_options, exact, chosen)
+        except BlockingError as exc:
+            blocked[chosen] = exc
+    tests = tuple(
+        tuple(compile(ast.Expression(t), source.filename, "eval") for t in b.tests) for b in found
+    )
+    alternatives = Alternatives(blocked, tests)
+    alternatives.first()  # refuse a kernel none of whose branches can be blocked
+    return alternatives

@@ -1,0 +1,126 @@
+"""Draws from numpy's global generator that a kernel's source does not spell out."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import types
+from collections.abc import Mapping
+
+import numpy as np
+
+from .._errors import BlockingError
+from ..storage.fingerprint import closure_values, is_dispatcher
+from ..transform.checks import per_iteration_seeded
+from ..transform.plans import LoopPlan, PhasedKernel
+from ..transform.source import Source, read_source
+from ..transform.syntax import dotted, names_stored, walk
+from .helpers import resolve
+
+__all__ = ["refuse_hidden_draws"]
+
+
+def refuse_hidden_draws(source: Source, plan: LoopPlan, scope: Mapping[str, object]) -> None:
+    """Refuse draws from numpy's global generator that the source does not spell out.
+
+    The transform refuses ``np.random.normal(...)`` in a loop by its text; this finds the
+    same draws reached through another name (``from numpy.random import randn``) or
+    through ``@njit`` helpers at any depth. In a loop they give other numbers for another
+    thread count and after a resume; before a loop they need an ``np.random.seed(...)``
+    first, as the spelled-out form does.
+
+    Raises
+    ------
+    BlockingError
+        At the user's call that draws, naming the chain of helpers down to the draw.
+    """
+    fn = ast.parse(source.text).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    local = set(names_stored([fn])) | {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    finder = _Draws(scope, local)
+    for phase in plan.phases if isinstance(plan, PhasedKernel) else (plan,):
+        where = "prange loop" if phase.kind == "reduction" else "time loop"
+        seeded = False
+        for node in _calls(phase.prologue):
+            chain = finder.of_call(node)
+            if chain and chain[-1].endswith("seed"):
+                seeded = True
+            elif chain and not seeded:
+                raise source.error(
+                    node,
+                    f"`{source.snippet(node)}` before the {where} draws from numpy's "
+                    f"unseeded generator ({' -> '.join(chain)}), so a resumed call would "
+                    "draw other numbers; call `np.random.seed(...)` first in the kernel, "
+                    "or use blockloop.random",
+                )
+        loop = phase.loop
+        heads = [loop.test] if isinstance(loop, ast.While) else []
+        reseeded = per_iteration_seeded(loop.body, phase.kind == "reduction")
+        for node in _calls([*heads, *loop.body]):
+            chain = None if id(node) in reseeded else finder.of_call(node)
+            if chain:
+                raise source.error(
+                    node,
+                    f"`{source.snippet(node)}` draws from numpy's per-thread generators in "
+                    f"the {where} ({' -> '.join(chain)}): the numbers depend on the thread "
+                    "count and start over after a resume. Use blockloop.random, whose draws "
+                    "depend on a key and a counter only: `uniform(key(seed, 0), i)`, "
+                    "`normal(...)`, `integers(...)`",
+                )
+
+
+def _calls(nodes: list) -> list[ast.Call]:
+    return [n for n in walk(nodes) if isinstance(n, ast.Call)]
+
+
+def _is_global_random(value: object) -> bool:
+    """Whether ``value`` is a function of numpy's global generator (``np.random.*``)."""
+    if isinstance(getattr(value, "__self__", None), np.random.RandomState):
+        return True
+    module = getattr(value, "__module__", None) or ""
+    return module.startswith("numpy.random") and callable(value) and not inspect.isclass(value)
+
+
+class _Draws:
+    """Which calls reach numpy's global generator, and through which helpers."""
+
+    def __init__(self, scope: Mapping[str, object], local: set[str]) -> None:
+        self.scope = scope
+        self.local = local
+        self.memo: dict[int, list[str] | None] = {}
+
+    def of_call(self, node: ast.Call) -> list[str] | None:
+        name = dotted(node.func)
+        if name is None or name.split(".")[0] in self.local:
+            return None
+        value = resolve(self.scope, name)
+        if value is None:
+            return None
+        if _is_global_random(value):
+            return [f"numpy.random.{getattr(value, '__name__', name.split('.')[-1])}"]
+        func = value.py_func if is_dispatcher(value) else value
+        if not isinstance(func, types.FunctionType):
+            return None
+        inner = self.of_function(func)
+        return None if inner is None else [name, *inner]
+
+    def of_function(self, func: types.FunctionType) -> list[str] | None:
+        key = id(func)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = None  # recursion: what the first visit finds
+        try:
+            tree = ast.parse(read_source(func).text)
+        except (BlockingError, SyntaxError):
+            return None
+        fn = tree.body[0] if tree.body else None
+        if not isinstance(fn, ast.FunctionDef):
+            return None
+        inner = _Draws({**func.__globals__, **closure_values(func)}, set(names_stored([fn])))
+        inner.memo = self.memo
+        for node in _calls(fn.body):
+            chain = inner.of_call(node)
+            if chain and not chain[-1].endswith(".seed"):
+                self.memo[key] = chain
+                return chain
+        return None

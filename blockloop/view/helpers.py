@@ -1,0 +1,128 @@
+"""The functions a kernel calls, seen from its module: which arguments they may write.
+
+The transform analyses source text only; this module gives it the one thing that needs
+the user's module: for a called name, the helper it means and the parameters that
+helper's own source may write into (following the helpers it calls in turn). Whatever
+cannot be seen (a helper without source, a function passed in as a value, a C extension)
+is taken to write every array it is given.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numba
+
+from .._errors import BlockingError
+from ..storage.fingerprint import closure_values, is_dispatcher
+from ..transform.source import read_source
+from ..transform.writes import NUMPY_WRITERS, CallWrites, written_parameters
+
+__all__ = ["call_writes", "prange_names", "resolve"]
+
+_NOTHING: frozenset[int | str] = frozenset()
+
+
+def call_writes(scope: Mapping[str, object]) -> CallWrites:
+    """The ``call_writes`` of a kernel whose names resolve in ``scope``.
+
+    Parameters
+    ----------
+    scope : mapping
+        The kernel's globals and closure values.
+
+    Returns
+    -------
+    callable
+        Dotted name to the positions and names of parameters the callee may write into,
+        or None where unknown.
+    """
+    return _Resolver(scope, {}).writes
+
+
+class _Resolver:
+    def __init__(self, scope: Mapping[str, object], memo: dict[int, frozenset | None]) -> None:
+        self.scope = scope
+        self.memo = memo  # shared by nested resolvers; None while being analysed
+
+    def writes(self, name: str) -> frozenset[int | str] | None:
+        value = resolve(self.scope, name)
+        return None if value is None else self.of(value)
+
+    def of(self, value: object) -> frozenset[int | str] | None:
+        if is_dispatcher(value):
+            return self.of_function(value.py_func)
+        if inspect.isclass(value):
+            return _NOTHING  # a constructor (namedtuple, record) keeps what it is given
+        outputs = _ufunc_outputs(value)
+        if outputs is not None:
+            return outputs
+        if isinstance(value, types.BuiltinFunctionType):
+            return _NOTHING
+        module = getattr(value, "__module__", None) or ""
+        if module.split(".")[0] == "numpy":
+            return None if getattr(value, "__name__", "") in NUMPY_WRITERS else _NOTHING
+        if isinstance(value, types.FunctionType):
+            return self.of_function(value)
+        return None
+
+    def of_function(self, func: types.FunctionType) -> frozenset[int | str] | None:
+        key = id(func)
+        if key in self.memo:
+            return self.memo[key]  # None while recursing: unknown, so every argument
+        self.memo[key] = None
+        try:
+            tree = ast.parse(read_source(func).text)
+        except (BlockingError, SyntaxError):
+            return None
+        fn = tree.body[0] if tree.body else None
+        if not isinstance(fn, ast.FunctionDef):
+            return None
+        inner = _Resolver({**func.__globals__, **closure_values(func)}, self.memo)
+        found = written_parameters(fn, inner.writes)
+        self.memo[key] = found
+        return found
+
+
+def _ufunc_outputs(value: object) -> frozenset[int | str] | None:
+    """For a ufunc (NumPy's, numba's ``@vectorize`` or ``@guvectorize``), the parameters it
+    writes: its output arrays, given after its inputs or as ``out=``; None for another
+    object. Called with numbers (``f(c, bias[k])``), it writes nothing."""
+    nin, nout = getattr(value, "nin", None), getattr(value, "nout", None)
+    if not (isinstance(nin, int) and isinstance(nout, int) and callable(value)):
+        return None
+    return frozenset({*range(nin, nin + nout), "out"})
+
+
+def prange_names(func: Callable) -> frozenset[str]:
+    """The names under which ``func`` sees ``numba.prange`` (``prange`` always)."""
+    names = {"prange"}
+    fn: Any = func
+    scope = {**fn.__globals__, **closure_values(fn)}
+    for name, value in scope.items():
+        if value is numba.prange:
+            names.add(name)
+    return frozenset(names)
+
+
+def resolve(scope: Mapping[str, object], name: str) -> object | None:
+    """The object a dotted name means in ``scope`` or the builtins (None where neither
+    has it)."""
+    head, *rest = name.split(".")
+    if head in scope:
+        value = scope[head]
+    elif hasattr(builtins, head):
+        value = getattr(builtins, head)
+    else:
+        return None
+    for attr in rest:
+        try:
+            value = getattr(value, attr)
+        except AttributeError:
+            return None
+    return value
