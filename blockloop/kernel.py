@@ -28,7 +28,7 @@ from .runtime import (
     SequentialKind,
 )
 from .scheduling.deadline import resolve_deadline
-from .storage import background
+from .storage import background, faults
 from .storage.fingerprint import (
     Content,
     args_fingerprint,
@@ -221,6 +221,7 @@ class CheckpointedKernel:
         """Run (or resume) the kernel on its arguments in the order of ``plan.args``."""
         self._current(values)
         self._bound = True
+        faults.check()  # a malformed BLOCKLOOP_FAULT is refused before any work
         background.catch_up(background.BACKLOG)  # records queued faster than they are written
         key, content = self._key(values)
         paths = self._paths(key, content)

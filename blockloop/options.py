@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from . import config
 from .scheduling.deadline import resolve_deadline
-from .scheduling.signals import DEFAULT_SIGNALS
+from .scheduling.signals import DEFAULT_SIGNALS, parse_signals
 
 __all__ = ["Options"]
 
@@ -36,6 +37,8 @@ class Options:
         ------
         ValueError
             For a bad value, naming the option.
+        TypeError
+            For a value of the wrong type (``checkpoint_dir=3``, ``signals="SIGTERM"``).
         """
         keep, exit_code = given["keep"], given["exit_code"]
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
@@ -55,6 +58,11 @@ class Options:
             if values[name] is not None:
                 values[name] = config.parse_duration(values[name], name)
         if values["checkpoint_dir"] is not None:
-            values["checkpoint_dir"] = str(values["checkpoint_dir"])
-        values["signals"] = tuple(int(s) for s in values["signals"])
+            if not isinstance(values["checkpoint_dir"], (str, os.PathLike)):
+                raise TypeError(
+                    "checkpoint_dir must be a path (str or pathlib.Path), not "
+                    f"{values['checkpoint_dir']!r}"
+                )
+            values["checkpoint_dir"] = os.fspath(values["checkpoint_dir"])
+        values["signals"] = parse_signals(values["signals"])
         return cls(**values)

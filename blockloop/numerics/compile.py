@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import types
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -51,6 +52,24 @@ def _write_once(path: Path, source: str) -> None:
     os.replace(tmp, path)
 
 
+_FALLBACK: list[Path] = []
+
+
+def _fallback_dir(exc: OSError) -> Path:
+    """A private temporary cache directory for this process, once the configured one
+    turned out unwritable (said once, with the variable that moves it)."""
+    if not _FALLBACK:
+        _FALLBACK.append(Path(tempfile.mkdtemp(prefix="blockloop-cache-")))
+        warnings.warn(
+            f"blockloop cannot write its compile cache in {config.cache_dir()} ({exc}); "
+            f"compiling in {_FALLBACK[0]} for this process only, so every new process "
+            "compiles again. Set BLOCKLOOP_CACHE_DIR to a writable directory to keep it",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return _FALLBACK[0]
+
+
 def load_module(
     name: str, source: str, namespace: Mapping[str, object]
 ) -> tuple[types.ModuleType, Path]:
@@ -70,7 +89,11 @@ def load_module(
     cached = _LOADED.get(str(path))
     if cached is not None:
         return cached, path
-    _write_once(path, source)
+    try:
+        _write_once(path, source)
+    except OSError as exc:  # a read-only home or an unwritable BLOCKLOOP_CACHE_DIR
+        path = _fallback_dir(exc) / "generated" / path.name
+        _write_once(path, source)
     modname = f"blockloop_generated.{path.stem}"
     spec = importlib.util.spec_from_file_location(modname, path)
     assert spec is not None and spec.loader is not None

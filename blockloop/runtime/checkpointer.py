@@ -20,7 +20,7 @@ from ..report import Report
 from ..scheduling.policy import Policy
 from ..storage import background
 from ..storage.manifest import PolicyState, RunState, Session
-from ..storage.store import Checkpoint, RunPaths, Store
+from ..storage.store import Checkpoint, RunPaths, Store, UnwritableError
 from .kinds import LoopKind
 from .writer import Writer
 
@@ -88,9 +88,10 @@ class Checkpointer:
         """Checkpoint ``kind`` after ``done`` units; ``reason`` is the manifest's.
 
         An interval checkpoint that cannot be written is a warning (the run goes on and
-        tries again); a forced one (completion, signal, deadline) raises. The completion
-        record of a run that wrote no checkpoint before is not fsynced: lost in a crash, it
-        costs a computation shorter than one interval.
+        tries again), and so is a completion record (the result is returned, not saved); a
+        checkpoint forced by a signal or the deadline raises: the process is about to end.
+        The completion record of a run that wrote no checkpoint before is not fsynced: lost
+        in a crash, it costs a computation shorter than one interval.
         """
         forced = reason != "interval"
         durable = reason != "complete" or self.store.next_generation > 1
@@ -108,7 +109,13 @@ class Checkpointer:
             and sum(a.nbytes for a in arrays.values()) <= LATER
         )
         if self.store.deferred and not later:
-            self.store.take()  # here, so that a run held by another process stops now
+            try:
+                self.store.take()  # here, so that a run held by another process stops now
+            except UnwritableError as exc:  # a read-only or vanished checkpoint root
+                if forced and reason != "complete":
+                    raise
+                self._failed(exc, reason)
+                return
         state = RunState(
             kernel=kind.plan.name,
             unit=kind.unit,
@@ -135,9 +142,9 @@ class Checkpointer:
             try:
                 written(*self.store.save(arrays, state, durable=durable))
             except CheckpointError as exc:
-                if forced:
+                if forced and reason != "complete":
                     raise
-                self._failed(exc)
+                self._failed(exc, reason)
         blocked = self.clock() - t0
         policy.record_write(blocked)
         if not forced:
@@ -179,8 +186,15 @@ class Checkpointer:
         self.report.generation = generation
         self.report.write_seconds += seconds
 
-    def _failed(self, exc: CheckpointError) -> None:
-        warn(f"{exc}; the run goes on and tries again at the next interval", CheckpointWarning)
+    def _failed(self, exc: CheckpointError, reason: str = "interval") -> None:
+        if reason == "complete":
+            warn(
+                f"{exc}; the result is returned but not saved: calling again computes it again "
+                "from the last checkpoint",
+                CheckpointWarning,
+            )
+        else:
+            warn(f"{exc}; the run goes on and tries again at the next interval", CheckpointWarning)
 
 
 class NullCheckpointer(Checkpointer):

@@ -12,7 +12,7 @@ import signal
 
 from .. import config
 
-__all__ = ["STEPS", "fault"]
+__all__ = ["STEPS", "check", "fault"]
 
 STEPS = (
     "npz-written",
@@ -25,6 +25,34 @@ STEPS = (
     "retire",
 )
 _fault_counts: dict[str, int] = {}
+
+
+ACTIONS = ("", "stop", "enospc", "notify")
+
+
+def _parse(point: str) -> tuple[str, str, int]:
+    """``[ACTION:]STEP[@N]`` as (action, step, n).
+
+    Raises
+    ------
+    ValueError
+        For an unknown action or step, or an N that is not a positive integer.
+    """
+    action, _, target = point.rpartition(":")
+    name, at, nth = target.partition("@")
+    if action not in ACTIONS or name not in STEPS or (at and not nth.isdigit()) or nth == "0":
+        raise ValueError(
+            f"BLOCKLOOP_FAULT={point!r} is not [ACTION:]STEP[@N]; actions: stop, enospc, "
+            f"notify (none: exit); steps: {', '.join(STEPS)}. Unset it to run normally"
+        )
+    return action, name, int(nth) if nth else 1
+
+
+def check() -> None:
+    """Refuse a malformed ``BLOCKLOOP_FAULT`` before a call starts, not mid-commit."""
+    point = config.fault_point()
+    if point is not None:
+        _parse(point)
 
 
 def fault(step: str) -> None:
@@ -42,14 +70,13 @@ def fault(step: str) -> None:
     point = config.fault_point()
     if point is None:
         return
-    action, _, target = point.rpartition(":")
-    name, _, nth = target.partition("@")
+    action, name, nth = _parse(point)
     if name != step:
         return
     if action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     _fault_counts[step] = count = _fault_counts.get(step, 0) + 1
-    if count != (int(nth) if nth else 1):
+    if count != nth:
         return
     if action == "notify":
         with open(config.fault_notify(), "w") as fifo:

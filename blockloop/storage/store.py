@@ -47,6 +47,7 @@ __all__ = [
     "Checkpoint",
     "RunPaths",
     "Store",
+    "UnwritableError",
     "is_locked",
     "manifest_paths",
     "read_manifest",
@@ -83,6 +84,11 @@ def verify_generation(
         )
     arrays = read_arrays(npz, manifest.arrays)
     return Checkpoint(generation, manifest, arrays, read_pieces(paths.npz, manifest, arrays))
+
+
+class UnwritableError(CheckpointError):
+    """A checkpoint directory or its lock file cannot be created (a read-only or vanished
+    checkpoint root): the run can go on without this checkpoint."""
 
 
 class Store:
@@ -208,7 +214,7 @@ class Store:
 
     @staticmethod
     def _unwritable(path: Path, exc: OSError) -> CheckpointError:
-        return CheckpointError(
+        return UnwritableError(
             f"cannot create the checkpoint directory {path}: {exc.strerror}; choose a writable "
             "checkpoint_dir (or BLOCKLOOP_DIR)"
         )

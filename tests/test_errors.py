@@ -1,0 +1,105 @@
+"""Bad input gets a typed error at decoration that says what to do; what cannot be written
+is a warning where the run can go on (issue 27, item 5)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import warnings
+
+import numpy as np
+import pytest
+
+from blockloop import CheckpointError, CheckpointWarning, checkpointed_loop
+from blockloop.numerics import compile as compile_module
+from tests.helpers import Ticks, fresh, swap_kernel
+
+
+@pytest.mark.parametrize(
+    ("signals", "error", "phrase"),
+    [
+        ([signal.SIGKILL], ValueError, "SIGKILL cannot be caught"),
+        ([signal.SIGSTOP], ValueError, "SIGSTOP cannot be caught"),
+        ("SIGTERM", TypeError, "an iterable of signals"),
+        (["SIGNOPE"], ValueError, "not a signal name"),
+        ([12345], ValueError, "not a signal number"),
+        ([1.5], TypeError, "neither a signal number nor a name"),
+    ],
+)
+def test_signals_are_checked_at_decoration(signals, error, phrase):
+    with pytest.raises(error, match=phrase):
+        checkpointed_loop(signals=signals)
+
+
+def test_signals_may_be_named():
+    decorate = checkpointed_loop(signals=["SIGTERM", "USR1", signal.SIGINT])
+    assert decorate(swap_kernel).options.signals == (
+        int(signal.SIGTERM),
+        int(signal.SIGUSR1),
+        int(signal.SIGINT),
+    )
+
+
+def test_a_checkpoint_dir_that_is_not_a_path_is_refused():
+    with pytest.raises(TypeError, match="checkpoint_dir must be a path"):
+        checkpointed_loop(checkpoint_dir=3)
+
+
+def test_an_unknown_fault_action_is_refused_before_the_call_starts(tmp_path, monkeypatch):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(swap_kernel)
+    monkeypatch.setenv("BLOCKLOOP_FAULT", "crash:npz-written")
+    with pytest.raises(ValueError, match="BLOCKLOOP_FAULT='crash:npz-written'"):
+        kernel(fresh(), 10)
+    assert not any(tmp_path.iterdir())  # nothing was started
+
+
+def test_an_unwritable_cache_directory_falls_back_with_a_warning(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("BLOCKLOOP_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(compile_module, "_FALLBACK", [])
+    monkeypatch.setattr(compile_module, "_LOADED", {})
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path / "runs")(swap_kernel)
+    with pytest.warns(RuntimeWarning, match="BLOCKLOOP_CACHE_DIR"):
+        u, total = kernel(fresh(), 20)
+    want_u, want_total = swap_kernel(fresh(), 20)
+    assert np.array_equal(u, want_u) and total == want_total
+    assert str(kernel.module_path).startswith(str(compile_module._FALLBACK[0]))
+
+
+class _RootTurnsIntoAFile(Ticks):
+    """A clock that, at its third reading (the run has started), puts a file where the
+    checkpoint root was: every later checkpoint finds the root unwritable."""
+
+    def __init__(self, root) -> None:
+        super().__init__(1.0)
+        self.root, self.readings = root, 0
+
+    def __call__(self) -> float:
+        self.readings += 1
+        if self.readings == 3:
+            shutil.rmtree(self.root)
+            self.root.write_text("")
+        return super().__call__()
+
+
+def test_interval_checkpoints_under_a_vanished_root_warn_and_the_run_goes_on(tmp_path):
+    root = tmp_path / "runs"
+    kernel = checkpointed_loop(checkpoint_dir=root, interval=1.0)(swap_kernel)
+    kernel._clock = _RootTurnsIntoAFile(root)  # and a checkpoint after every chunk
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        u, total = kernel(fresh(), 200)
+    want_u, want_total = swap_kernel(fresh(), 200)
+    assert np.array_equal(u, want_u) and total == want_total
+    assert kernel._clock.readings > 3
+    messages = [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
+    assert any("the run goes on" in m for m in messages), messages
+
+
+def test_a_checkpoint_root_that_cannot_be_made_is_refused_before_any_work(tmp_path):
+    root = tmp_path / "file-not-dir"
+    root.write_text("")
+    kernel = checkpointed_loop(checkpoint_dir=root / "runs")(swap_kernel)
+    with pytest.raises(CheckpointError, match="choose a writable checkpoint_dir"):
+        kernel(fresh(), 200)
