@@ -6,6 +6,7 @@ Each step calls :func:`~blockloop.storage.faults.fault` so that tests can stop t
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -31,9 +32,12 @@ def durable_write(
     ``step`` names the fault points (``npz-written``, ``npz-synced``, ``npz-renamed``).
     With ``sync=False`` the fsync is left out: the rename is still atomic, but the file
     may be lost (or found damaged, which its checksum tells) after a crash of the machine."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # an unpredictable name, made here and nowhere else: a file or link planted in the
+    # run directory under any name is never opened for writing
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(8)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             fault(f"{step}-written")

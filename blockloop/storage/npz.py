@@ -37,6 +37,8 @@ def read_arrays(path: Path, spec: Mapping[str, ArraySpec]) -> dict[str, np.ndarr
     raises :class:`CheckpointError`.
     """
     out: dict[str, np.ndarray] = {}
+    if path.is_symlink() or not path.is_file():  # a FIFO would block; a link is not ours
+        raise CheckpointError(f"{path.name} is not a regular file")
     try:
         with zipfile.ZipFile(path) as zf:
             for name, meta in spec.items():

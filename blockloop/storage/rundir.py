@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,12 +94,16 @@ def read_manifest(path: Path) -> dict:
     CheckpointError
         If it is unreadable, not JSON, or its own checksum does not match.
     """
-    try:
-        raw = path.read_bytes()
+    try:  # a FIFO or a link in its place is not a manifest: never block on it or follow it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError as exc:
         raise CheckpointError(f"cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CheckpointError(f"{path} is not a regular file")
+        raw = f.read((1 << 22) + 1)
     if len(raw) > 1 << 22:
-        raise CheckpointError(f"{path} is {len(raw)} bytes, too large for a manifest")
+        raise CheckpointError(f"{path} is more than {1 << 22} bytes, too large for a manifest")
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -141,11 +146,13 @@ def load_manifest(path: Path) -> Manifest:
 
 def is_locked(paths: RunPaths) -> bool:
     """True while a process holds the run (its lock cannot be taken)."""
-    try:
-        fd = os.open(paths.lock, os.O_RDONLY)
+    try:  # a FIFO or a link named ``lock`` is no lock: never block on it or follow it
+        fd = os.open(paths.lock, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError:
         return False
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError:
         return True

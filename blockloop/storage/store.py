@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -84,6 +85,22 @@ def verify_generation(
         )
     arrays = read_arrays(npz, manifest.arrays)
     return Checkpoint(generation, manifest, arrays, read_pieces(paths.npz, manifest, arrays))
+
+
+def _refuse_foreign(run_dir: Path) -> None:
+    """Refuse a run directory that is a link or that another user owns: in a shared
+    checkpoint root, blockloop writes only in directories of the user who runs it."""
+    info = os.lstat(run_dir)
+    if stat.S_ISLNK(info.st_mode):
+        raise CheckpointError(
+            f"run directory {run_dir} is a symbolic link; blockloop does not write through "
+            "links. Remove it, or choose another checkpoint_dir"
+        )
+    if info.st_uid != os.getuid():
+        raise CheckpointError(
+            f"run directory {run_dir} belongs to another user (uid {info.st_uid}); blockloop "
+            "writes only in run directories you own. Choose your own checkpoint_dir"
+        )
 
 
 class UnwritableError(CheckpointError):
@@ -170,10 +187,22 @@ class Store:
         """
         run_dir = self.paths.run_dir
         created = self._mkdir(run_dir, parents=not self.deferred)
-        try:
-            fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o644)
+        _refuse_foreign(run_dir)
+        try:  # never through a link: a planted ``lock`` link must not be written
+            fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CheckpointError(
+                    f"{self.paths.lock} is a symbolic link; blockloop does not write through "
+                    "links in a run directory. Remove it, or choose another checkpoint_dir"
+                ) from None
             raise self._unwritable(run_dir, exc) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise CheckpointError(
+                f"{self.paths.lock} is not a regular file; remove it, or choose another "
+                "checkpoint_dir"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

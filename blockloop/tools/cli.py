@@ -7,6 +7,7 @@ import functools
 import importlib
 import json
 import logging
+import re
 import shutil
 import sys
 import time
@@ -45,13 +46,26 @@ def _interval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_dirs(path: Path) -> list[RunPaths]:
-    """The run directories at ``path``: the path itself if it is one, else its children."""
-    if not path.is_dir():
+RUN_NAME = re.compile(r"^[A-Za-z_]\w*-[0-9a-f]{16}(-[0-9a-f]{16})?$")
+"""How blockloop names a run directory: ``KERNEL-KEY`` or ``KERNEL-KEY-CONTENT``."""
+
+
+def _run_dirs(path: Path, itself: bool = True) -> list[RunPaths]:
+    """The run directories at ``path``: the path itself if it is one (and ``itself``),
+    else its children named as blockloop names runs; links are never followed."""
+    if path.is_symlink() or not path.is_dir():
         return []
-    if (path / "lock").exists() or RunPaths(path.parent, path.name).all_numbers():
+    if itself and RUN_NAME.match(path.name) and _looks_like_run(path):
         return [RunPaths(path.parent, path.name)]
-    return [RunPaths(path, p.name) for p in sorted(path.iterdir()) if p.is_dir()]
+    return [
+        RunPaths(path, p.name)
+        for p in sorted(path.iterdir())
+        if RUN_NAME.match(p.name) and not p.is_symlink() and p.is_dir()
+    ]
+
+
+def _looks_like_run(path: Path) -> bool:
+    return (path / "lock").exists() or bool(RunPaths(path.parent, path.name).all_numbers())
 
 
 def _phases(paths: RunPaths) -> list[RunPaths]:
@@ -126,6 +140,14 @@ def _ls(args: argparse.Namespace) -> int:
         age = "-" if r["age_s"] is None else f"{_age(r['age_s'])} ago"
         print(f"{r['run']:<40} {r['state']:<12} {progress:>7} {r['generations']} gen  {age}")
     return 0
+
+
+def _when(stamp: float) -> str:
+    """A timestamp as local time, or ``?`` when it is no time at all (a damaged manifest)."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+    except (OverflowError, OSError, ValueError):
+        return "?"
 
 
 def _age(seconds: float) -> str:
@@ -205,7 +227,7 @@ def _show(args: argparse.Namespace) -> int:
     ident = info["identity"]
     print("identity    " + ", ".join(f"{k}={ident[k]}" for k in sorted(ident)))
     for k, s in enumerate(info["sessions"], 1):
-        start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["start"]))
+        start = _when(s["start"])
         print(
             f"session {k:<3} started {start}, ran {s['last'] - s['start']:.1f} s, ended: {s['end']}"
         )
@@ -246,9 +268,12 @@ def _clean(args: argparse.Namespace) -> int:
         raise ValueError("say what to clean: --complete, --older-than AGE or --all")
     age = config.parse_duration(args.older_than, "--older-than") if args.older_than else None
     chosen = []
-    for paths in _run_dirs(_root(args)):
+    for paths in _run_dirs(_root(args), itself=False):  # never the root itself
         row = _row(paths)
         if row["state"] == "running":
+            continue
+        if row["kernel"] is None:  # no manifest it can read: not provably a run
+            print(f"skipped {paths.run_dir}: no readable blockloop manifest in it")
             continue
         if args.all or (args.complete and row["state"] == "complete"):
             chosen.append(paths)
