@@ -16,10 +16,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit, prange
 
 from blockloop import CheckpointError, CheckpointWarning
-from blockloop.storage.manifest import RunState
+from blockloop.storage.manifest import Identity, RunState
 from blockloop.storage.rundir import seal as _seal
+from blockloop.storage.rundir import sealed_bytes
 from blockloop.storage.store import RunPaths, Store, read_manifest, verify_generation
 
 IDENTITY = {"kernel": "fuzz", "run_key": "0" * 16}
@@ -202,3 +204,105 @@ def test_store_load_falls_back_and_never_raises_on_garbage(tmp_path):
 def _cleanup():
     yield
     shutil.rmtree(ROOT, ignore_errors=True)
+
+
+# -- semantic fields: sealed manifests that verify but lie (issue 27, item 3) -------------
+
+
+def _numbers(value, path=()):
+    """Every numeric leaf of a manifest body, by its path of keys and indices."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield path
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if k != "format":
+                yield from _numbers(v, (*path, k))
+    elif isinstance(value, list):
+        for k, v in enumerate(value):
+            yield from _numbers(v, (*path, k))
+
+
+def _set(body, path, value):
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+
+LIES = [-1, -(2**62), 2**62, 1.5, "3", None, float("inf")]
+
+
+@njit(parallel=True, cache=True)
+def _harmonic(n):
+    s = 0.0
+    for i in prange(n):
+        s += 1.0 / (i + 1.0)
+    return s
+
+
+def _interrupted_run(root):
+    """A reduction killed after its second checkpoint; the kernel and its run's paths."""
+    from blockloop import checkpointed_loop
+    from tests.helpers import Crash, Ticks, crashing_store
+
+    kernel = checkpointed_loop(checkpoint_dir=root, interval=1.0)(_harmonic)
+    kernel._clock = Ticks(1.0)
+    kernel._store_class = crashing_store(2)
+    with pytest.raises(Crash):
+        kernel(400_000)
+    kernel._store_class = Store
+    return kernel, RunPaths(root, kernel.run_dir(400_000).name)
+
+
+def test_a_sealed_manifest_with_a_lying_field_gives_checkpoint_error_or_the_right_bits(
+    tmp_path,
+):
+    from blockloop import checkpointed_loop
+
+    want = checkpointed_loop(checkpoint_dir=tmp_path / "never", interval=1e9)(_harmonic)(400_000)
+    kernel, paths = _interrupted_run(tmp_path / "run")
+    newest = paths.generations()[-1]
+    original = read_manifest(paths.manifest(newest))
+    npz = paths.npz(newest).read_bytes()
+    fields = list(_numbers(original))
+    assert len(fields) >= 10
+    tried = 0
+    for path in fields:
+        for lie in LIES:
+            for stale in paths.run_dir.glob("ckpt-*"):  # only the lying generation is there
+                stale.unlink()
+            body = json.loads(json.dumps(original))
+            _set(body, path, lie)
+            paths.manifest(newest).write_bytes(sealed_bytes(body))
+            paths.npz(newest).write_bytes(npz)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CheckpointWarning)
+                try:
+                    got = kernel(400_000)
+                except CheckpointError:
+                    got = None
+            assert got is None or got == want, (path, lie)
+            tried += 1
+    assert tried == len(fields) * len(LIES)
+
+
+def test_a_reduction_stack_of_another_dtype_is_refused_not_cast(tmp_path):
+    kernel, paths = _interrupted_run(tmp_path)
+    newest = paths.generations()[-1]
+    body = read_manifest(paths.manifest(newest))
+    arrays = dict(np.load(paths.npz(newest), allow_pickle=False))
+    stacks = [k for k in arrays if k.startswith("stack_")]
+    assert stacks
+    for name in stacks:
+        arrays[name] = arrays[name].astype(np.float32)
+    identity = Identity.from_json(body["identity"])
+    with Store(paths, identity) as store:  # a newer generation, sealed and checksummed
+        store.load()
+        generation, _ = store.save(arrays, RunState.from_json(body))
+    assert generation == newest + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CheckpointWarning)
+        with pytest.raises(CheckpointError, match="float32"):
+            kernel(400_000)

@@ -66,6 +66,11 @@ class Coordinator:
             return None
         state = ckpt.manifest.state
         try:
+            if state.total != kind.total or state.unit != kind.unit:
+                raise CheckpointError(
+                    f"it holds {state.unit} {state.done} of {state.total}, but this run has "
+                    f"{kind.total} {kind.unit}s"
+                )
             kind.restore(ckpt, state.done)
         except CheckpointError as exc:
             raise CheckpointError(f"{checkpointer.run_dir}: {exc}") from None

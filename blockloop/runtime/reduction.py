@@ -177,6 +177,10 @@ class ReductionKind(LoopKind):
                     f"the stack of {a.name} has shape {getattr(saved, 'shape', None)}, "
                     f"expected {(depth, a.width)}"
                 )
+            if saved.dtype != a.stack.dtype:  # never cast: another dtype is another run
+                raise CheckpointError(
+                    f"the stack of {a.name} is {saved.dtype}, expected {a.stack.dtype}"
+                )
             a.stack[:depth] = saved
         for tracker in self.saved:
             parts = ckpt.pieces.get(tracker.name)

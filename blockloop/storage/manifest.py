@@ -8,6 +8,7 @@ a checkpoint written by blockloop 0.1.0 reads the same.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -48,6 +49,10 @@ def _get(data: Mapping[str, Any], key: str, kind: Callable[[Any], _T], where: st
     value = data[key]
     if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise CheckpointError(f"{where}: `{key}` is not a number")
+    if kind is int and not isinstance(value, int):
+        raise CheckpointError(f"{where}: `{key}` is not an integer")
+    if kind is float and not math.isfinite(value):
+        raise CheckpointError(f"{where}: `{key}` is not a finite number")
     if kind is str and not isinstance(value, str):
         raise CheckpointError(f"{where}: `{key}` is not a string")
     if kind is bool and not isinstance(value, bool):
@@ -287,11 +292,15 @@ class RunState:
                 raise ValueError("not a map of names")
             return value
 
+        done = _get(data, f"next_{unit}", int, where)
+        total = _get(data, f"{unit}s_total", int, where)
+        if not 0 <= done <= total:  # before any of it indexes compiled code's arrays
+            raise CheckpointError(f"{where}: `next_{unit}` {done} is outside 0..{total}")
         return cls(
             kernel=_get(data, "kernel", str, where),
             unit=unit,
-            done=_get(data, f"next_{unit}", int, where),
-            total=_get(data, f"{unit}s_total", int, where),
+            done=done,
+            total=total,
             reason=_get(data, "reason", str, where),
             compute_seconds=_get(data, "compute_seconds", float, where),
             sessions=_get(data, "sessions", sessions, where),
