@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
+import re
 import time
 import types
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from pathlib import Path
 import numba
 
 from . import config
+from ._errors import Interrupted
 from ._version import __version__
 from .numerics.compile import load_module
 from .options import Options
@@ -29,6 +32,7 @@ from .runtime import (
 )
 from .scheduling.deadline import resolve_deadline
 from .storage import background, faults
+from .storage.durable import durable_write, read_small
 from .storage.fingerprint import (
     Content,
     args_fingerprint,
@@ -224,6 +228,7 @@ class CheckpointedKernel:
         faults.check()  # a malformed BLOCKLOOP_FAULT is refused before any work
         background.catch_up(background.BACKLOG)  # records queued faster than they are written
         key, content = self._key(values)
+        key = self._continued(key)
         paths = self._paths(key, content)
         identity = Identity(
             kernel=self.plan.name,
@@ -260,6 +265,22 @@ class CheckpointedKernel:
             from .parallel.mpi import MPICoordinator
 
             coordinator = MPICoordinator(comm, report)  # type: ignore[arg-type]
+        try:
+            return self._dispatch(values, coordinator, settings, identity, report, paths)
+        except (KeyboardInterrupt, Interrupted):
+            self._note_continuation(values, key)
+            raise
+
+    def _dispatch(
+        self,
+        values: tuple,
+        coordinator: Coordinator,
+        settings: RunSettings,
+        identity: Identity,
+        report: Report,
+        paths: RunPaths,
+    ) -> object:
+        """Run the one loop, or the phases of a kernel of several loops."""
         generated = self._compiled()
         if len(self.phases) == 1:
             kind = KINDS[type(self.plan)](self.plan, generated[0], values, report)
@@ -276,6 +297,38 @@ class CheckpointedKernel:
         phased = Phases(self.plan.args, self.phases, kinds, store, self._written)
         return phased.run(values, coordinator, settings, identity, report)
 
+    def _continuation(self, key: str) -> Path:
+        root = Path(self.options.checkpoint_dir or config.checkpoint_root())
+        return root / f"{self.plan.name}-{key}.continues"
+
+    def _continued(self, key: str) -> str:
+        """The key of the interrupted run that arguments written in place continue.
+
+        An interrupted call leaves the arrays it writes as its last checkpoint has them;
+        called again with them (a notebook cell run again after Ctrl-C), the kernel
+        continues that run instead of starting a new one on the half-written arrays.
+        """
+        if not self._written:
+            return key
+        root = self._continuation(key).parent
+        if (root / f"{self.plan.name}-{key}").is_dir():
+            return key  # these arguments are a run's own
+        theirs = read_small(self._continuation(key))
+        if theirs is None or not re.fullmatch(r"[0-9a-f]{16}", theirs):
+            return key
+        return theirs if (root / f"{self.plan.name}-{theirs}").is_dir() else key
+
+    def _note_continuation(self, values: tuple, key: str) -> None:
+        """After an interruption: which run the arguments, as left, continue."""
+        if not self._written:
+            return
+        now = self._key(values)[0]
+        if now != key:
+            try:
+                durable_write(self._continuation(now), lambda f: f.write(key.encode()), "note")
+            except OSError as exc:
+                log.warning("%s: cannot note which run continues: %s", self.plan.name, exc)
+
     def __repr__(self) -> str:
         return f"<checkpointed_loop {self.plan.name} ({self.plan.kind}, line {self.plan.line})>"
 
@@ -284,6 +337,8 @@ def _scope(func: types.FunctionType) -> dict[str, object]:
     """The names a kernel's code resolves now: its module's globals and its closure."""
     return {**func.__globals__, **closure_values(func)}
 
+
+log = logging.getLogger(__name__)
 
 KINDS: dict[type, type[LoopKind]] = {
     ReductionLoop: ReductionKind,

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .faults import fault
 
-__all__ = ["durable_write", "fsync_dir"]
+__all__ = ["durable_write", "fsync_dir", "read_small"]
 
 
 def fsync_dir(path: Path) -> None:
@@ -52,3 +53,16 @@ def durable_write(
         except OSError:
             pass
         raise
+
+
+def read_small(path: Path, limit: int = 4096) -> str | None:
+    """The text of a small regular file, or None (missing, a link, a FIFO, too large)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = f.read(limit + 1)
+    return data.decode(errors="replace").strip() if len(data) <= limit else None

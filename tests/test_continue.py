@@ -1,0 +1,93 @@
+"""Ctrl-C an in-place kernel and run the cell again: the second call continues the run
+(issue 27, item 4). Calling with the arrays as the interruption left them, or with their
+original content, gives the bits of an uninterrupted run; anything else is a new run."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from numba import njit, prange
+
+from blockloop import checkpointed_loop
+from tests.helpers import Ticks
+
+
+@njit(parallel=True, cache=True)
+def bump(x, times):
+    for i in prange(x.shape[0]):
+        for _ in range(times):
+            x[i] += 1.0 + 1e-3 * (i % 7)
+    return x
+
+
+class CtrlC(Ticks):
+    """A clock that presses Ctrl-C (a real SIGINT) at its ``at``-th reading."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(1.0)
+        self.at, self.readings = at, 0
+
+    def __call__(self) -> float:
+        self.readings += 1
+        if self.readings == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().__call__()
+
+
+def _start() -> np.ndarray:
+    return np.linspace(0.0, 1.0, 400_000)
+
+
+def _interrupted(tmp_path, at=6):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(bump)
+    kernel._clock = CtrlC(at)
+    x = _start()
+    with pytest.raises(KeyboardInterrupt):
+        kernel(x, 3)
+    assert kernel.last_report.checkpoints >= 1
+    return kernel, x
+
+
+def _uninterrupted() -> np.ndarray:
+    return bump(_start(), 3)
+
+
+def test_calling_again_with_the_arrays_as_left_continues_the_run(tmp_path):
+    kernel, x = _interrupted(tmp_path)
+    assert not np.array_equal(x, _start()) and not np.array_equal(x, _uninterrupted())
+    kernel._clock = Ticks(1.0)
+    kernel(x, 3)  # the cell run again, on the half-written array
+    assert kernel.last_report.resumed_from is not None
+    assert x.tobytes() == _uninterrupted().tobytes()
+
+
+def test_twice_interrupted_then_continued(tmp_path):
+    kernel, x = _interrupted(tmp_path)
+    kernel._clock = CtrlC(4)
+    with pytest.raises(KeyboardInterrupt):
+        kernel(x, 3)
+    kernel._clock = Ticks(1.0)
+    kernel(x, 3)
+    assert x.tobytes() == _uninterrupted().tobytes()
+
+
+def test_calling_with_the_original_content_continues_too(tmp_path):
+    kernel, _ = _interrupted(tmp_path)
+    kernel._clock = Ticks(1.0)
+    x = _start()
+    kernel(x, 3)
+    assert kernel.last_report.resumed_from is not None
+    assert x.tobytes() == _uninterrupted().tobytes()
+
+
+def test_other_content_is_a_new_run(tmp_path):
+    kernel, x = _interrupted(tmp_path)
+    x[0] += 100.0  # the user changed the array after the interruption
+    kernel._clock = Ticks(1.0)
+    want = bump(x.copy(), 3)
+    kernel(x, 3)
+    assert kernel.last_report.resumed_from is None
+    assert x.tobytes() == want.tobytes()
