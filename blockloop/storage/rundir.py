@@ -21,11 +21,13 @@ from .manifest import Manifest
 
 __all__ = [
     "RunPaths",
+    "UnwritableError",
     "is_locked",
     "load_manifest",
     "manifest_paths",
     "read_manifest",
     "recorded_content",
+    "refuse_foreign",
     "seal",
 ]
 
@@ -172,3 +174,24 @@ def recorded_content(run_dir: Path) -> str | None:
         if isinstance(identity, dict):
             return str(identity.get("content", ""))
     return None
+
+
+def refuse_foreign(run_dir: Path) -> None:
+    """Refuse a run directory that is a link or that another user owns: in a shared
+    checkpoint root, blockloop writes only in directories of the user who runs it."""
+    info = os.lstat(run_dir)
+    if stat.S_ISLNK(info.st_mode):
+        raise CheckpointError(
+            f"run directory {run_dir} is a symbolic link; blockloop does not write through "
+            "links. Remove it, or choose another checkpoint_dir"
+        )
+    if info.st_uid != os.getuid():
+        raise CheckpointError(
+            f"run directory {run_dir} belongs to another user (uid {info.st_uid}); blockloop "
+            "writes only in run directories you own. Choose your own checkpoint_dir"
+        )
+
+
+class UnwritableError(CheckpointError):
+    """A checkpoint directory or its lock file cannot be created (a read-only or vanished
+    checkpoint root): the run can go on without this checkpoint."""

@@ -36,10 +36,12 @@ from .npz import read_arrays, read_pieces, write_npz
 from .pieces import referenced_generations
 from .rundir import (
     RunPaths,
+    UnwritableError,
     is_locked,
     load_manifest,
     manifest_paths,
     read_manifest,
+    refuse_foreign,
     sealed_bytes,
 )
 
@@ -85,27 +87,6 @@ def verify_generation(
         )
     arrays = read_arrays(npz, manifest.arrays)
     return Checkpoint(generation, manifest, arrays, read_pieces(paths.npz, manifest, arrays))
-
-
-def _refuse_foreign(run_dir: Path) -> None:
-    """Refuse a run directory that is a link or that another user owns: in a shared
-    checkpoint root, blockloop writes only in directories of the user who runs it."""
-    info = os.lstat(run_dir)
-    if stat.S_ISLNK(info.st_mode):
-        raise CheckpointError(
-            f"run directory {run_dir} is a symbolic link; blockloop does not write through "
-            "links. Remove it, or choose another checkpoint_dir"
-        )
-    if info.st_uid != os.getuid():
-        raise CheckpointError(
-            f"run directory {run_dir} belongs to another user (uid {info.st_uid}); blockloop "
-            "writes only in run directories you own. Choose your own checkpoint_dir"
-        )
-
-
-class UnwritableError(CheckpointError):
-    """A checkpoint directory or its lock file cannot be created (a read-only or vanished
-    checkpoint root): the run can go on without this checkpoint."""
 
 
 class Store:
@@ -187,7 +168,7 @@ class Store:
         """
         run_dir = self.paths.run_dir
         created = self._mkdir(run_dir, parents=not self.deferred)
-        _refuse_foreign(run_dir)
+        refuse_foreign(run_dir)
         try:  # never through a link: a planted ``lock`` link must not be written
             fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
