@@ -14,6 +14,8 @@ BLOCKLOOP_PROGRESS     ``1``/``0``: force the progress bar on or off (default: o
 BLOCKLOOP_DISABLE      ``1``: run the original, unblocked kernel (debugging only)
 BLOCKLOOP_EXACT        ``1``: sum float reductions exactly (the decorator's ``exact=True``),
                        read when a kernel is decorated
+BLOCKLOOP_COPY_BUDGET  bytes a checkpoint may copy to write in the background (``"512MiB"``,
+                       ``"2GB"`` or a number); default max(64 MiB, 10 % of the state)
 BLOCKLOOP_FAULT        test-only fault injection in the checkpoint store (see ``store``)
 BLOCKLOOP_FAULT_NOTIFY test-only: the FIFO a ``notify:`` fault writes to
 =====================  =====================================================================
@@ -64,6 +66,46 @@ def parse_duration(value: float | int | str, what: str = "duration") -> float:
     if not seconds > 0 or seconds == float("inf"):
         raise ValueError(f"{what} must be a positive, finite duration, not {value!r}")
     return seconds
+
+
+_BYTES = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt]i?b?|b)?\s*$")
+_BYTE_UNITS = {"": 1, "b": 1}
+for _k, _p in (("k", 1), ("m", 2), ("g", 3), ("t", 4)):
+    _BYTE_UNITS.update({_k: 1024**_p, f"{_k}ib": 1024**_p, f"{_k}b": 1000**_p, f"{_k}i": 1024**_p})
+
+
+def parse_bytes(value: int | float | str, what: str = "size") -> int:
+    """Bytes from a number or a string such as ``"512MiB"``, ``"2GB"``, ``"64M"``.
+
+    Raises
+    ------
+    ValueError
+        If the value is not a non-negative size.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be bytes or a string like '512MiB', not {value!r}")
+    if isinstance(value, (int, float)):
+        size = float(value)
+    else:
+        match = _BYTES.match(str(value).lower())
+        if match is None:
+            raise ValueError(f"{what} {value!r} is not a size: use bytes, or '512MiB', '2GB'")
+        size = float(match.group(1)) * _BYTE_UNITS[match.group(2) or ""]
+    if not 0 <= size < float("inf"):
+        raise ValueError(f"{what} must be a non-negative size, not {value!r}")
+    return int(size)
+
+
+def copy_budget() -> int | None:
+    """``BLOCKLOOP_COPY_BUDGET`` in bytes, or None."""
+    raw = os.environ.get("BLOCKLOOP_COPY_BUDGET")
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return parse_bytes(raw, "BLOCKLOOP_COPY_BUDGET")
+    except ValueError as exc:
+        warn(f"ignoring BLOCKLOOP_COPY_BUDGET: {exc}", UserWarning)
+        return None
 
 
 def _env_duration(name: str) -> float | None:

@@ -31,6 +31,7 @@ def checkpointed_loop(
     comm: object | None = ...,
     deadline: float | str | datetime.datetime | None = ...,
     exact: bool | None = ...,
+    copy_budget: int | str | None = ...,
 ) -> Callable[[Callable], CheckpointedKernel]: ...
 
 
@@ -47,6 +48,7 @@ def checkpointed_loop(
     comm: object | None = None,
     deadline: float | str | datetime.datetime | None = None,
     exact: bool | None = None,
+    copy_budget: int | str | None = None,
 ) -> CheckpointedKernel | Callable[[Callable], CheckpointedKernel]:
     """Make a numba prange reduction kernel checkpointed, resumable and deterministic.
 
@@ -98,6 +100,13 @@ def checkpointed_loop(
         chunks, interruptions or MPI ranks. Default ``BLOCKLOOP_EXACT`` (read here, at
         decoration), else False: a fixed pairwise order, the same bits on the same
         machine and build. Reductions inside the steps of a sequential loop stay pairwise.
+    copy_budget : int or str, optional
+        Bytes an interval checkpoint may copy so that a background thread writes it while
+        the loop goes on (``"2GiB"``, ``"512MB"`` or a number). A state larger than the
+        budget is written synchronously from the live arrays, with no copy: memory stays
+        within plain numba's plus the budget. Default ``BLOCKLOOP_COPY_BUDGET``, else
+        max(64 MiB, 10 % of the state). ``last_report.writes`` says how each checkpoint
+        was written.
 
     Returns
     -------

@@ -250,6 +250,7 @@ class CheckpointedKernel:
             clock=self._clock,
             deadline=resolve_deadline(self.options.deadline, now=self._wall_clock()),
             wall_clock=self._wall_clock,
+            copy_budget=self.options.copy_budget or config.copy_budget(),
         )
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         report.phases = len(self.phases)

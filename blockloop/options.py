@@ -28,6 +28,7 @@ class Options:
     comm: object | None = None
     deadline: float | str | datetime.datetime | None = None
     exact: bool | None = None
+    copy_budget: int | None = None
 
     @classmethod
     def make(cls, **given: Any) -> Options:
@@ -65,4 +66,6 @@ class Options:
                 )
             values["checkpoint_dir"] = os.fspath(values["checkpoint_dir"])
         values["signals"] = parse_signals(values["signals"])
+        if values["copy_budget"] is not None:
+            values["copy_budget"] = config.parse_bytes(values["copy_budget"], "copy_budget")
         return cls(**values)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 __all__ = ["Report"]
 
@@ -65,6 +65,11 @@ class Report:
     wait_time : float
         Seconds this rank waited at the end of its rounds for slower ranks (imbalance);
         part of ``compute_time``. Zero when not distributed.
+    writes : list of str
+        How each checkpoint of this call was written: ``"background"`` (a copy, written
+        while the loop went on), ``"synchronous"`` (from the live arrays, the loop held:
+        forced checkpoints, and states over the copy budget) or ``"after the call"`` (a
+        short run's completion record).
     """
 
     kernel: str
@@ -93,6 +98,7 @@ class Report:
     wait_time: float = 0.0
     phase: int = 1
     phases: int = 1
+    writes: list[str] = field(default_factory=list)
 
     @property
     def tiles_total(self) -> int:

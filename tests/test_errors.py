@@ -103,3 +103,33 @@ def test_a_checkpoint_root_that_cannot_be_made_is_refused_before_any_work(tmp_pa
     kernel = checkpointed_loop(checkpoint_dir=root / "runs")(swap_kernel)
     with pytest.raises(CheckpointError, match="choose a writable checkpoint_dir"):
         kernel(fresh(), 200)
+
+
+@pytest.mark.parametrize(
+    ("budget", "how"), [(None, "background"), ("1GiB", "background"), (1, "synchronous")]
+)
+def test_a_state_over_the_copy_budget_is_written_without_a_copy(tmp_path, budget, how):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0, copy_budget=budget)(
+        swap_kernel
+    )
+    kernel._clock = Ticks(1.0)  # a checkpoint after every chunk
+    u, total = kernel(fresh(), 200)
+    want_u, want_total = swap_kernel(fresh(), 200)
+    assert np.array_equal(u, want_u) and total == want_total
+    writes = kernel.last_report.writes
+    assert len(writes) == kernel.last_report.checkpoints >= 3
+    assert set(writes[:-1]) == {how}  # interval checkpoints; the last is the completion
+    assert writes[-1] in ("synchronous", "after the call")
+
+
+def test_the_copy_budget_is_read_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("BLOCKLOOP_COPY_BUDGET", "0")
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(swap_kernel)
+    kernel._clock = Ticks(1.0)
+    kernel(fresh(), 200)
+    assert set(kernel.last_report.writes[:-1]) == {"synchronous"}
+
+
+def test_a_bad_copy_budget_is_refused_at_decoration():
+    with pytest.raises(ValueError, match="copy_budget"):
+        checkpointed_loop(copy_budget="lots")

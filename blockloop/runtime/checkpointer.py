@@ -98,7 +98,7 @@ class Checkpointer:
         t0 = self.clock()
         self.drain()
         session = Session(self.started, time.time(), reason)
-        background = kind.asynchronous and not forced
+        background = not forced and kind.copies(done)
         arrays, bind = kind.snapshot(done, copy=background)
         entries, pieces = kind.pieces(done, copy=background)
         arrays = {**arrays, **entries}
@@ -134,6 +134,9 @@ class Checkpointer:
                 kind.committed(self.store.last_manifest)
             self._written(generation, seconds)
 
+        self.report.writes.append(
+            "after the call" if later else "background" if background else "synchronous"
+        )
         if later:  # of copies: the caller may change its arrays once the call returns
             self._record_later({k: np.array(a, copy=True) for k, a in arrays.items()}, state)
         elif background:

@@ -87,6 +87,7 @@ class Driver:
     def start(self) -> None:
         """The user's prologue, the run's identity and store."""
         self.wall0 = self.clock()
+        self.kind.copy_budget = self.settings.copy_budget
         facts = self.kind.prologue()
         self.identity = self.identity.with_loop(**facts)
         store = self.settings.store(self.identity)

@@ -148,6 +148,7 @@ class LoopKind(ABC):
     unit: ClassVar[str] = "unit"
     bounded: bool = True  # the number of units is known after the prologue
     asynchronous: bool = False  # interval checkpoints written in the background
+    copy_budget: int | None = None  # bytes a background write may copy (None: the default)
     parallel_units: ClassVar[bool] = True  # units run side by side (tiles), not in turn
 
     def __init__(self, plan: LoopPlan, generated: Generated, args: tuple, report: Report) -> None:
@@ -243,6 +244,17 @@ class LoopKind(ABC):
 
     def committed(self, manifest: Manifest) -> None:  # noqa: B027 - most kinds keep nothing
         """``manifest`` is durable: what its pieces hold need not be written again."""
+
+    def copies(self, done: int) -> bool:
+        """Whether an interval checkpoint copies the state for the background writer: only
+        within the copy budget, max(64 MiB, 10 % of the state) unless set. A larger state
+        is written synchronously from the live arrays, so that memory stays within plain
+        numba's plus the budget."""
+        if not self.asynchronous:
+            return False
+        size = self.state_bytes(done)
+        budget = self.copy_budget if self.copy_budget is not None else max(64 << 20, size // 10)
+        return size <= budget
 
     def state_bytes(self, done: int) -> int:
         """Bytes one checkpoint holds (about)."""

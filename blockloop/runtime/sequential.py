@@ -111,7 +111,7 @@ class SequentialKind(LoopKind):
         # (``threads`` is 1 for a sequential loop, whose units run in turn: numba's count)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         spare = numba.get_num_threads() < (cores or 1)
-        if self.state_bytes(0) >= PREFAULT_BYTES and spare:
+        if self.state_bytes(0) >= PREFAULT_BYTES and spare and self.copies(0):
             self._prefault = threading.Thread(
                 target=self._make_snapshot_buffers, name="blockloop-prefault", daemon=True
             )

@@ -35,6 +35,9 @@ class RunSettings:
         inject their own.
     deadline : float or None
         Epoch seconds by which the process must have exited.
+    copy_budget : int or None
+        Bytes an interval checkpoint may copy to be written in the background; None for
+        max(64 MiB, 10 % of the state).
     """
 
     store: Callable[[Identity], Store]
@@ -46,6 +49,7 @@ class RunSettings:
     clock: Callable[[], float] = time.perf_counter
     deadline: float | None = None
     wall_clock: Callable[[], float] = time.time
+    copy_budget: int | None = None
 
 
 def refine_mtbf(prior: float, sessions: Sequence[Session | dict]) -> float:
