@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal as _signal
 import sys
 import warnings
 
@@ -52,11 +53,22 @@ class Interrupted(SystemExit):
     and where the progress is. Raised by blockloop, not constructed directly.
     """
 
-    def __init__(self, code: int, signal: int | None, unit: int, run_dir: str) -> None:
+    def __init__(
+        self,
+        code: int,
+        signal: int | None,
+        unit: int,
+        run_dir: str,
+        *,
+        name: str = "tile",
+        total: str = "?",
+    ) -> None:
         super().__init__(code)
         self.signal = signal
         self.unit = unit
         self.run_dir = run_dir
+        self.name = name
+        self.total = total
 
     @property
     def tile(self) -> int:
@@ -64,10 +76,16 @@ class Interrupted(SystemExit):
         return self.unit
 
     def __str__(self) -> str:
-        cause = "the deadline" if self.signal is None else f"signal {self.signal}"
+        if self.signal is None:
+            cause = "the deadline"
+        else:
+            try:
+                cause = _signal.Signals(self.signal).name
+            except ValueError:
+                cause = f"signal {self.signal}"
         return (
-            f"stopped by {cause} after a checkpoint at {self.unit} in {self.run_dir}; run "
-            f"again to continue (exit code {self.code})"
+            f"stopped by {cause}: checkpoint saved at {self.name} {self.unit} of {self.total} "
+            f"in {self.run_dir}; run again to continue (exit code {self.code})"
         )
 
 

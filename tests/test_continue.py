@@ -91,3 +91,34 @@ def test_other_content_is_a_new_run(tmp_path):
     kernel(x, 3)
     assert kernel.last_report.resumed_from is None
     assert x.tobytes() == want.tobytes()
+
+
+def test_the_interrupt_says_where_the_checkpoint_is_and_how_to_continue(tmp_path):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(bump)
+    kernel._clock = CtrlC(6)
+    x = _start()
+    with pytest.raises(KeyboardInterrupt) as info:
+        kernel(x, 3)
+    message = str(info.value)
+    run_dir = str(kernel.run_dir(_start(), 3))
+    assert message.startswith("checkpoint saved at tile ")
+    assert f" of {kernel.last_report.units_total} in {run_dir}; call again to continue" in message
+
+
+def test_a_scheduler_signal_says_it_too(tmp_path):
+    from blockloop import Interrupted
+
+    class Term(CtrlC):
+        def __call__(self) -> float:
+            self.readings += 1
+            if self.readings == self.at:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return Ticks.__call__(self)
+
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(bump)
+    kernel._clock = Term(6)
+    with pytest.raises(Interrupted) as info:
+        kernel(_start(), 3)
+    assert info.value.code == 85
+    assert str(info.value).startswith("stopped by SIGTERM: checkpoint saved at tile ")
+    assert "run again to continue (exit code 85)" in str(info.value)

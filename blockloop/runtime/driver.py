@@ -245,7 +245,8 @@ class Driver:
             self.of_total,
             run_dir,
         )
-        raise stop.exception(self.settings.exit_code, self.done, run_dir)
+        code = self.settings.exit_code
+        raise stop.exception(code, self.done, run_dir, self.kind.unit, str(self.of_total))
 
     def commit(self, reason: str) -> None:
         """A checkpoint of the loop's state now."""

@@ -50,11 +50,15 @@ class Stop:
             return "the deadline is near"
         return f"{self.what} received"
 
-    def exception(self, exit_code: int, unit: int, run_dir: str) -> BaseException:
-        """What the call raises once the checkpoint is durable."""
+    def exception(
+        self, exit_code: int, unit: int, run_dir: str, name: str = "tile", total: str = "?"
+    ) -> BaseException:
+        """What the call raises once the checkpoint is durable: it says where the
+        checkpoint is and how to continue (a script's user sees nothing else)."""
+        where = f"checkpoint saved at {name} {unit} of {total} in {run_dir}"
         if self.signum == signal.SIGINT:
-            return KeyboardInterrupt()
-        return Interrupted(exit_code, self.signum, unit, run_dir)
+            return KeyboardInterrupt(f"{where}; call again to continue")
+        return Interrupted(exit_code, self.signum, unit, run_dir, name=name, total=total)
 
     def encode(self) -> tuple[int, int]:
         """Two integers whose element-wise maximum over ranks is the stop all agree on
