@@ -120,7 +120,8 @@ def test_ls_show_and_verify_understand_a_kernel_of_several_loops(ckdir, capsys):
     checked = capsys.readouterr().out.splitlines()[-1]
     # phase 1's final generation and its handoff, and phase 2's generations
     generations = len(second.generations()) + 1
-    assert checked.startswith(f"{generations} generations and 1 handoff in 1 runs")
+    word = "generation" if generations == 1 else "generations"
+    assert checked.startswith(f"{generations} {word} and 1 handoff in 1 run checked")
 
 
 def test_verify_passes_then_fails_on_a_flipped_byte(ckdir, monkeypatch, capsys):

@@ -134,11 +134,12 @@ def _ls(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
         return 0
     if not rows:
-        print(f"no runs under {_root(args)}")
+        where = "" if args.dir else " (the default root: give your checkpoint_dir as DIR)"
+        print(f"no runs under {_root(args).resolve()}{where}")
     for r in rows:
         progress = "-" if r["progress"] is None else f"{r['progress']:.1%}"
         age = "-" if r["age_s"] is None else f"{_age(r['age_s'])} ago"
-        print(f"{r['run']:<40} {r['state']:<12} {progress:>7} {r['generations']} gen  {age}")
+        print(f"{r['run']:<40} {r['state']:<12} {progress:>7} {r['generations']:>3} gen  {age}")
     return 0
 
 
@@ -148,6 +149,11 @@ def _when(stamp: float) -> str:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
     except (OverflowError, OSError, ValueError):
         return "?"
+
+
+def _count(n: int, word: str) -> str:
+    """``1 run``, ``2 runs``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _age(seconds: float) -> str:
@@ -258,8 +264,9 @@ def _verify(args: argparse.Namespace) -> int:
                     if not args.quiet:
                         print(f"ok   {path}")
     generations = checked - handoffs
-    also = f" and {handoffs} handoff{'s' if handoffs > 1 else ''}" if handoffs else ""
-    print(f"{generations} generations{also} in {len(runs)} runs checked, {bad} bad")
+    also = f" and {_count(handoffs, 'handoff')}" if handoffs else ""
+    counted = f"{_count(generations, 'generation')}{also} in {_count(len(runs), 'run')}"
+    print(f"{counted} checked, {bad} bad")
     return 1 if bad else 0
 
 
@@ -333,7 +340,11 @@ def _source(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     logging.basicConfig(format="%(message)s")  # a program: show blockloop's warnings
-    parser = argparse.ArgumentParser(prog="blockloop", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="blockloop",
+        description="Inspect, verify and clean blockloop's checkpoints; Young/Daly intervals; "
+        "Slurm job scripts; a kill-and-resume self-test.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("interval", help="Young and Daly intervals for a write cost and MTBF")
     p.add_argument("--cost", required=True, help="checkpoint write cost, e.g. 2s")
@@ -385,8 +396,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--args-from", metavar="MODULE:FUNCTION", help="build the arguments from ARGS (arrays)"
     )
-    p.add_argument("--kills", type=int, default=6)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--kills", type=int, default=6, help="how many times to kill the kernel (default 6)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the kill moments (default 0)")
+    p.epilog = "example: blockloop selftest kernels.pi:pi 200000000"
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(func=_selftest)
     args = parser.parse_args(argv)
     background.wait()  # run from Python: the records this process still has to write
