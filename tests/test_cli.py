@@ -178,6 +178,7 @@ def test_each_subcommand_as_a_subprocess(argv, ckdir, monkeypatch):
     ],
     ids=["sequential", "map", "whole-state", "convergence"],
 )
+@pytest.mark.slow
 def test_selftest_subprocess_reports_bit_identical(argv):
     """A sequential kernel, a map loop (its output compared), and one that writes an
     argument anywhere (compared by the argument's bits after the call)."""

@@ -22,6 +22,8 @@ from tests.corpus import all_cases, figure
 from tests.corpus.warm import warm
 from tests.helpers import Crash, Ticks, crashing_store
 
+pytestmark = pytest.mark.slow  # about 100 kernels compiled twice each (6 minutes, cold)
+
 CASES = all_cases()
 ACCEPTED = [c for c in CASES if c.expect == "accept" and not c.gap]
 UNSEEN = [c for c in CASES if c.expect == "unseen"]

@@ -7,7 +7,6 @@ import functools
 import importlib
 import json
 import logging
-import re
 import shutil
 import sys
 import time
@@ -19,8 +18,8 @@ from .._errors import CheckpointError
 from ..runtime.handoff import read_handoff
 from ..scheduling.policy import daly_interval, expected_waste, young_interval
 from ..storage import background
-from ..storage.manifest import Manifest
-from ..storage.store import RunPaths, is_locked, load_manifest, verify_generation
+from ..storage.store import RunPaths, verify_generation
+from .runs import newest_manifest, phase_of, run_dirs, run_phases, run_row
 
 __all__ = ["main"]
 
@@ -46,90 +45,12 @@ def _interval(args: argparse.Namespace) -> int:
     return 0
 
 
-RUN_NAME = re.compile(r"^[A-Za-z_]\w*-[0-9a-f]{16}(-[0-9a-f]{16})?$")
-"""How blockloop names a run directory: ``KERNEL-KEY`` or ``KERNEL-KEY-CONTENT``."""
-
-
-def _run_dirs(path: Path, itself: bool = True) -> list[RunPaths]:
-    """The run directories at ``path``: the path itself if it is one (and ``itself``),
-    else its children named as blockloop names runs; links are never followed."""
-    if path.is_symlink() or not path.is_dir():
-        return []
-    if itself and RUN_NAME.match(path.name) and _looks_like_run(path):
-        return [RunPaths(path.parent, path.name)]
-    return [
-        RunPaths(path, p.name)
-        for p in sorted(path.iterdir())
-        if RUN_NAME.match(p.name) and not p.is_symlink() and p.is_dir()
-    ]
-
-
-def _looks_like_run(path: Path) -> bool:
-    return (path / "lock").exists() or bool(RunPaths(path.parent, path.name).all_numbers())
-
-
-def _phases(paths: RunPaths) -> list[RunPaths]:
-    """The phase directories of a kernel of several loops (``phase-1``, ...), in order;
-    the run directory itself for a kernel of one loop."""
-    found = [p for p in paths.run_dir.glob("phase-*") if p.is_dir() and p.name[6:].isdigit()]
-    if not found:
-        return [paths]
-    return [RunPaths(paths.run_dir, p.name) for p in sorted(found, key=lambda p: int(p.name[6:]))]
-
-
-def _newest(paths: RunPaths) -> tuple[Manifest | None, int]:
-    """The newest readable manifest of a run (of its latest phase with one), and how many
-    manifests were unreadable."""
-    bad = 0
-    for phase in reversed(_phases(paths)):
-        for g in reversed(phase.generations()):
-            try:
-                return load_manifest(phase.manifest(g)), bad
-            except CheckpointError:
-                bad += 1
-    return None, bad
-
-
-def _phase_of(manifest: Manifest) -> tuple[int, int]:
-    """The phase a manifest belongs to and the kernel's number of phases."""
-    loop = manifest.identity.loop
-    return int(loop.get("phase", 1)), int(loop.get("phases", 1))
-
-
-def _row(paths: RunPaths, newest: tuple[Manifest | None, int] | None = None) -> dict:
-    """What ``ls`` shows of one run; ``newest`` is ``_newest(paths)`` if already read."""
-    manifest, bad = newest or _newest(paths)
-    row: dict[str, object] = {
-        "run": paths.name,
-        "path": str(paths.run_dir),
-        "kernel": None,
-        "state": "empty",
-        "progress": None,
-        "generations": sum(len(p.generations()) for p in _phases(paths)),
-        "age_s": None,
-    }
-    if manifest is not None:
-        state = manifest.state
-        phase, phases = _phase_of(manifest)
-        within = state.done / state.total if state.total else 1.0
-        row["kernel"] = state.kernel
-        row["progress"] = (phase - 1 + within) / phases
-        row["age_s"] = max(0.0, time.time() - manifest.written)
-        complete = state.complete and phase == phases
-        row["state"] = "complete" if complete else "interrupted"
-    elif bad:
-        row["state"] = "corrupt"
-    if any(is_locked(p) for p in _phases(paths)):
-        row["state"] = "running"
-    return row
-
-
 def _root(args: argparse.Namespace) -> Path:
     return Path(args.dir or config.checkpoint_root())
 
 
 def _ls(args: argparse.Namespace) -> int:
-    rows = [_row(p) for p in _run_dirs(_root(args))]
+    rows = [run_row(p) for p in run_dirs(_root(args))]
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -174,19 +95,19 @@ def _resolve_run(text: str) -> RunPaths:
 
 def _show(args: argparse.Namespace) -> int:
     paths = _resolve_run(args.run)
-    manifest, bad = _newest(paths)
+    manifest, bad = newest_manifest(paths)
     if manifest is None:
         print(f"blockloop show: {paths.run_dir} has no readable checkpoint", file=sys.stderr)
         return 1
     state = manifest.state
     done, total, unit = state.done, state.total, state.unit
-    phase, phases = _phase_of(manifest)
+    phase, phases = phase_of(manifest)
     info = {
         "run": str(paths.run_dir),
         "kernel": state.kernel,
         "phase": [phase, phases],
         "generation": manifest.generation,
-        "state": _row(paths, (manifest, bad))["state"],
+        "state": run_row(paths, (manifest, bad))["state"],
         "progress": {"done": done, "total": total, "unit": unit},
         "reason": state.reason,
         "arrays": {k: [v.dtype, list(v.shape)] for k, v in manifest.arrays.items()},
@@ -241,10 +162,10 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    runs = _run_dirs(_root(args))
+    runs = run_dirs(_root(args))
     bad = checked = handoffs = 0
     for run in runs:
-        for paths in _phases(run):
+        for paths in run_phases(run):
             checks: list[tuple[Path, Callable[[], object]]] = [
                 (paths.manifest(g), functools.partial(verify_generation, paths, g))
                 for g in paths.generations()
@@ -275,8 +196,8 @@ def _clean(args: argparse.Namespace) -> int:
         raise ValueError("say what to clean: --complete, --older-than AGE or --all")
     age = config.parse_duration(args.older_than, "--older-than") if args.older_than else None
     chosen = []
-    for paths in _run_dirs(_root(args), itself=False):  # never the root itself
-        row = _row(paths)
+    for paths in run_dirs(_root(args), itself=False):  # never the root itself
+        row = run_row(paths)
         if row["state"] == "running":
             continue
         if row["kernel"] is None:  # no manifest it can read: not provably a run
