@@ -24,9 +24,9 @@ from numba import njit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blockloop import config
-from blockloop.kernel import _scope
 from blockloop.transform import read_source
 from blockloop.view.blocked import block_alternatives
+from blockloop.view.helpers import scope_of
 from tests.corpus import all_cases
 
 
@@ -34,7 +34,7 @@ def analysis_seconds(func) -> float:
     """One analysis and rendering, as decoration and the first call do."""
     source = read_source(func)
     t0 = time.perf_counter()
-    block_alternatives(func, source, _scope(func), {}, config.exact())
+    block_alternatives(func, source, scope_of(func), {}, config.exact())
     return time.perf_counter() - t0
 
 

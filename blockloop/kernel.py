@@ -7,7 +7,6 @@ import inspect
 import logging
 import re
 import time
-import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +35,6 @@ from .storage.durable import durable_write, read_small
 from .storage.fingerprint import (
     Content,
     args_fingerprint,
-    closure_values,
     digest,
     is_dispatcher,
 )
@@ -49,6 +47,7 @@ from .transform import (
     read_source,
 )
 from .view.blocked import Blocked, block_alternatives
+from .view.helpers import scope_of
 
 __all__ = ["CheckpointedKernel", "Options"]
 
@@ -100,7 +99,7 @@ class CheckpointedKernel:
         self._source = read_source(func)
         # analysed now for the refusals (BlockingError at decoration), and again at the
         # first call, with the globals numba reads then (see _bind)
-        self._analyse_with(_scope(func))
+        self._analyse_with(scope_of(func))
         self._bound = False  # True once a call has compiled with the globals of its time
         self.last_report: Report | None = None
         # seams for tests: a deterministic clock, a Store subclass that fails on purpose
@@ -144,7 +143,7 @@ class CheckpointedKernel:
         """Analyse again with the globals of now, unless a call has already compiled;
         take the branches these arguments choose."""
         if not self._bound:
-            self._analyse_with(_scope(self.py_func))
+            self._analyse_with(scope_of(self.py_func))
         arguments = dict(zip(self.plan.args, values, strict=True))
         blocked = self._alternatives.choose(arguments, self._namespace)
         if blocked is not self._blocked:
@@ -332,11 +331,6 @@ class CheckpointedKernel:
 
     def __repr__(self) -> str:
         return f"<checkpointed_loop {self.plan.name} ({self.plan.kind}, line {self.plan.line})>"
-
-
-def _scope(func: types.FunctionType) -> dict[str, object]:
-    """The names a kernel's code resolves now: its module's globals and its closure."""
-    return {**func.__globals__, **closure_values(func)}
 
 
 log = logging.getLogger(__name__)

@@ -9,13 +9,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._errors import BlockingError
-from ..storage.fingerprint import closure_values, is_dispatcher
+from ..storage.fingerprint import is_dispatcher
 from ..transform.checks import per_iteration_seeded
 from ..transform.plans import LoopPlan, PhasedKernel
-from ..transform.source import Source, read_source
+from ..transform.source import Source
 from ..transform.syntax import dotted, names_stored, walk
-from .helpers import resolve
+from .helpers import helper_tree, resolve, scope_of
 
 __all__ = ["refuse_hidden_draws"]
 
@@ -109,14 +108,10 @@ class _Draws:
         if key in self.memo:
             return self.memo[key]
         self.memo[key] = None  # recursion: what the first visit finds
-        try:
-            tree = ast.parse(read_source(func).text)
-        except (BlockingError, SyntaxError):
+        fn = helper_tree(func)
+        if fn is None:
             return None
-        fn = tree.body[0] if tree.body else None
-        if not isinstance(fn, ast.FunctionDef):
-            return None
-        inner = _Draws({**func.__globals__, **closure_values(func)}, set(names_stored([fn])))
+        inner = _Draws(scope_of(func), set(names_stored([fn])))
         inner.memo = self.memo
         for node in _calls(fn.body):
             chain = inner.of_call(node)

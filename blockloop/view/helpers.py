@@ -14,7 +14,6 @@ import builtins
 import inspect
 import types
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import numba
 
@@ -23,7 +22,7 @@ from ..storage.fingerprint import closure_values, is_dispatcher
 from ..transform.source import read_source
 from ..transform.writes import NUMPY_WRITERS, CallWrites, written_parameters
 
-__all__ = ["call_writes", "prange_names", "resolve"]
+__all__ = ["call_writes", "helper_tree", "prange_names", "resolve", "scope_of"]
 
 _NOTHING: frozenset[int | str] = frozenset()
 
@@ -76,17 +75,28 @@ class _Resolver:
         if key in self.memo:
             return self.memo[key]  # None while recursing: unknown, so every argument
         self.memo[key] = None
-        try:
-            tree = ast.parse(read_source(func).text)
-        except (BlockingError, SyntaxError):
+        fn = helper_tree(func)
+        if fn is None:
             return None
-        fn = tree.body[0] if tree.body else None
-        if not isinstance(fn, ast.FunctionDef):
-            return None
-        inner = _Resolver({**func.__globals__, **closure_values(func)}, self.memo)
+        inner = _Resolver(scope_of(func), self.memo)
         found = written_parameters(fn, inner.writes)
         self.memo[key] = found
         return found
+
+
+def helper_tree(func: types.FunctionType) -> ast.FunctionDef | None:
+    """The definition of a helper from its source, or None where it cannot be read."""
+    try:
+        tree = ast.parse(read_source(func).text)
+    except (BlockingError, SyntaxError):
+        return None
+    fn = tree.body[0] if tree.body else None
+    return fn if isinstance(fn, ast.FunctionDef) else None
+
+
+def scope_of(func: types.FunctionType) -> dict[str, object]:
+    """The names a function's code resolves: its module's globals and its closure."""
+    return {**func.__globals__, **closure_values(func)}
 
 
 def _ufunc_outputs(value: object) -> frozenset[int | str] | None:
@@ -102,8 +112,7 @@ def _ufunc_outputs(value: object) -> frozenset[int | str] | None:
 def prange_names(func: Callable) -> frozenset[str]:
     """The names under which ``func`` sees ``numba.prange`` (``prange`` always)."""
     names = {"prange"}
-    fn: Any = func
-    scope = {**fn.__globals__, **closure_values(fn)}
+    scope = scope_of(func)  # type: ignore[arg-type]
     for name, value in scope.items():
         if value is numba.prange:
             names.add(name)
