@@ -98,7 +98,7 @@ class CheckpointedKernel:
         self.exact = options.exact if options.exact is not None else config.exact()
         self._source = read_source(func)
         # analysed now for the refusals (BlockingError at decoration), and again at the
-        # first call, with the globals numba reads then (see _bind)
+        # first call, with the globals numba reads then (see _current)
         self._analyse_with(scope_of(func))
         self._bound = False  # True once a call has compiled with the globals of its time
         self.last_report: Report | None = None
@@ -249,7 +249,11 @@ class CheckpointedKernel:
             clock=self._clock,
             deadline=resolve_deadline(self.options.deadline, now=self._wall_clock()),
             wall_clock=self._wall_clock,
-            copy_budget=self.options.copy_budget or config.copy_budget(),
+            copy_budget=(
+                self.options.copy_budget
+                if self.options.copy_budget is not None
+                else config.copy_budget()
+            ),
         )
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         report.phases = len(self.phases)

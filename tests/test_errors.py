@@ -106,7 +106,8 @@ def test_a_checkpoint_root_that_cannot_be_made_is_refused_before_any_work(tmp_pa
 
 
 @pytest.mark.parametrize(
-    ("budget", "how"), [(None, "background"), ("1GiB", "background"), (1, "synchronous")]
+    ("budget", "how"),
+    [(None, "background"), ("1GiB", "background"), (1, "synchronous"), (0, "synchronous")],
 )
 def test_a_state_over_the_copy_budget_is_written_without_a_copy(tmp_path, budget, how):
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0, copy_budget=budget)(

@@ -126,10 +126,9 @@ class Alternatives:
     def choose(self, arguments: Mapping[str, object], scope: Mapping[str, object]) -> Blocked:
         """The combination these arguments take (its refusal, if it cannot be blocked)."""
         chosen = []
+        values = {**scope, **arguments} if self.tests else {}  # globals of the tests' eval
         for tests in self.tests:
-            values = {**scope, **arguments}
-            taken = next((k for k, t in enumerate(tests) if eval(t, dict(values))), len(tests))
-            chosen.append(taken)
+            chosen.append(next((k for k, t in enumerate(tests) if eval(t, values)), len(tests)))
         blocked = self.blocked[tuple(chosen)]
         if isinstance(blocked, BlockingError):
             raise blocked
