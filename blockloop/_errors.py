@@ -50,7 +50,9 @@ class Interrupted(SystemExit):
     default, HTCondor's "checkpointed, run me again" convention), so a script exits with
     that code and a job script can requeue it. ``signal`` (None for the deadline), ``unit``
     (the tile or step reached; also readable as ``tile``) and ``run_dir`` say what happened
-    and where the progress is. Raised by blockloop, not constructed directly.
+    and where the progress is; ``saved`` is False when the signal came before the loop's
+    first chunk of a new run (while compiling), so that nothing was saved. Raised by
+    blockloop, not constructed directly.
     """
 
     def __init__(
@@ -62,8 +64,10 @@ class Interrupted(SystemExit):
         *,
         name: str = "tile",
         total: str = "?",
+        saved: bool = True,
     ) -> None:
         super().__init__(code)
+        self.saved = saved
         self.signal = signal
         self.unit = unit
         self.run_dir = run_dir
@@ -83,6 +87,11 @@ class Interrupted(SystemExit):
                 cause = _signal.Signals(self.signal).name
             except ValueError:
                 cause = f"signal {self.signal}"
+        if not self.saved:
+            return (
+                f"stopped by {cause} before the loop began (while compiling): nothing was "
+                f"saved; run again to start (exit code {self.code})"
+            )
         return (
             f"stopped by {cause}: checkpoint saved at {self.name} {self.unit} of {self.total} "
             f"in {self.run_dir}; run again to continue (exit code {self.code})"

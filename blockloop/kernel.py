@@ -28,8 +28,11 @@ from .runtime import (
     ReductionKind,
     RunSettings,
     SequentialKind,
+    Stop,
+    StopReason,
 )
 from .scheduling.deadline import resolve_deadline
+from .scheduling.signals import SignalWatch
 from .storage import background, faults
 from .storage.durable import durable_write, read_small
 from .storage.fingerprint import (
@@ -236,6 +239,10 @@ class CheckpointedKernel:
             versions={"blockloop": __version__, "numba": numba.__version__},
         )
         comm = world(self.options.comm)
+        # from here to the end of the call a signal only sets a flag: a KeyboardInterrupt
+        # raised inside numba's compiler loses the signal or breaks the dispatcher, so a
+        # signal received while compiling is honoured before the first chunk
+        watch = SignalWatch(self.options.signals)
         # one process, one loop: a run that has no directory yet makes one at its first
         # checkpoint, and a short run's completion record is written after it returns
         defer = comm.size == 1 and len(self.phases) == 1
@@ -254,6 +261,7 @@ class CheckpointedKernel:
                 if self.options.copy_budget is not None
                 else config.copy_budget()
             ),
+            watch=watch,
         )
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         report.phases = len(self.phases)
@@ -270,10 +278,18 @@ class CheckpointedKernel:
 
             coordinator = MPICoordinator(comm, report)  # type: ignore[arg-type]
         try:
-            return self._dispatch(values, coordinator, settings, identity, report, paths)
+            with watch:
+                result = self._dispatch(values, coordinator, settings, identity, report, paths)
         except (KeyboardInterrupt, Interrupted):
             self._note_continuation(values, key)
             raise
+        if watch.received is not None and comm.size == 1:
+            # a signal during the last chunk or the epilogue's compile: the run is complete
+            # and recorded, and the signal is not lost
+            raise Stop(StopReason.SIGNAL, watch.received).after_completion(
+                settings.exit_code, report
+            )
+        return result
 
     def _dispatch(
         self,

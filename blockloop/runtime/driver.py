@@ -55,7 +55,9 @@ class Driver:
         self.identity = identity
         self.report = report
         self.clock = settings.clock
-        self.stops = Stops(settings.signals, settings.deadline, settings.wall_clock)
+        self.stops = Stops(
+            settings.signals, settings.deadline, settings.wall_clock, watch=settings.watch
+        )
         self.done = 0
         self.longest_chunk = 0.0
         self.resumed: Resumed | None = None
@@ -70,6 +72,7 @@ class Driver:
                 return self.complete_at_once()
             self.warm_up()
             with self.stops, self.chunking():
+                self.signalled_before()
                 while self.done < self.kind.total:
                     self.chunk()
                     stop, due = self.decide()
@@ -181,6 +184,19 @@ class Driver:
             report.units_total = self.kind.total if self.kind.bounded else self.done
             report.write_cost = policy.write_cost if policy.writes_measured else None
             report.wall_time = self.clock() - self.wall0
+
+    def signalled_before(self) -> None:
+        """A signal that came before the first chunk (while numba compiled, the handlers
+        of the whole call only recorded it): stop now. A new run has nothing to save."""
+        received = self.stops.watch.received
+        if received is None or self.coordinator.size > 1:
+            return  # ranks agree on a stop after each chunk
+        stop = Stop(StopReason.SIGNAL, received)
+        if self.resumed is not None or self.report.phase > 1:
+            self.interrupt(stop)
+        self.report.interrupted_by = stop.what
+        log.warning("%s: %s before the loop began: nothing saved", self.label, stop.cause)
+        raise stop.nothing_saved(self.settings.exit_code, self.label)
 
     def chunk(self) -> None:
         """One round of units, timed."""

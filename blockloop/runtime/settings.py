@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..scheduling.signals import SignalWatch
 from ..storage.manifest import Identity, Session
 from ..storage.store import Store
 
@@ -38,6 +39,9 @@ class RunSettings:
     copy_budget : int or None
         Bytes an interval checkpoint may copy to be written in the background; None for
         max(64 MiB, 10 % of the state).
+    watch : SignalWatch or None
+        The signal watch of the whole call (compiling included), which every loop's stops
+        share; None: each loop watches from its first chunk.
     """
 
     store: Callable[[Identity], Store]
@@ -50,6 +54,7 @@ class RunSettings:
     deadline: float | None = None
     wall_clock: Callable[[], float] = time.time
     copy_budget: int | None = None
+    watch: SignalWatch | None = None
 
 
 def refine_mtbf(prior: float, sessions: Sequence[Session | dict]) -> float:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .._errors import Interrupted
+from ..report import Report
 from ..scheduling.signals import SignalWatch, signal_name
 
 __all__ = ["Stop", "StopReason", "Stops"]
@@ -60,6 +61,35 @@ class Stop:
             return KeyboardInterrupt(f"{where}; call again to continue")
         return Interrupted(exit_code, self.signum, unit, run_dir, name=name, total=total)
 
+    def nothing_saved(self, exit_code: int, label: str) -> BaseException:
+        """What the call raises when the signal came before a new run's first chunk
+        (while numba compiled): there is nothing to save, and the message says so."""
+        if self.signum == signal.SIGINT:
+            return KeyboardInterrupt(
+                f"{label}: interrupted before the loop began (while compiling): nothing was "
+                "saved; call again to start"
+            )
+        return Interrupted(exit_code, self.signum, 0, "", saved=False)
+
+    def after_completion(self, exit_code: int, report: Report) -> BaseException:
+        """What the call raises when the signal came as the run completed (in its last
+        chunk, or while its epilogue compiled): the run is recorded complete, so the next
+        call returns its result at once."""
+        where = f"{report.kernel}: complete, saved in {report.run_dir}"
+        if self.signum == signal.SIGINT:
+            return KeyboardInterrupt(
+                f"{where}; interrupted as it ended: call again to get the result at once"
+            )
+        total = str(report.units_total)
+        return Interrupted(
+            exit_code,
+            self.signum,
+            report.units_total,
+            report.run_dir,
+            name=report.unit,
+            total=total,
+        )
+
     def encode(self) -> tuple[int, int]:
         """Two integers whose element-wise maximum over ranks is the stop all agree on
         (a signal over the deadline); ``(0, 0)`` for no stop."""
@@ -88,6 +118,8 @@ class Stops:
         Epoch seconds by which the process must have exited.
     wall_clock : callable
         Epoch seconds now.
+    watch : SignalWatch, optional
+        A watch already installed for the whole call, to share; else one of its own.
     """
 
     def __init__(
@@ -95,8 +127,9 @@ class Stops:
         signals: Iterable[int],
         deadline: float | None,
         wall_clock: Callable[[], float],
+        watch: SignalWatch | None = None,
     ) -> None:
-        self.watch = SignalWatch(signals)
+        self.watch = watch if watch is not None else SignalWatch(signals)
         self.deadline = deadline
         self.wall_clock = wall_clock
 

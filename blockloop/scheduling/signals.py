@@ -70,25 +70,32 @@ class SignalWatch:
     """Context manager that records the first of ``signals`` received while it is active.
 
     Handlers are installed only in the main thread (Python allows no other); the previous
-    handlers are restored on exit, also after an exception.
+    handlers are restored on exit, also after an exception. Entered again while active (a
+    call's whole duration, and inside it each loop's), it stays installed until the
+    outermost exit.
     """
 
     def __init__(self, signals: Iterable[int] = DEFAULT_SIGNALS) -> None:
         self.signals = tuple(signals)
         self.received: int | None = None
         self._previous: dict[int, object] = {}
+        self._depth = 0
 
     def _handler(self, signum: int, frame: object) -> None:
         if self.received is None:
             self.received = signum
 
     def __enter__(self) -> SignalWatch:
-        if threading.current_thread() is threading.main_thread():
+        self._depth += 1
+        if self._depth == 1 and threading.current_thread() is threading.main_thread():
             for signum in self.signals:
                 self._previous[signum] = signal.signal(signum, self._handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
         self._previous.clear()
