@@ -133,8 +133,9 @@ class Report:
         )
         phase = f"phase {self.phase} of {self.phases}; " if self.phases > 1 else ""
         return (
-            f"{self.kernel}: {state}; {phase}{resumed}; {units} in {self.chunks} chunks; "
-            f"{self.checkpoints} checkpoints "
+            f"{self.kernel}: {state}; {phase}{resumed}; {units} in "
+            f"{self.chunks} chunk{'s' * (self.chunks != 1)}; "
+            f"{self.checkpoints} checkpoint{'s' * (self.checkpoints != 1)} "
             f"(write {cost}, interval {self.interval:.3g} s, MTBF {self.mtbf:.0f} s); "
             f"compute {self.compute_time:.3f} s, wall {self.wall_time:.3f} s; {self.run_dir}"
         )

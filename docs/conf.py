@@ -29,12 +29,14 @@ html_title = "blockloop"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 
 myst_heading_anchors = 3
-myst_enable_extensions = ["colon_fence"]
+myst_enable_extensions = ["colon_fence", "substitution"]
+myst_substitutions = {"version": release}
 nb_execution_mode = "force"  # every notebook the tests have not just run (_copy_notebooks)
 nb_execution_timeout = 300
 nb_execution_raise_on_error = True
 
 autodoc_typehints = "none"  # the numpydoc sections say the types
+autodoc_preserve_defaults = True  # signals=DEFAULT_SIGNALS, not signals=(2, 15, 10, 12)
 numpydoc_show_class_members = False
 numpydoc_validation_checks = {"all", "ES01", "EX01", "SA01", "SS05", "GL08", "RT02", "YD01"}
 """Every check but the extended summary, examples, see also, the summary's verb form,

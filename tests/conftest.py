@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -12,7 +14,7 @@ import pytest
 
 from blockloop.tools.selftest import finish, kill_stopped, wait_stopped
 
-__all__ = ["child_env", "finish", "kill_stopped", "start_kernel", "wait_stopped"]
+__all__ = ["child_env", "finish", "kill_stopped", "spawn", "start_kernel", "wait_stopped"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +69,37 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             slurm_daemons()
 
 
+_spawned: list[subprocess.Popen] = []
+
+
+def spawn(args: list[str], **kwargs: object) -> subprocess.Popen:
+    """``subprocess.Popen`` in a process group of its own, killed (with everything it
+    started: MPI ranks, a kernel's children) when the test that started it ends, or when
+    pytest stops, also after Ctrl-C."""
+    proc = subprocess.Popen(args, start_new_session=True, **kwargs)  # type: ignore[call-overload]
+    _spawned.append(proc)
+    return proc
+
+
+def _reap(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the group outlives its leader's exit
+        if proc.poll() is None:
+            proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _reap_spawned():
+    """Kill what a test spawned and left running (a failed assertion, a timeout)."""
+    before = len(_spawned)
+    yield
+    _reap(_spawned[before:])
+    del _spawned[before:]
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    _reap(_spawned)  # those of module-scoped fixtures, and after Ctrl-C
     if _slurm:
         _slurm[0].stop()
 
@@ -104,7 +136,7 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def start_kernel(name: str, *args: str, **env: str) -> subprocess.Popen:
     """Start ``python -m kernels.NAME --json ARGS`` in the repository root."""
-    return subprocess.Popen(
+    return spawn(
         [sys.executable, "-m", name if "." in name else f"kernels.{name}", "--json", *args],
         cwd=ROOT,
         env=child_env(**env),

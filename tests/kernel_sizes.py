@@ -39,7 +39,7 @@ def load(name: str):
 
 
 if __name__ == "__main__":
-    from kernels._cli import describe
+    from blockloop.tools.selftest import describe
 
     out = {}
     import sys

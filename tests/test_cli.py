@@ -185,3 +185,56 @@ def test_selftest_subprocess_reports_bit_identical(argv):
     out = blockloop("selftest", *argv, "--kills", "3", timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "3 interruptions" in out.stdout and "bit-identical" in out.stdout
+
+
+def test_a_missing_module_or_name_is_one_line(capsys):
+    assert main(["source", "no_such_module_here:pi"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no module named 'no_such_module_here'" in err
+    assert main(["source", "blockloop.tools.demo:nope"]) == 2
+    assert "has no 'nope'" in capsys.readouterr().err
+    assert main(["selftest", "no_such_module_here:pi", "10"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_wheel_runs_the_demo_outside_the_clone(tmp_path):
+    """``blockloop demo`` needs nothing from the clone: the wheel, installed on its own
+    into a directory of its own and run from elsewhere, is killed at its first checkpoint
+    and resumes to the bits of an uninterrupted run."""
+    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "-q"]
+    build = ["wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)]
+    done = subprocess.run([*pip, *build], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (wheel,) = wheels.glob("blockloop-*.whl")
+    install = ["install", "--no-deps", "--target", str(site), str(wheel)]
+    done = subprocess.run([*pip, *install], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in site.iterdir() if not p.name.endswith("-info")} <= {
+        "blockloop",
+        "bin",
+    }
+    env = child_env(PYTHONPATH=str(site))  # ahead of the editable install of the clone
+
+    def python(*argv: str, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, *argv],
+            cwd=tmp_path,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    where = python("-c", "import blockloop; print(blockloop.__file__)")
+    assert where.stdout.startswith(str(site)), where
+    demo = ("-m", "blockloop", "demo", "--n", "2e9", "--json", "--interval", "0.05")
+    killed = python(*demo, BLOCKLOOP_FAULT="dir-synced@1")  # exits at a checkpoint
+    assert killed.returncode == 77, killed.stderr
+    resumed = python(*demo)
+    whole = python(*demo, "--checkpoint-dir", str(tmp_path / "whole"))
+    assert resumed.returncode == whole.returncode == 0, resumed.stderr + whole.stderr
+    got, want = json.loads(resumed.stdout), json.loads(whole.stdout)
+    assert 0 < got["report"]["resumed_from"] < got["report"]["units_total"], got["report"]
+    assert got["hash"] == want["hash"]

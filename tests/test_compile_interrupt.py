@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, child_env, finish
+from tests.conftest import ROOT, child_env, finish, spawn
 
 pytestmark = pytest.mark.slow  # seven processes, each compiling on a cold cache
 
@@ -25,7 +25,7 @@ N = 300_000
 def _child(k: int, tmp_path, tag: str, *, again: bool = True) -> dict:
     """``tests/compile_interrupt.py`` with SIGINT at compiler pass ``k``, its own cold
     cache and checkpoint root under ``tmp_path / tag``."""
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "tests.compile_interrupt", str(k), str(N), str(int(again))],
         cwd=ROOT,
         env=child_env(
@@ -35,7 +35,6 @@ def _child(k: int, tmp_path, tag: str, *, again: bool = True) -> dict:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
     )
     code, data, err = finish(proc)
     assert code == 0 and data is not None, err

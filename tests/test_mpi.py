@@ -21,7 +21,7 @@ import pytest
 
 from blockloop.storage.store import read_manifest
 from blockloop.tools.selftest import finish
-from tests.conftest import ROOT, child_env, start_kernel
+from tests.conftest import ROOT, child_env, spawn, start_kernel
 
 pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
@@ -67,7 +67,7 @@ def mpi_kernel(ranks: int, name: str, *args: str, **env: str) -> subprocess.Pope
     cmd = [sys.executable, "-m", f"kernels.{name}", "--json", *args]
     if ranks > 0:
         cmd = [MPIEXEC, "-n", str(ranks), *cmd]
-    return subprocess.Popen(
+    return spawn(
         cmd,
         cwd=ROOT,
         env=child_env(NUMBA_NUM_THREADS="1", **env),

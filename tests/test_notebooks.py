@@ -59,8 +59,22 @@ get_ipython().events.register("post_execute", _bl_check)
 _REPORT = 'print(f"figures with data: {len(_bl_figures)}; empty axes: {_bl_empty}")'
 
 
+def _one_output_per_bar(outputs: list, at_least: int) -> None:
+    """Each call's progress is one output replaced in place: no output per refresh, and no
+    tqdm text bar written to the stream (which Jupyter keeps as a new output each time)."""
+    bars = [
+        o["metadata"]["blockloop"]["progress"]
+        for o in outputs
+        if "blockloop" in o.get("metadata", {})
+    ]
+    assert len(bars) == len(set(bars)) >= at_least, bars
+    streamed = [o["text"] for o in outputs if o.get("output_type") == "stream"]
+    assert not any("\r" in t or "ckpt]" in t for t in streamed), streamed
+
+
 @pytest.mark.parametrize("name", sorted(EXPECT))
-def test_notebook_executes_and_plots(name):
+def test_notebook_executes_and_plots(name, monkeypatch):
+    monkeypatch.delenv("BLOCKLOOP_PROGRESS", raising=False)  # bars as a user sees them
     path = NOTEBOOKS / name
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # stripped
@@ -81,6 +95,7 @@ def test_notebook_executes_and_plots(name):
     for phrase in phrases:
         found = phrase.search(text) if isinstance(phrase, re.Pattern) else phrase in text
         assert found, f"{phrase!r} not in the output of {name}"
+    _one_output_per_bar(outputs, at_least=1 if name == "01_quickstart.ipynb" else 0)
     checked = nb.cells[-1].outputs[0]["text"]
     assert checked.endswith("empty axes: []\n"), checked  # every figure has data in it
     assert int(checked.split(":")[1].split(";")[0]) >= figures

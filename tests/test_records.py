@@ -15,7 +15,7 @@ from blockloop.storage import background
 from blockloop.storage.store import RunPaths, Store
 from kernels.pi import pi
 from tests import map_kernels as mk
-from tests.conftest import child_env
+from tests.conftest import child_env, spawn
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_a_fresh_run_takes_its_lock_at_its_first_checkpoint(ckdir, monkeypatch):
                 "print('locked', flush=True); sys.stdin.read()"
             )
             holder.append(
-                subprocess.Popen(
+                spawn(
                     [sys.executable, "-c", script, str(self.paths.lock)],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,

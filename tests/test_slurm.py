@@ -29,7 +29,7 @@ import pytest
 
 from blockloop.scheduling.jobscript import slurm_script
 from blockloop.storage.store import read_manifest
-from tests.conftest import ROOT, slurm_daemons
+from tests.conftest import ROOT, slurm_daemons, spawn
 
 HERE = Path(__file__).resolve().parent / "slurm"
 CI = os.environ.get("CI") == "true"
@@ -72,7 +72,7 @@ def _pi_size(root: Path) -> int:
 def _submit(script: str, where: Path) -> subprocess.Popen:
     path = where / "job.sh"
     path.write_text(script)
-    return subprocess.Popen(
+    return spawn(
         ["sbatch", "--wait", "--parsable", str(path)],
         cwd=where,
         stdout=subprocess.PIPE,

@@ -15,6 +15,7 @@ import pytest
 from blockloop import CheckpointError, CheckpointWarning
 from blockloop.storage.store import RunPaths, read_manifest
 from kernels.pi import pi
+from tests.conftest import spawn
 
 N = 20_000_000
 
@@ -151,7 +152,7 @@ def test_changed_kernel_or_helper_is_a_new_run(tmp_path, ckdir, change, new_expe
 def test_second_process_on_the_same_run_gets_a_clear_error(ckdir):
     run_dir = pi.run_dir(5_000_000)
     run_dir.mkdir(parents=True)
-    holder = subprocess.Popen(
+    holder = spawn(
         [
             sys.executable,
             "-c",

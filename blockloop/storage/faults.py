@@ -30,8 +30,8 @@ _fault_counts: dict[str, int] = {}
 ACTIONS = ("", "stop", "enospc", "notify")
 
 
-def _parse(point: str) -> tuple[str, str, int]:
-    """``[ACTION:]STEP[@N]`` as (action, step, n).
+def _parse(point: str) -> tuple[str, str, int, bool]:
+    """``[ACTION:]STEP[@N[+]]`` as (action, step, n, from n on).
 
     Raises
     ------
@@ -40,12 +40,14 @@ def _parse(point: str) -> tuple[str, str, int]:
     """
     action, _, target = point.rpartition(":")
     name, at, nth = target.partition("@")
+    onwards = nth.endswith("+")
+    nth = nth.removesuffix("+")
     if action not in ACTIONS or name not in STEPS or (at and not nth.isdigit()) or nth == "0":
         raise ValueError(
-            f"BLOCKLOOP_FAULT={point!r} is not [ACTION:]STEP[@N]; actions: stop, enospc, "
+            f"BLOCKLOOP_FAULT={point!r} is not [ACTION:]STEP[@N[+]]; actions: stop, enospc, "
             f"notify (none: exit); steps: {', '.join(STEPS)}. Unset it to run normally"
         )
-    return action, name, int(nth) if nth else 1
+    return action, name, int(nth) if nth else 1, onwards
 
 
 def check() -> None:
@@ -59,8 +61,10 @@ def fault(step: str) -> None:
     """Act on ``BLOCKLOOP_FAULT`` if it names ``step`` (one of :data:`STEPS`).
 
     ``STEP`` ends the process with ``os._exit(77)`` the first time the step is reached,
-    ``STEP@N`` the N-th time; ``stop:STEP[@N]`` stops it with SIGSTOP instead, so a test can
-    wait for the stop (``waitpid(WUNTRACED)``) and kill it with a real SIGKILL right there;
+    ``STEP@N`` the N-th time (``STEP@N+``: the N-th time and every time after);
+    ``stop:STEP[@N[+]]`` stops it with SIGSTOP instead, so a test can wait for the stop
+    (``waitpid(WUNTRACED)``) and kill it with a real SIGKILL right there, or let it go on
+    (SIGCONT) to the next;
     ``enospc:STEP`` raises ``OSError(ENOSPC)`` at every occurrence (a full disk where no
     small filesystem can be mounted); ``notify:STEP[@N]`` writes ``PID STEP`` to the file
     (a FIFO a test blocks on) named by ``BLOCKLOOP_FAULT_NOTIFY`` and carries on.
@@ -70,13 +74,13 @@ def fault(step: str) -> None:
     point = config.fault_point()
     if point is None:
         return
-    action, name, nth = _parse(point)
+    action, name, nth, onwards = _parse(point)
     if name != step:
         return
     if action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     _fault_counts[step] = count = _fault_counts.get(step, 0) + 1
-    if count != nth:
+    if count != nth and not (onwards and count > nth):
         return
     if action == "notify":
         with open(config.fault_notify(), "w") as fifo:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import json
 import logging
 import shutil
@@ -243,19 +242,29 @@ def _sbatch(args: argparse.Namespace) -> int:
 
 
 def _selftest(args: argparse.Namespace) -> int:
+    from .example import resolve
     from .selftest import selftest
+
+    resolve(args.target)  # a wrong name is one line here, not a child's traceback
 
     ok = selftest(args.target, args.args, args.args_from, kills=args.kills, seed=args.seed)
     return 0 if ok else 1
 
 
 def _source(args: argparse.Namespace) -> int:
-    module_name, _, attr = args.target.partition(":")
-    if not attr:
-        raise SystemExit("blockloop source: give MODULE:FUNCTION, e.g. kernels.pi:pi")
-    kernel = getattr(importlib.import_module(module_name), attr)
+    from .example import resolve
+
+    kernel = resolve(args.target)
+    if not hasattr(kernel, "blocked_source"):
+        raise ValueError(f"{args.target} is not a @checkpointed_loop kernel")
     print(kernel.blocked_source)
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import main as demo
+
+    return demo(args.options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -291,8 +300,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--all", action="store_true", help="every run that is not running")
     p.add_argument("--yes", action="store_true", help="really remove them")
     p.set_defaults(func=_clean)
+    p = sub.add_parser(
+        "demo",
+        help="run the example that ships with blockloop (interrupt it, run it again)",
+        add_help=False,
+    )
+    p.add_argument("options", nargs=argparse.REMAINDER, help="blockloop demo --help")
+    p.set_defaults(func=_demo)
     p = sub.add_parser("source", help="print the generated blocked code of a kernel")
-    p.add_argument("target", help="MODULE:FUNCTION, e.g. kernels.pi:pi")
+    p.add_argument("target", help="MODULE:FUNCTION, e.g. blockloop.tools.demo:pi")
     p.set_defaults(func=_source)
     p = sub.add_parser(
         "sbatch", help="a Slurm batch script that requeues (or continues in an array) until done"
@@ -324,6 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.epilog = "example: blockloop selftest kernels.pi:pi 200000000"
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(func=_selftest)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:  # its options are the demo's own (argparse would take --help)
+        return _demo(argparse.Namespace(options=argv[1:]))
     args = parser.parse_args(argv)
     background.wait()  # run from Python: the records this process still has to write
     try:
