@@ -195,6 +195,8 @@ def test_a_missing_module_or_name_is_one_line(capsys):
     assert "has no 'nope'" in capsys.readouterr().err
     assert main(["selftest", "no_such_module_here:pi", "10"]) == 2
     assert "Traceback" not in capsys.readouterr().err
+    assert main(["selftest"]) == 2
+    assert "e.g. blockloop selftest blockloop.tools.demo:pi" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -245,6 +245,11 @@ def _selftest(args: argparse.Namespace) -> int:
     from .example import resolve
     from .selftest import selftest
 
+    if args.target is None:
+        raise ValueError(
+            "give the kernel and its arguments, e.g. blockloop selftest "
+            "blockloop.tools.demo:pi 200000000 (--help for the options)"
+        )
     resolve(args.target)  # a wrong name is one line here, not a child's traceback
 
     ok = selftest(args.target, args.args, args.args_from, kills=args.kills, seed=args.seed)
@@ -328,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser(
         "selftest", help="kill a kernel at random moments and mid-commit; compare the bits"
     )
-    p.add_argument("target", help="MODULE:FUNCTION of a @checkpointed_loop kernel")
+    p.add_argument("target", nargs="?", help="MODULE:FUNCTION of a @checkpointed_loop kernel")
     p.add_argument("args", nargs="*", help="arguments as Python literals")
     p.add_argument(
         "--args-from", metavar="MODULE:FUNCTION", help="build the arguments from ARGS (arrays)"
@@ -337,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--kills", type=int, default=6, help="how many times to kill the kernel (default 6)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the kill moments (default 0)")
-    p.epilog = "example: blockloop selftest kernels.pi:pi 200000000"
+    p.epilog = "example: blockloop selftest blockloop.tools.demo:pi 200000000"
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(func=_selftest)
     argv = list(sys.argv[1:] if argv is None else argv)
