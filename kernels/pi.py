@@ -1,28 +1,16 @@
-"""pi as the midpoint integral of 4/(1+x^2) on [0, 1] — the classic HPC lecture example."""
+"""pi as the midpoint integral of 4/(1+x^2) on [0, 1] — the classic HPC lecture example.
+
+The kernel is the one that ships with blockloop for ``blockloop demo``
+(``blockloop/tools/demo.py``); this module gives it the example kernels' command line.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from numba import njit, prange
+from blockloop.tools.demo import make_args, pi
 
-from blockloop import checkpointed_loop
-
-
-@checkpointed_loop
-@njit(parallel=True, cache=True)
-def pi(n):
-    step = 1.0 / n
-    total = 0.0
-    for i in prange(n):
-        x = (i + 0.5) * step
-        total += 4.0 / (1.0 + x * x)
-    return total * step
-
-
-def make_args(n: int) -> tuple:
-    return (n,)
-
+__all__ = ["make_args", "pi"]
 
 if __name__ == "__main__":
     from kernels._cli import main
