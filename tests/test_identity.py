@@ -135,3 +135,23 @@ def test_a_short_run_on_large_arguments_records_nothing(gib_array, tmp_path):
     assert manifest_paths(Path(report.run_dir)) == []
     kernel(gib_array, 2.0)
     assert not kernel.last_report.already_complete
+
+
+@pytest.mark.parametrize("interval", [50.0, 5.0])
+def test_a_test_clock_gives_the_same_chunks_on_a_loaded_machine(interval, tmp_path):
+    """A loaded machine measures a larger dispatch cost (the tests above failed under load:
+    their chunks grew, so fewer checkpoints came). A run timed by an injected clock does
+    not mix that real time into its own: its chunks and checkpoints are the same."""
+    from kernels.pi import pi
+
+    seen = []
+    for k, dispatch in enumerate((1e-7, 0.02)):  # 0.1 us, and 20 ms of a very busy machine
+        kernel = checkpointed_loop(checkpoint_dir=tmp_path / str(k), interval=interval)(pi.original)
+        kernel(1000)  # compiled; its dispatch cost measured
+        for generated in kernel._compiled():
+            generated.dispatch = dispatch  # as that machine would have measured it
+        kernel._clock = Ticks(1.0)
+        kernel(50_000_000)
+        seen.append((kernel.last_report.chunks, kernel.last_report.checkpoints))
+    assert seen[0] == seen[1]
+    assert seen[0][1] >= 2
