@@ -204,9 +204,9 @@ def main() -> None:
             plain = heat2d.original(u, steps, alpha)
             t_plain = time.perf_counter() - t0
             print(f"    rep {rep}: plain {t_plain:.2f} s")
-            for way, budget in budgets.items():
+            for k, (way, budget) in enumerate(budgets.items()):
                 kernel = checkpointed_loop(
-                    checkpoint_dir=root / f"d{rep}-{len(ratios[way])}-{budget}",
+                    checkpoint_dir=root / f"d{rep}-{k}",
                     mtbf="1h",
                     keep=1,
                     copy_budget=budget,

@@ -113,10 +113,11 @@ class Progress:
         self._bar: Any = None
         if not enabled or total == 0:
             return
-        if _in_notebook() and not _widgets():
+        notebook = _in_notebook()
+        if notebook and not _widgets():
             self._bar = NotebookLine(total, done, name, unit)
             return
-        if _in_notebook():
+        if notebook:
             from tqdm.notebook import tqdm
         else:
             from tqdm import tqdm

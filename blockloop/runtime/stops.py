@@ -75,19 +75,12 @@ class Stop:
         """What the call raises when the signal came as the run completed (in its last
         chunk, or while its epilogue compiled): the run is recorded complete, so the next
         call returns its result at once."""
-        where = f"{report.kernel}: complete, saved in {report.run_dir}"
-        if self.signum == signal.SIGINT:
-            return KeyboardInterrupt(
-                f"{where}; interrupted as it ended: call again to get the result at once"
-            )
-        total = str(report.units_total)
-        return Interrupted(
-            exit_code,
-            self.signum,
-            report.units_total,
-            report.run_dir,
-            name=report.unit,
-            total=total,
+        if self.signum != signal.SIGINT:  # a checkpoint at the end: Interrupted says so
+            total = report.units_total
+            return self.exception(exit_code, total, report.run_dir, report.unit, str(total))
+        return KeyboardInterrupt(
+            f"{report.kernel}: complete, saved in {report.run_dir}; interrupted as it ended: "
+            "call again to get the result at once"
         )
 
     def encode(self) -> tuple[int, int]:

@@ -242,8 +242,7 @@ def _sbatch(args: argparse.Namespace) -> int:
 
 
 def _selftest(args: argparse.Namespace) -> int:
-    from .example import resolve
-    from .selftest import selftest
+    from .selftest import resolve, selftest
 
     if args.target is None:
         raise ValueError(
@@ -257,7 +256,7 @@ def _selftest(args: argparse.Namespace) -> int:
 
 
 def _source(args: argparse.Namespace) -> int:
-    from .example import resolve
+    from .selftest import resolve
 
     kernel = resolve(args.target)
     if not hasattr(kernel, "blocked_source"):

@@ -1,10 +1,8 @@
-"""The command line of an example kernel (``blockloop demo``, ``python -m kernels.NAME``),
-and how the command line finds a kernel named ``MODULE:FUNCTION``."""
+"""The command line of an example kernel (``blockloop demo``, ``python -m kernels.NAME``)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import os
@@ -19,35 +17,7 @@ import numpy as np
 
 from .._errors import Interrupted
 
-__all__ = ["main", "resolve"]
-
-
-def resolve(spec: str) -> object:
-    """The object named ``MODULE:NAME`` (``NAME`` may be dotted).
-
-    Raises
-    ------
-    ValueError
-        In one line, for a spec without ``:``, a module that cannot be found or an object
-        the module does not have.
-    """
-    module, _, name = spec.partition(":")
-    if not module or not name:
-        raise ValueError(f"expected MODULE:FUNCTION, e.g. kernels.pi:pi, not {spec!r}")
-    try:
-        obj: object = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not module.startswith(exc.name):
-            raise  # the module exists but imports something missing: its own traceback
-        raise ValueError(
-            f"no module named {exc.name!r} on the path (run from the directory that holds "
-            "it, or install it); `blockloop demo` runs the example that ships with blockloop"
-        ) from None
-    for part in name.split("."):
-        if not hasattr(obj, part):
-            raise ValueError(f"{module} has no {name!r}")
-        obj = getattr(obj, part)
-    return obj
+__all__ = ["main"]
 
 
 def _count(text: str) -> int:

@@ -34,6 +34,7 @@ __all__ = [
     "finish",
     "interrupt_cycles",
     "kill_stopped",
+    "resolve",
     "selftest",
     "wait_stopped",
 ]
@@ -129,17 +130,35 @@ def interrupt_cycles(
     return data, stats
 
 
-# --------------------------------------------------------------------------- child
+def resolve(spec: str) -> object:
+    """The object named ``MODULE:NAME`` (``NAME`` may be dotted).
 
-
-def _resolve(spec: str) -> object:
+    Raises
+    ------
+    ValueError
+        In one line, for a spec without ``:``, a module that cannot be found or an object
+        the module does not have.
+    """
     module, _, name = spec.partition(":")
-    if not name:
-        raise SystemExit(f"expected MODULE:NAME, got {spec!r}")
-    obj: object = importlib.import_module(module)
+    if not module or not name:
+        raise ValueError(f"expected MODULE:FUNCTION, e.g. kernels.pi:pi, not {spec!r}")
+    try:
+        obj: object = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module.startswith(exc.name):
+            raise  # the module exists but imports something missing: its own traceback
+        raise ValueError(
+            f"no module named {exc.name!r} on the path (run from the directory that holds "
+            "it, or install it); `blockloop demo` runs the example that ships with blockloop"
+        ) from None
     for part in name.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"{module} has no {name!r}")
         obj = getattr(obj, part)
     return obj
+
+
+# --------------------------------------------------------------------------- child
 
 
 def _literal(text: str) -> object:
@@ -150,9 +169,9 @@ def _literal(text: str) -> object:
 
 
 def _child(target: str, args_from: str | None, args: list[str]) -> int:
-    kernel = _resolve(target)
+    kernel = resolve(target)
     values = [_literal(a) for a in args]
-    inputs = tuple(_resolve(args_from)(*values)) if args_from else tuple(values)  # type: ignore[operator]
+    inputs = tuple(resolve(args_from)(*values)) if args_from else tuple(values)  # type: ignore[operator]
     result = kernel(*inputs)  # type: ignore[operator]
     report = getattr(kernel, "last_report", None)
     out = describe(result)
