@@ -65,6 +65,12 @@ class Report:
     wait_time : float
         Seconds this rank waited at the end of its rounds for slower ranks (imbalance);
         part of ``compute_time``. Zero when not distributed.
+    bytes_written : int
+        Bytes of checkpoint entries this process wrote (over MPI ranks: the rows this rank
+        computed, for every rank; the rest of the state, for rank 0).
+    bytes_sent : int
+        Bytes this rank sent to other ranks (rows of a map at the end of the run, rows
+        exchanged between steps). Zero when not distributed.
     writes : list of str
         How each checkpoint of this call was written: ``"background"`` (a copy, written
         while the loop went on), ``"synchronous"`` (from the live arrays, the loop held:
@@ -98,6 +104,8 @@ class Report:
     wait_time: float = 0.0
     phase: int = 1
     phases: int = 1
+    bytes_written: int = 0
+    bytes_sent: int = 0
     writes: list[str] = field(default_factory=list)
 
     @property

@@ -163,15 +163,17 @@ def test_exact_sums_have_the_same_bits_on_any_ranks_and_threads(tmp_path):
 
 
 @needs_mpi
-def test_a_loop_that_writes_arrays_is_refused_on_several_ranks(tmp_path):
-    """Each rank would compute other rows of the map; they are not gathered yet, so the
-    job stops with the reason before any checkpoint instead of saving a partial output."""
+def test_a_loop_that_writes_anywhere_is_refused_on_several_ranks(tmp_path):
+    """``out[perm[i]] = v`` may land anywhere: each rank would change other elements, so
+    the job stops with the reason before any checkpoint instead of saving a partial
+    output (map loops, whose iteration ``i`` writes row ``i``, are spread: see
+    ``test_mpi_shapes.py``)."""
     code, _, err = finish(
-        mpi_kernel(2, "features", "--n", "100000", "--checkpoint-dir", str(tmp_path))
+        mpi_kernel(2, "scatter", "--n", "100000", "--checkpoint-dir", str(tmp_path))
     )
     assert code != 0
     assert "BlockingError" in err and "run this kernel on one rank" in err, err
-    assert "features.py" in err
+    assert "scatter.py" in err
     assert not list(tmp_path.glob("*/ckpt-*.json"))
 
 

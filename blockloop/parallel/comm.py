@@ -28,11 +28,14 @@ class SerialComm:
     def allgather(self, values: np.ndarray) -> np.ndarray:
         return values[None]
 
-    def bcast_array(self, values: np.ndarray) -> np.ndarray:
+    def bcast_array(self, values: np.ndarray, root: int = 0) -> np.ndarray:
         return values
 
     def bcast_json(self, obj: object) -> object:
         return obj
+
+    def gather_json(self, obj: object) -> list | None:
+        return [obj]
 
     def barrier(self) -> None:
         pass
@@ -60,8 +63,9 @@ class MPIComm:
         self.comm.Allgather(values, out)  # type: ignore[attr-defined]
         return out
 
-    def bcast_array(self, values: np.ndarray) -> np.ndarray:
-        self.comm.Bcast(values, root=0)  # type: ignore[attr-defined]
+    def bcast_array(self, values: np.ndarray, root: int = 0) -> np.ndarray:
+        """``values`` of rank ``root``, in place on every rank (a contiguous buffer)."""
+        self.comm.Bcast(values, root=root)  # type: ignore[attr-defined]
         return values
 
     def bcast_json(self, obj: object) -> object:
@@ -69,6 +73,20 @@ class MPIComm:
         n = self.bcast_array(np.array([len(data)], dtype=np.int64))[0]
         buf = np.frombuffer(data, np.uint8).copy() if self.rank == 0 else np.empty(n, np.uint8)
         return json.loads(self.bcast_array(buf).tobytes().decode())
+
+    def gather_json(self, obj: object) -> list | None:
+        """Every rank's ``obj`` (JSON-able), in rank order, on rank 0; None elsewhere."""
+        data = np.frombuffer(json.dumps(obj).encode(), np.uint8)
+        sizes = self.allgather(np.array([data.size], np.int64))[:, 0]
+        out = np.empty(int(sizes.sum()), np.uint8) if self.rank == 0 else None
+        self.comm.Gatherv(data, [out, sizes] if out is not None else None, root=0)  # type: ignore[attr-defined]
+        if out is None:
+            return None
+        starts = np.cumsum(sizes) - sizes
+        return [
+            json.loads(out[s : s + n].tobytes().decode())
+            for s, n in zip(starts, sizes, strict=True)
+        ]
 
     def barrier(self) -> None:
         self.comm.Barrier()  # type: ignore[attr-defined]

@@ -20,15 +20,17 @@ import numpy as np
 
 from .._errors import BlockingError
 from ..report import Report
-from ..runtime.checkpointer import Checkpointer, NullCheckpointer
+from ..runtime.checkpointer import Checkpointer
 from ..runtime.coordinator import Coordinator, Resumed
 from ..runtime.kinds import LoopKind
 from ..runtime.reduction import STACK_DEPTH, ReductionKind
+from ..runtime.saved import MapRows
 from ..runtime.stops import Stop
 from ..scheduling.policy import Policy
 from ..storage.manifest import Session
 from ..storage.store import Store
 from .comm import MPIComm
+from .rows import RankCheckpointer, RowLedger, exchange_rows, receive_rows
 
 __all__ = ["MPICoordinator", "plan_segments"]
 
@@ -62,27 +64,30 @@ class MPICoordinator(Coordinator):
         self.rank, self.size = comm.rank, comm.size
         self._agreed = 0
         self._segments: list[tuple[int, int]] = []
+        self.ledger = RowLedger()
         self.report = report
         report.rank, report.ranks = comm.rank, comm.size
 
     def checkpointer(
         self, store: Store, report: Report, clock: Callable[[], float]
     ) -> Checkpointer:
-        """Rank 0 writes; the other ranks never touch the files."""
-        if self.rank == 0:
-            return Checkpointer(store, report, clock)
-        return NullCheckpointer(store, report, clock)
+        """Rank 0 writes the state and commits; every rank writes the map rows it
+        computed (:mod:`blockloop.parallel.rows`)."""
+        return RankCheckpointer(Checkpointer(store, report, clock), self.comm, self.ledger)
 
     def resume(self, checkpointer: Checkpointer, kind: LoopKind) -> Resumed | None:
-        """Rank 0 loads; every rank receives the same position, stacks and history."""
+        """Rank 0 loads; every rank receives the same position, stacks, history and
+        finished map rows."""
         assert isinstance(kind, ReductionKind)
-        if kind.saved and self.size > 1:
+        anywhere = [s for s in kind.saved if not isinstance(s, MapRows)]
+        if anywhere and self.size > 1:
             plan = kind.plan
-            names = ", ".join(f"`{s.name}`" for s in kind.saved)
+            names = ", ".join(f"`{s.name}`" for s in anywhere)
             raise BlockingError(
-                f"the loop writes {names}, and across MPI ranks each rank would compute "
-                "other rows of it; blockloop does not gather them yet: run this kernel on "
-                "one rank",
+                f"the loop writes {names} at places other than its own row (or into an "
+                "array that is not C-contiguous), and across MPI ranks each rank would "
+                "change other elements of it; blockloop spreads map loops whose iteration "
+                "`i` writes row `i`: run this kernel on one rank",
                 plan.source.filename,
                 plan.line,
                 0,
@@ -99,6 +104,7 @@ class MPICoordinator(Coordinator):
         checkpointer.sessions = [Session.from_json(s) for s in shared["sessions"]]
         for a in kind.accs:
             self.comm.bcast_array(a.stack)
+        receive_rows(self.comm, kind, int(shared["done"]))
         if resumed is None and shared["found"]:
             return Resumed(int(shared["done"]))  # a resume, told by rank 0
         return resumed
@@ -126,6 +132,7 @@ class MPICoordinator(Coordinator):
     def advance(self, kind: LoopKind, first: int, count: int) -> None:
         assert isinstance(kind, ReductionKind)
         start, mine = self._segments[self.rank]
+        self.ledger.record(self._segments)
         if mine:
             kind.advance_local(start, mine)
         t0 = time.perf_counter()
@@ -156,6 +163,11 @@ class MPICoordinator(Coordinator):
         self.report.combine_time += time.perf_counter() - t0
         self._agreed = int(out[3])
         return Stop.decode(int(out[0]), int(out[1])), bool(out[2])
+
+    def finish(self, kind: LoopKind, done: int) -> object:
+        """Every rank's map rows to every rank, then the epilogue on each."""
+        exchange_rows(self.comm, self.ledger, kind, self.report)
+        return kind.finish(done)
 
     def committed(self, forced: bool) -> None:
         if forced:

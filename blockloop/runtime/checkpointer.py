@@ -20,11 +20,12 @@ from ..report import Report
 from ..scheduling.policy import Policy
 from ..storage import background
 from ..storage.manifest import PolicyState, RunState, Session
+from ..storage.pieces import PieceSet
 from ..storage.store import Checkpoint, RunPaths, Store, UnwritableError
 from .kinds import LoopKind
 from .writer import Writer
 
-__all__ = ["Checkpointer", "NullCheckpointer"]
+__all__ = ["Checkpointer"]
 
 log = logging.getLogger(__name__)
 SESSIONS_KEPT = 100
@@ -46,6 +47,7 @@ class Checkpointer:
     """
 
     writes = True
+    writes_in_background = True  # interval checkpoints of a loop that allows it
 
     def __init__(self, store: Store, report: Report, clock: Callable[[], float]) -> None:
         self.store = store
@@ -98,9 +100,9 @@ class Checkpointer:
         t0 = self.clock()
         self.drain()
         session = Session(self.started, time.time(), reason)
-        background = not forced and kind.copies(done)
-        arrays, bind = kind.snapshot(done, copy=background)
-        entries, pieces = kind.pieces(done, copy=background)
+        in_background = not forced and self.writes_in_background and kind.copies(done)
+        arrays, bind = kind.snapshot(done, copy=in_background)
+        entries, pieces = self.entries(kind, done, in_background)
         arrays = {**arrays, **entries}
         # the completion of a run that has no directory yet: recorded after the call returns
         later = (
@@ -129,17 +131,20 @@ class Checkpointer:
             pieces=pieces,
         )
 
+        nbytes = sum(a.nbytes for a in arrays.values())
+
         def written(generation: int, seconds: float) -> None:
             if self.store.last_manifest is not None:
                 kind.committed(self.store.last_manifest)
+            self.report.bytes_written += nbytes
             self._written(generation, seconds)
 
         self.report.writes.append(
-            "after the call" if later else "background" if background else "synchronous"
+            "after the call" if later else "background" if in_background else "synchronous"
         )
         if later:  # of copies: the caller may change its arrays once the call returns
             self._record_later({k: np.array(a, copy=True) for k, a in arrays.items()}, state)
-        elif background:
+        elif in_background:
             self.writer.submit(self.store.save, arrays, state, written)
         else:
             try:
@@ -154,6 +159,13 @@ class Checkpointer:
             self.report.blocked_seconds += blocked
         self.report.write_cost = policy.write_cost
         log.debug("%s: checkpoint at %s %d (%s)", kind.plan.name, kind.unit, done, reason)
+
+    def entries(
+        self, kind: LoopKind, done: int, copy: bool
+    ) -> tuple[dict[str, np.ndarray], dict[str, PieceSet]]:
+        """The entries of arrays saved in pieces that this checkpoint writes, and each
+        array's piece set (the loop's own, in one process)."""
+        return kind.pieces(done, copy)
 
     def _record_later(self, arrays: dict, state: RunState) -> None:
         """Write a completion record (not durable) on the background thread once the call
@@ -198,24 +210,3 @@ class Checkpointer:
             )
         else:
             warn(f"{exc}; the run goes on and tries again at the next interval", CheckpointWarning)
-
-
-class NullCheckpointer(Checkpointer):
-    """What ranks that do not write hold: the run's paths, no files, no lock."""
-
-    writes = False
-
-    def __enter__(self) -> NullCheckpointer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def load(self) -> Checkpoint | None:
-        return None
-
-    def commit(self, kind: LoopKind, done: int, policy: Policy, reason: str) -> None:
-        pass
-
-    def drain(self) -> None:
-        pass

@@ -95,5 +95,9 @@ class Coordinator:
         """After a round: the stop every rank acts on, and whether a checkpoint is due."""
         return stop, due
 
+    def finish(self, kind: LoopKind, done: int) -> object:
+        """The loop's result once every unit is done (the epilogue run)."""
+        return kind.finish(done)
+
     def committed(self, forced: bool) -> None:
         """After a checkpoint: a forced one is durable before any rank goes on."""

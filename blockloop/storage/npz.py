@@ -14,6 +14,7 @@ import math
 import os
 import zipfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -21,11 +22,20 @@ import numpy as np
 import xxhash
 
 from .._errors import CheckpointError
+from .durable import durable_write, fsync_dir
 from .fingerprint import array_hash, byte_view
 from .manifest import ArraySpec, Manifest
+from .rundir import RunPaths, load_manifest
 from .zips import StoredZip
 
-__all__ = ["read_arrays", "read_pieces", "write_npz"]
+__all__ = [
+    "Checkpoint",
+    "read_arrays",
+    "read_pieces",
+    "verify_generation",
+    "write_npz",
+    "write_part",
+]
 
 _MAX_HEADER = 16384
 
@@ -186,31 +196,87 @@ def write_npz(
 
 
 def read_pieces(
-    npz_of: Callable[[int], Path], manifest: Manifest, own: dict[str, np.ndarray]
+    npz_of: Callable[[int, int], Path], manifest: Manifest, own: dict[str, np.ndarray]
 ) -> dict[str, list[tuple[int, np.ndarray]]]:
     """Every piece of ``manifest``'s piece sets, read and verified where it is held.
 
     ``own`` holds the arrays of the manifest's own npz (already verified); ``npz_of``
-    names the npz file of another generation.
+    names the npz file of another generation, or of another rank in a generation.
     """
-    wanted: dict[int, dict[str, ArraySpec]] = {}
+    wanted: dict[tuple[int, int], dict[str, ArraySpec]] = {}
     for name, pieces in manifest.state.pieces.items():
         for p in pieces.pieces:
-            if p.generation == manifest.generation:
+            if p.generation == manifest.generation and p.rank == 0:
                 continue  # in this generation's own npz, read and verified above
             spec = ArraySpec(pieces.dtype, (p.length,), p.xxh3)
-            if wanted.setdefault(p.generation, {}).setdefault(p.key, spec) != spec:
+            place = wanted.setdefault((p.generation, p.rank), {})
+            if place.setdefault(p.key, spec) != spec:
                 raise CheckpointError(f"the pieces of {name} disagree about entry {p.key}")
-    entries = {manifest.generation: own}
-    for generation, specs in sorted(wanted.items()):
-        entries[generation] = read_arrays(npz_of(generation), specs)
+    entries = {(manifest.generation, 0): own}
+    for (generation, rank), specs in sorted(wanted.items()):
+        entries[generation, rank] = read_arrays(npz_of(generation, rank), specs)
     out: dict[str, list[tuple[int, np.ndarray]]] = {}
     for name, pieces in manifest.state.pieces.items():
         size = int(np.prod(pieces.shape, dtype=np.int64))
         parts = out[name] = []
         for p in pieces.pieces:
-            entry = entries[p.generation].get(p.key)
+            entry = entries[p.generation, p.rank].get(p.key)
             if entry is None or entry.shape != (p.length,) or p.stop > size:
                 raise CheckpointError(f"a piece of {name} does not fit its entry {p.key}")
             parts.append((p.start, entry[p.offset : p.offset + p.stop - p.start]))
     return out
+
+
+def write_part(path: Path, arrays: dict[str, np.ndarray], who: str) -> dict[str, str]:
+    """Write one rank's part of a generation durably; each entry's xxh3.
+
+    In a run over several MPI ranks, each rank writes the rows it computed to a file of
+    its own (``ckpt-00000g.r0001.npz``); the generation exists once rank 0's manifest,
+    written after every rank's file is durable, refers to them. A file whose manifest
+    never came is deleted with the generations retired after it.
+
+    Raises
+    ------
+    CheckpointError
+        If the file cannot be written.
+    """
+    digests: dict[str, str] = {}
+    try:
+        durable_write(path, lambda f: digests.update(write_npz(f, arrays)), "npz")
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise CheckpointError(
+            f"{who} cannot write its part of the checkpoint, {path}: {exc.strerror or exc}; "
+            "the previous checkpoint is intact"
+        ) from None
+    return digests
+
+
+@dataclass
+class Checkpoint:
+    """One verified generation: its manifest and its arrays."""
+
+    generation: int
+    manifest: Manifest
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    pieces: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
+    """Arrays saved in pieces: ``(first flat element, values)`` for each piece."""
+
+
+def verify_generation(
+    paths: RunPaths, generation: int, manifest: Manifest | None = None
+) -> Checkpoint:
+    """Read one generation and verify every checksum; raise :class:`CheckpointError` if bad."""
+    if manifest is None:
+        manifest = load_manifest(paths.manifest(generation))
+    npz = paths.npz(generation)
+    try:
+        size = npz.stat().st_size
+    except OSError:
+        raise CheckpointError(f"{npz.name} is missing") from None
+    if size != manifest.npz_size:
+        raise CheckpointError(
+            f"{npz.name} is {size} bytes, the manifest says {manifest.npz_size} (truncated?)"
+        )
+    arrays = read_arrays(npz, manifest.arrays)
+    return Checkpoint(generation, manifest, arrays, read_pieces(paths.npz, manifest, arrays))

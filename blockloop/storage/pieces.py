@@ -29,6 +29,9 @@ class Piece:
 
     ``generation`` 0 and an empty ``xxh3`` mean "the generation being written"; the
     store fills them in when it commits. ``length`` and ``xxh3`` describe the whole entry.
+    ``rank`` is the MPI rank whose file of the generation holds the entry: in a run over
+    several ranks, each rank writes the rows it computed to a file of its own (0: the
+    generation's own npz, the only file of a single-process run).
     """
 
     start: int
@@ -38,15 +41,16 @@ class Piece:
     offset: int
     length: int
     xxh3: str = ""
+    rank: int = 0
 
     def __post_init__(self) -> None:
-        if not (0 <= self.start <= self.stop and 0 <= self.offset):
+        if not (0 <= self.start <= self.stop and 0 <= self.offset and 0 <= self.rank):
             raise ValueError(f"piece {self.start}..{self.stop} at {self.offset} is malformed")
         if self.offset + self.stop - self.start > self.length:
             raise ValueError(f"piece {self.start}..{self.stop} overruns its entry")
 
     def to_json(self) -> list:
-        return [
+        fields = [
             self.start,
             self.stop,
             self.generation,
@@ -55,20 +59,22 @@ class Piece:
             self.length,
             self.xxh3,
         ]
+        return [*fields, self.rank] if self.rank else fields  # 7 fields, as format 1 wrote
 
     @classmethod
     def from_json(cls, value: Any) -> Piece:
-        if not isinstance(value, list) or len(value) != 7:
-            raise ValueError("a piece is a list of 7 fields")
-        start, stop, generation, key, offset, length, digest = value
+        if not isinstance(value, list) or len(value) not in (7, 8):
+            raise ValueError("a piece is a list of 7 or 8 fields")
+        start, stop, generation, key, offset, length, digest, *more = value
+        rank = more[0] if more else 0
         if not all(
             isinstance(v, int) and not isinstance(v, bool)
-            for v in (start, stop, generation, offset, length)
+            for v in (start, stop, generation, offset, length, rank)
         ):
             raise ValueError("a piece's bounds are not integers")
         if not isinstance(key, str) or not isinstance(digest, str):
             raise ValueError("a piece's entry and checksum are not strings")
-        return cls(start, stop, generation, key, offset, length, digest)
+        return cls(start, stop, generation, key, offset, length, digest, rank)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ __all__ = [
     "seal",
 ]
 
-_FILE = re.compile(r"^ckpt-(\d{6,})\.(json|npz)$")
+_FILE = re.compile(r"^ckpt-(\d{6,})(\.r\d{4,})?\.(json|npz)$")
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,23 @@ class RunPaths:
     def lock(self) -> Path:
         return self.run_dir / "lock"
 
-    def npz(self, generation: int) -> Path:
+    def npz(self, generation: int, rank: int = 0) -> Path:
+        """The generation's npz; of rank ``rank`` > 0, the rows that rank computed in a run
+        over several MPI ranks (``ckpt-00000g.r0001.npz``)."""
+        if rank:
+            return self.run_dir / f"ckpt-{generation:06d}.r{rank:04d}.npz"
         return self.run_dir / f"ckpt-{generation:06d}.npz"
+
+    def rank_files(self, generation: int) -> list[Path]:
+        """The npz files of ranks other than 0 that ``generation`` has."""
+        if not self.run_dir.is_dir():
+            return []
+        prefix = f"ckpt-{generation:06d}.r"
+        return sorted(
+            self.run_dir / entry
+            for entry in os.listdir(self.run_dir)
+            if entry.startswith(prefix) and (m := _FILE.match(entry)) and m.group(2)
+        )
 
     def manifest(self, generation: int) -> Path:
         return self.run_dir / f"ckpt-{generation:06d}.json"
@@ -67,7 +82,7 @@ class RunPaths:
         if not self.run_dir.is_dir():
             return []
         names = (_FILE.match(entry) for entry in os.listdir(self.run_dir))
-        return sorted({int(m.group(1)) for m in names if m and m.group(2) in extensions})
+        return sorted({int(m.group(1)) for m in names if m and m.group(3) in extensions})
 
 
 def _canonical(obj: dict) -> bytes:

@@ -6,6 +6,10 @@ A run directory holds numbered generations. Generation ``g`` is two files::
     ckpt-00000g.json   the manifest: identity, progress, per-array xxh3 checksums, and a
                        checksum of the manifest itself
 
+In a run over several MPI ranks, each rank other than 0 also writes
+``ckpt-00000g.r0001.npz`` (rank 1, ...): the map rows it computed, to which the manifest's
+pieces refer by rank (:meth:`Store.save_part`).
+
 The manifest is the commit record: it is written only after the npz is durable, so a
 generation exists only when both files are complete. A commit is temp file -> flush ->
 fsync -> ``os.replace`` -> fsync of the directory, for each file. Loading takes the newest
@@ -21,7 +25,7 @@ import os
 import stat
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,7 +36,7 @@ from . import background
 from .durable import durable_write, fsync_dir
 from .faults import fault
 from .manifest import FORMAT, ArraySpec, Identity, Manifest, RunState
-from .npz import read_arrays, read_pieces, write_npz
+from .npz import Checkpoint, verify_generation, write_npz, write_part
 from .pieces import referenced_generations
 from .rundir import (
     RunPaths,
@@ -57,36 +61,6 @@ __all__ = [
     "verify_generation",
     "write_npz",
 ]
-
-
-@dataclass
-class Checkpoint:
-    """One verified generation: its manifest and its arrays."""
-
-    generation: int
-    manifest: Manifest
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    pieces: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
-    """Arrays saved in pieces: ``(first flat element, values)`` for each piece."""
-
-
-def verify_generation(
-    paths: RunPaths, generation: int, manifest: Manifest | None = None
-) -> Checkpoint:
-    """Read one generation and verify every checksum; raise :class:`CheckpointError` if bad."""
-    if manifest is None:
-        manifest = load_manifest(paths.manifest(generation))
-    npz = paths.npz(generation)
-    try:
-        size = npz.stat().st_size
-    except OSError:
-        raise CheckpointError(f"{npz.name} is missing") from None
-    if size != manifest.npz_size:
-        raise CheckpointError(
-            f"{npz.name} is {size} bytes, the manifest says {manifest.npz_size} (truncated?)"
-        )
-    arrays = read_arrays(npz, manifest.arrays)
-    return Checkpoint(generation, manifest, arrays, read_pieces(paths.npz, manifest, arrays))
 
 
 class Store:
@@ -365,6 +339,11 @@ class Store:
         self._retire(generation)
         return generation, seconds
 
+    def save_part(self, generation: int, rank: int, arrays: dict) -> dict[str, str]:
+        """Rank ``rank``'s entries of ``generation``, before rank 0 commits it (see
+        :func:`~blockloop.storage.npz.write_part`); each entry's xxh3."""
+        return write_part(self.paths.npz(generation, rank), arrays, f"rank {rank}")
+
     def _retire(self, newest: int) -> None:
         """Delete generations older than the newest ``keep`` (never ones found damaged);
         an npz file that a kept generation still reads pieces from stays."""
@@ -387,7 +366,7 @@ class Store:
                 continue
             doomed = [self.paths.manifest(number)]
             if number not in referenced:
-                doomed.append(self.paths.npz(number))
+                doomed += [self.paths.npz(number), *self.paths.rank_files(number)]
             for path in doomed:
                 try:
                     path.unlink()

@@ -1,0 +1,172 @@
+"""Map loops across real MPI ranks (``mpiexec -n 1..4``): every rank returns a single
+process's bits, each rank checkpoints the rows it computed, and a job stopped on N ranks
+resumes on M.
+
+The kernels are in ``tests/mpi_shapes.py``; every rank prints what it returned.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from blockloop.storage.store import read_manifest
+from tests.conftest import ROOT, child_env, spawn
+from tests.test_mpi import MPIEXEC, needs_mpi, ranks_of
+
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
+
+SIZES = {"distances": 20_000, "standardise": 40_000, "smoothed": 2_000_000}
+
+
+def job(ranks: int, shape: str, root: Path, *extra: str, **env: str) -> subprocess.Popen:
+    """``mpiexec -n RANKS python -m tests.mpi_shapes SHAPE N ROOT`` (one numba thread per
+    rank); ``ranks == 0`` runs one process without a launcher."""
+    cmd = [sys.executable, "-m", "tests.mpi_shapes", shape, str(SIZES[shape]), str(root), *extra]
+    if ranks > 0:
+        cmd = [MPIEXEC, "-n", str(ranks), *cmd]
+    return spawn(
+        cmd,
+        cwd=ROOT,
+        env=child_env(NUMBA_NUM_THREADS="1", **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def outputs(proc: subprocess.Popen, root: Path) -> tuple[int, list[dict], str]:
+    """The job's exit code, each rank's object (in rank order) and stderr."""
+    _, err = proc.communicate(timeout=600)
+    found = sorted(root.glob("out-*.json"), key=lambda p: int(p.stem[4:]))
+    per_rank = [json.loads(p.read_text()) for p in found]
+    for p in found:
+        p.unlink()
+    return proc.returncode, per_rank, err
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory) -> dict[str, dict]:
+    """Each shape's bits from one process (no launcher), and from plain numba."""
+    root = tmp_path_factory.mktemp("single")
+    out = {}
+    for shape in SIZES:
+        code, (blocked,), err = outputs(job(0, shape, root), root)
+        assert code == 0, err
+        code, (plain,), err = outputs(job(0, shape, root, "--plain"), root)
+        assert code == 0, err
+        out[shape] = {"blocked": blocked, "plain": plain}
+    return out
+
+
+def run_dirs(root: Path, shape: str) -> list[Path]:
+    """The run directories of ``shape`` (not the ``.continues`` records beside them)."""
+    return [p for p in root.glob(f"{shape}-*") if p.is_dir()]
+
+
+def rows_by_rank(run_dir: Path) -> dict[int, list[tuple[int, int]]]:
+    """The newest manifest's map pieces: the flat ranges each rank's file holds."""
+    manifest = read_manifest(sorted(run_dir.glob("ckpt-*.json"))[-1])
+    found: dict[int, list[tuple[int, int]]] = {}
+    for pieces in manifest["pieces"].values():
+        for piece in pieces["pieces"]:
+            rank = piece[7] if len(piece) == 8 else 0
+            found.setdefault(rank, []).append((piece[0], piece[1]))
+    return found
+
+
+@needs_mpi
+@pytest.mark.parametrize("ranks", [1, 2, 3, 4])
+@pytest.mark.parametrize("shape", list(SIZES))
+def test_every_rank_returns_a_single_process_bits(shape, ranks, single, tmp_path):
+    code, per_rank, err = outputs(job(ranks, shape, tmp_path, BLOCKLOOP_INTERVAL="0.02"), tmp_path)
+    assert code == 0, err
+    assert [d["rank"] for d in per_rank] == list(range(ranks))
+    reference = single[shape]["blocked"]
+    for d in per_rank:
+        assert d["hash"] == reference["hash"], (d["rank"], err)
+        assert d["inputs"] == reference["inputs"]  # an argument mapped in place, too
+        assert d["report"]["ranks"] == ranks and d["report"]["complete"]
+    if shape != "smoothed":  # a map alone: plain numba's bits as well
+        assert reference["hash"] == single[shape]["plain"]["hash"]
+        assert reference["inputs"] == single[shape]["plain"]["inputs"]
+    if ranks > 1:
+        (run_dir,) = run_dirs(tmp_path, shape)
+        _each_rank_wrote_its_own_rows(run_dir, per_rank)
+
+
+def _each_rank_wrote_its_own_rows(run_dir: Path, per_rank: list[dict]) -> None:
+    """The pieces cover the output once, every rank's file holds a share of it, and the
+    rows each rank's file holds are the bytes it says it wrote (rank 0 also its stacks)."""
+    found = rows_by_rank(run_dir)
+    ranges = sorted(r for rs in found.values() for r in rs)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))  # no overlap
+    total = ranges[-1][1] - ranges[0][0]
+    ranks = len(per_rank)
+    assert sorted(found) == list(range(ranks)), found.keys()
+    for rank, rs in found.items():
+        share = sum(b - a for a, b in rs) / total
+        assert share > 0.5 / ranks, (rank, share)  # each rank wrote its share, none all
+    assert not list(run_dir.glob("*.tmp-*"))
+    # the ranks' files of retired generations are gone unless a kept manifest reads them
+    manifests = sorted(run_dir.glob("ckpt-*.json"))
+    kept = {int(m.name[5:11]) for m in manifests}
+    for m in manifests:
+        kept |= {p[2] for ps in read_manifest(m)["pieces"].values() for p in ps["pieces"]}
+    assert {int(f.name[5:11]) for f in run_dir.glob("ckpt-*.r*.npz")} <= kept
+
+
+def stopped_rank0(marker: str, ranks: int, proc: subprocess.Popen) -> dict[int, int]:
+    """The job's ranks (rank -> pid), once rank 0 has stopped itself (SIGSTOP) at its
+    fault point; fails if the job ends first."""
+    while proc.poll() is None:
+        pids = ranks_of(marker)
+        if len(pids) == ranks:
+            stat = Path(f"/proc/{pids[0]}/stat").read_text()
+            if stat.rpartition(")")[2].split()[0] == "T":
+                return pids
+        time.sleep(0.02)  # a state to poll: a grandchild's stop cannot be waited for
+    raise AssertionError(f"the job ended before rank 0 stopped: {proc.communicate()}")
+
+
+@needs_mpi
+@pytest.mark.parametrize(("first", "then"), [(2, 3), (3, 1)])
+@pytest.mark.parametrize("shape", ["distances", "standardise"])
+def test_stopped_on_some_ranks_resumes_on_others(shape, first, then, single, tmp_path):
+    """SIGTERM to the last rank while rank 0 is stopped in its second checkpoint (the
+    other ranks wait for it): every rank stops after one more, exit 85; the next launch,
+    on another number of ranks, gives the bits."""
+    marker, root = uuid.uuid4().hex, tmp_path / "run"
+    proc = job(
+        first,
+        shape,
+        root,
+        BLOCKLOOP_INTERVAL="0.02",
+        BLOCKLOOP_FAULT="stop:dir-synced@2",
+        BLOCKLOOP_TEST_JOB=marker,
+    )
+    pids = stopped_rank0(marker, first, proc)
+    os.kill(pids[first - 1], signal.SIGTERM)
+    os.kill(pids[0], signal.SIGCONT)
+    code, per_rank, err = outputs(proc, root)
+    assert code == 85, err
+    assert {d.get("exit") for d in per_rank} == {85}
+    (run_dir,) = run_dirs(root, shape)
+    manifest = read_manifest(sorted(run_dir.glob("ckpt-*.json"))[-1])
+    assert manifest["reason"] == "signal SIGTERM"
+    assert 0 < manifest["next_tile"] < manifest["tiles_total"]
+    code, per_rank, err = outputs(job(then, shape, root), root)
+    assert code == 0, err
+    for d in per_rank:
+        assert d["report"]["resumed_from"] == manifest["next_tile"]
+        assert d["hash"] == single[shape]["blocked"]["hash"]
+        assert d["inputs"] == single[shape]["blocked"]["inputs"]
