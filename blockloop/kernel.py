@@ -45,6 +45,7 @@ from .storage.manifest import Identity
 from .storage.rundir import RunPaths, recorded_content
 from .storage.store import Store
 from .transform import (
+    LoopPlan,
     ReductionLoop,
     SequentialLoop,
     read_source,
@@ -268,15 +269,7 @@ class CheckpointedKernel:
         self.last_report = report
         coordinator = Coordinator()
         if comm.size > 1:
-            if not isinstance(self.plan, ReductionLoop):
-                what = "a kernel of several loops" if len(self.phases) > 1 else "a sequential loop"
-                raise ValueError(
-                    f"{self.plan.name}: {what} cannot be spread over {comm.size} MPI "
-                    "ranks; run it with one rank (prange reductions are distributed)"
-                )
-            from .parallel.mpi import MPICoordinator
-
-            coordinator = MPICoordinator(comm, report)  # type: ignore[arg-type]
+            coordinator = _spread_over(comm, self.plan, len(self.phases), report)
         try:
             with watch:
                 result = self._dispatch(values, coordinator, settings, identity, report, paths)
@@ -366,3 +359,20 @@ def _want_progress(option: bool | None) -> bool:
     from .runtime.progress import want_progress
 
     return want_progress(option)
+
+
+def _spread_over(comm: object, plan: LoopPlan, phases: int, report: Report) -> Coordinator:
+    """The coordinator of a run over several MPI ranks: tiles of a reduction or map loop
+    in segments, the rows of each step of a sequential loop."""
+    if phases > 1:
+        raise ValueError(
+            f"{plan.name}: a kernel of several loops cannot be spread over MPI ranks yet; "
+            "run it with one rank (a single prange loop, or a time loop, is distributed)"
+        )
+    if isinstance(plan, ReductionLoop):
+        from .parallel.mpi import MPICoordinator
+
+        return MPICoordinator(comm, report)  # type: ignore[arg-type]
+    from .parallel.steps import SplitCoordinator
+
+    return SplitCoordinator(comm, report)  # type: ignore[arg-type]

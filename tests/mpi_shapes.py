@@ -82,6 +82,78 @@ def smoothed(a, window):
     return out, total
 
 
+# the shape of a landlab / pysheds diffusion sweep: a 5-point stencil with a source term,
+# two buffers swapped every step
+@checkpointed_loop
+@njit(parallel=True, cache=True)
+def diffuse(u, source, steps, k):
+    v = u.copy()
+    for _ in range(steps):
+        for i in prange(1, u.shape[0] - 1):
+            for j in range(1, u.shape[1] - 1):
+                lap = u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1] - 4.0 * u[i, j]
+                v[i, j] = u[i, j] + k * lap + source[i, j]
+        u, v = v, u
+    return u
+
+
+# the shape of a per-cell relaxation in place into the argument (quantecon's value
+# iteration per state, without the max): every step reads only its own row
+@checkpointed_loop
+@njit(parallel=True, cache=True)
+def relax(x, target, steps, rate):
+    for _ in range(steps):
+        for i in prange(x.shape[0]):
+            for j in range(x.shape[1]):
+                x[i, j] += rate * (target[i, j] - x[i, j]) * np.cos(x[i, j])
+    return x.sum()
+
+
+# a step that reads rows far from its own (a reflection): no halo bounds the reads
+@checkpointed_loop
+@njit(parallel=True, cache=True)
+def mirror(u, steps):
+    v = np.empty_like(u)
+    n = u.shape[0]
+    for _ in range(steps):
+        for i in prange(n):
+            v[i] = 0.5 * (u[i] + u[n - 1 - i]) + 0.25 * np.sin(u[i])
+        u, v = v, u
+    return u
+
+
+# a convergence loop on simulated time (the shape of an explicit solver run to `t_end`):
+# every rank tests the same number, so all stop at the same step
+@checkpointed_loop
+@njit(parallel=True, cache=True)
+def until(u, t_end, dt):
+    v = u.copy()
+    t = 0.0
+    it = 0
+    while t < t_end:
+        for i in prange(1, u.shape[0] - 1):
+            v[i] = u[i] + dt * (u[i - 1] - 2.0 * u[i] + u[i + 1])
+        u, v = v, u
+        t += dt
+        it += 1
+    return u, it
+
+
+# a residual reduced in every step (the shape of a Jacobi sweep with its error)
+@checkpointed_loop
+@njit(parallel=True, cache=True)
+def residual(u, steps):
+    v = u.copy()
+    err = 0.0
+    for _ in range(steps):
+        err = 0.0
+        for i in prange(1, u.shape[0] - 1):
+            v[i] = 0.5 * (u[i - 1] + u[i + 1])
+            err += abs(v[i] - u[i])
+        u, v = v, u
+    return u, err
+
+
 def make(shape: str, n: int) -> tuple:
     """The arguments of ``shape`` for size ``n`` (the same on every rank)."""
     rng = np.random.default_rng(7)
@@ -91,10 +163,29 @@ def make(shape: str, n: int) -> tuple:
         return (rng.standard_normal((n, 64)) * 3.0 + 1.0, 1e-12, 40)
     if shape == "smoothed":
         return (rng.standard_normal(n), 37)
+    if shape == "diffuse":
+        return (rng.random((n, 192)), rng.random((n, 192)) * 1e-3, 150, 0.2)
+    if shape == "relax":
+        return (rng.random((n, 128)), rng.random((n, 128)), 120, 0.05)
+    if shape == "mirror":
+        return (rng.random(n), 200)
+    if shape == "until":
+        return (rng.random(n), 1.0, 0.001)
+    if shape == "residual":
+        return (rng.random(n), 50)
     raise SystemExit(f"unknown shape {shape}")
 
 
-KERNELS = {"distances": distances, "standardise": standardise, "smoothed": smoothed}
+KERNELS = {
+    "distances": distances,
+    "standardise": standardise,
+    "smoothed": smoothed,
+    "diffuse": diffuse,
+    "relax": relax,
+    "mirror": mirror,
+    "until": until,
+    "residual": residual,
+}
 
 
 def main(argv: list[str]) -> int:

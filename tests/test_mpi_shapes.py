@@ -1,6 +1,6 @@
-"""Map loops across real MPI ranks (``mpiexec -n 1..4``): every rank returns a single
-process's bits, each rank checkpoints the rows it computed, and a job stopped on N ranks
-resumes on M.
+"""Map loops and time loops across real MPI ranks (``mpiexec -n 1..4``): every rank returns
+a single process's bits, each rank checkpoints the rows it computed, a stencil sends only
+its halo rows, and a job stopped on N ranks resumes on M.
 
 The kernels are in ``tests/mpi_shapes.py``; every rank prints what it returned.
 """
@@ -25,7 +25,9 @@ from tests.test_mpi import MPIEXEC, needs_mpi, ranks_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
-SIZES = {"distances": 20_000, "standardise": 40_000, "smoothed": 2_000_000}
+MAPS = {"distances": 20_000, "standardise": 40_000, "smoothed": 2_000_000}
+STEPS = {"diffuse": 2400, "relax": 600, "mirror": 20_000, "until": 200_000}
+SIZES = {**MAPS, **STEPS, "residual": 1000}
 
 
 def job(ranks: int, shape: str, root: Path, *extra: str, **env: str) -> subprocess.Popen:
@@ -59,7 +61,7 @@ def single(tmp_path_factory) -> dict[str, dict]:
     """Each shape's bits from one process (no launcher), and from plain numba."""
     root = tmp_path_factory.mktemp("single")
     out = {}
-    for shape in SIZES:
+    for shape in [*MAPS, *STEPS]:
         code, (blocked,), err = outputs(job(0, shape, root), root)
         assert code == 0, err
         code, (plain,), err = outputs(job(0, shape, root, "--plain"), root)
@@ -86,7 +88,7 @@ def rows_by_rank(run_dir: Path) -> dict[int, list[tuple[int, int]]]:
 
 @needs_mpi
 @pytest.mark.parametrize("ranks", [1, 2, 3, 4])
-@pytest.mark.parametrize("shape", list(SIZES))
+@pytest.mark.parametrize("shape", [*MAPS, *STEPS])
 def test_every_rank_returns_a_single_process_bits(shape, ranks, single, tmp_path):
     code, per_rank, err = outputs(job(ranks, shape, tmp_path, BLOCKLOOP_INTERVAL="0.02"), tmp_path)
     assert code == 0, err
@@ -96,10 +98,10 @@ def test_every_rank_returns_a_single_process_bits(shape, ranks, single, tmp_path
         assert d["hash"] == reference["hash"], (d["rank"], err)
         assert d["inputs"] == reference["inputs"]  # an argument mapped in place, too
         assert d["report"]["ranks"] == ranks and d["report"]["complete"]
-    if shape != "smoothed":  # a map alone: plain numba's bits as well
+    if shape != "smoothed":  # no reduction: plain numba's bits as well
         assert reference["hash"] == single[shape]["plain"]["hash"]
         assert reference["inputs"] == single[shape]["plain"]["inputs"]
-    if ranks > 1:
+    if ranks > 1 and shape in MAPS:
         (run_dir,) = run_dirs(tmp_path, shape)
         _each_rank_wrote_its_own_rows(run_dir, per_rank)
 
@@ -139,8 +141,32 @@ def stopped_rank0(marker: str, ranks: int, proc: subprocess.Popen) -> dict[int, 
 
 
 @needs_mpi
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_a_stencil_sends_only_its_halo_rows(ranks, tmp_path):
+    """``diffuse`` reads ``u[i - 1, j]`` and ``u[i + 1, j]``: after each step rank 0 sends
+    one row to rank 1 and nothing else; at the end, its block of both buffers to each
+    other rank. Counted in bytes, against the state it would send whole."""
+    n, width, steps = STEPS["diffuse"], 192, 150
+    code, per_rank, err = outputs(job(ranks, "diffuse", tmp_path), tmp_path)
+    assert code == 0, err
+    row = width * 8
+    block = (n // ranks) * row
+    assert per_rank[0]["report"]["bytes_sent"] == steps * row + 2 * block * (ranks - 1)
+    assert steps * row < 0.01 * steps * n * row  # the halo, not the state, every step
+
+
+@needs_mpi
+def test_a_step_with_a_reduction_is_refused_on_several_ranks(tmp_path):
+    code, per_rank, err = outputs(job(2, "residual", tmp_path), tmp_path)
+    assert code != 0 and not per_rank
+    assert "a prange reduction inside each step; run it on one rank" in err, err
+    assert "mpi_shapes.py" in err
+    assert not list(tmp_path.glob("*/ckpt-*.json"))
+
+
+@needs_mpi
 @pytest.mark.parametrize(("first", "then"), [(2, 3), (3, 1)])
-@pytest.mark.parametrize("shape", ["distances", "standardise"])
+@pytest.mark.parametrize("shape", ["distances", "standardise", "diffuse", "until"])
 def test_stopped_on_some_ranks_resumes_on_others(shape, first, then, single, tmp_path):
     """SIGTERM to the last rank while rank 0 is stopped in its second checkpoint (the
     other ranks wait for it): every rank stops after one more, exit 85; the next launch,
@@ -163,10 +189,11 @@ def test_stopped_on_some_ranks_resumes_on_others(shape, first, then, single, tmp
     (run_dir,) = run_dirs(root, shape)
     manifest = read_manifest(sorted(run_dir.glob("ckpt-*.json"))[-1])
     assert manifest["reason"] == "signal SIGTERM"
-    assert 0 < manifest["next_tile"] < manifest["tiles_total"]
+    done = manifest.get("next_tile", manifest.get("next_step"))
+    assert 0 < done < manifest.get("tiles_total", manifest.get("steps_total", 1 << 62))
     code, per_rank, err = outputs(job(then, shape, root), root)
     assert code == 0, err
     for d in per_rank:
-        assert d["report"]["resumed_from"] == manifest["next_tile"]
+        assert d["report"]["resumed_from"] == done
         assert d["hash"] == single[shape]["blocked"]["hash"]
         assert d["inputs"] == single[shape]["blocked"]["inputs"]

@@ -88,6 +88,20 @@ class MPIComm:
             for s, n in zip(starts, sizes, strict=True)
         ]
 
+    def shift(
+        self, send: np.ndarray, dest: int | None, recv: np.ndarray | None, source: int | None
+    ) -> None:
+        """Send ``send`` to ``dest`` while receiving ``recv`` from ``source`` (None: no
+        such neighbour); contiguous buffers."""
+        null = self._mpi.PROC_NULL
+        empty = np.empty(0, np.uint8)
+        self.comm.Sendrecv(  # type: ignore[attr-defined]
+            send if dest is not None else empty,
+            dest=null if dest is None else dest,
+            recvbuf=recv if recv is not None and source is not None else empty,
+            source=null if source is None else source,
+        )
+
     def barrier(self) -> None:
         self.comm.Barrier()  # type: ignore[attr-defined]
 

@@ -29,6 +29,7 @@ from ..runtime.checkpointer import Checkpointer
 from ..runtime.kinds import LoopKind
 from ..runtime.reduction import ReductionKind
 from ..runtime.saved import MapRows
+from ..runtime.sequential import SequentialKind
 from ..scheduling.policy import Policy
 from ..storage.pieces import Piece, PieceSet
 from .comm import MPIComm
@@ -41,6 +42,28 @@ def map_rows(kind: LoopKind) -> list[MapRows]:
     if not isinstance(kind, ReductionKind):
         return []
     return [s for s in kind.saved if isinstance(s, MapRows)]
+
+
+def _spread(kind: LoopKind) -> bool:
+    """Whether each rank writes a part of ``kind``'s checkpoints."""
+    return bool(map_rows(kind)) or (isinstance(kind, SequentialKind) and bool(kind.split))
+
+
+def _own_blocks(kind: SequentialKind) -> tuple[dict[str, np.ndarray], dict[str, list[Piece]]]:
+    """This rank's block of rows of each buffer split by rows (every checkpoint holds the
+    whole state of a sequential loop)."""
+    lo, hi = kind.rows
+    entries: dict[str, np.ndarray] = {}
+    new: dict[str, list[Piece]] = {}
+    for j in sorted(kind.split):
+        buf = kind.buffers[j]
+        row = buf.size // buf.shape[0] if buf.shape[0] else 0
+        key, start, stop = f"rows_{j}", lo * row, hi * row
+        new[f"buf_{j}"] = []
+        if stop > start:
+            entries[key] = buf.reshape(-1)[start:stop]
+            new[f"buf_{j}"].append(Piece(start, stop, 0, key, 0, stop - start))
+    return entries, new
 
 
 class RowLedger:
@@ -114,6 +137,7 @@ class RankCheckpointer(Checkpointer):
     writes the map rows it computed."""
 
     writes_in_background = False  # a commit is a collective: every rank knows its outcome at once
+    every_rank_loads = False  # a resume: rank 0 reads and tells (maps), or every rank reads
 
     def __init__(self, checkpointer: Checkpointer, comm: MPIComm, ledger: RowLedger) -> None:
         super().__init__(checkpointer.store, checkpointer.report, checkpointer.clock)
@@ -131,15 +155,14 @@ class RankCheckpointer(Checkpointer):
             super().__exit__(*exc)
 
     def load(self):  # type: ignore[no-untyped-def]
-        return super().load() if self.rank == 0 else None
+        return super().load() if self.rank == 0 or self.every_rank_loads else None
 
     def commit(self, kind: LoopKind, done: int, policy: Policy, reason: str) -> None:
         """Every rank's rows, then rank 0's manifest; all ranks learn the outcome."""
-        if not map_rows(kind):  # a reduction alone: rank 0 holds the whole state
+        if not _spread(kind):  # a reduction alone: rank 0 holds the whole state
             if self.rank == 0:
                 super().commit(kind, done, policy, reason)
             return
-        assert isinstance(kind, ReductionKind)
         opened = self._open()
         error, generation = opened.get("error"), int(opened["generation"])
         entries: dict[str, np.ndarray] = {}
@@ -187,10 +210,11 @@ class RankCheckpointer(Checkpointer):
                 opened["error"] = str(exc)
         return dict(self.comm.bcast_json(opened))  # type: ignore[call-overload]
 
-    def _own_rows(
-        self, kind: ReductionKind
-    ) -> tuple[dict[str, np.ndarray], dict[str, list[Piece]]]:
+    def _own_rows(self, kind: LoopKind) -> tuple[dict[str, np.ndarray], dict[str, list[Piece]]]:
         """This rank's rows since the last checkpoint: one entry per array, and its pieces."""
+        if isinstance(kind, SequentialKind):
+            return _own_blocks(kind)
+        assert isinstance(kind, ReductionKind)
         tiles = self.ledger.owned(self.rank, self.ledger.pending)
         entries: dict[str, np.ndarray] = {}
         new: dict[str, list[Piece]] = {}
@@ -214,7 +238,7 @@ class RankCheckpointer(Checkpointer):
 
     def _commit_all(
         self,
-        kind: ReductionKind,
+        kind: LoopKind,
         done: int,
         policy: Policy,
         reason: str,
@@ -230,10 +254,10 @@ class RankCheckpointer(Checkpointer):
                 self._failed(exc, reason)
             return {"error": errors[0]}
         self._entries = entries
-        self._new = {t.name: [] for t in map_rows(kind)}
+        self._new = {}
         for part in parts:
             for name, pieces in part["pieces"].items():
-                self._new[name] += [Piece.from_json(p) for p in pieces]
+                self._new.setdefault(name, []).extend(Piece.from_json(p) for p in pieces)
         try:
             super().commit(kind, done, policy, reason)
         except CheckpointError as exc:
@@ -250,8 +274,15 @@ class RankCheckpointer(Checkpointer):
     ) -> tuple[dict[str, np.ndarray], dict[str, PieceSet]]:
         """Rank 0's rows, and piece sets that add every rank's new rows to the old ones."""
         sets = {}
-        for tracker in map_rows(kind):
-            pieces = sorted([*tracker.pieces, *self._new[tracker.name]], key=lambda p: p.start)
+        if isinstance(kind, SequentialKind):  # the whole state, every rank its rows
+            for j in sorted(kind.split):
+                buf, pieces = kind.buffers[j], self._new.get(f"buf_{j}", [])
+                ordered = tuple(sorted(pieces, key=lambda p: p.start))
+                sets[f"buf_{j}"] = PieceSet(buf.dtype.str, buf.shape, ordered)
+            return self._entries, sets
+        for tracker in map_rows(kind):  # the new rows beside those saved before
+            new = self._new.get(tracker.name, [])
+            pieces = sorted([*tracker.pieces, *new], key=lambda p: p.start)
             array = tracker.array
             sets[tracker.name] = PieceSet(array.dtype.str, array.shape, tuple(pieces))
         return self._entries, sets

@@ -69,6 +69,8 @@ class SequentialKind(LoopKind):
                     plan.bindings.get(name, plan.line),
                     0,
                 )
+        self.split: set[int] = set()  # buffers whose rows each MPI rank saves for itself
+        self.rows: tuple[int, int] = (0, 0)  # this rank's block of those rows
         self._snap: dict[str, np.ndarray] = {}
         self._prefault: threading.Thread | None = None
         self._types: dict[str, Any] = {}
@@ -87,6 +89,17 @@ class SequentialKind(LoopKind):
             self.stopped = True
             self.total = done
         for j, buf in enumerate(self.buffers):
+            parts = ckpt.pieces.get(f"buf_{j}")  # saved by blocks of rows, one per MPI rank
+            if parts is not None:
+                pieces = ckpt.manifest.state.pieces[f"buf_{j}"]
+                if tuple(pieces.shape) != buf.shape or pieces.dtype != buf.dtype.str:
+                    raise CheckpointError(f"buffer {j} does not match the run")
+                if sum(values.size for _, values in parts) != buf.size:
+                    raise CheckpointError(f"the rows saved of buffer {j} do not cover it")
+                flat = buf.reshape(-1)
+                for start, values in parts:
+                    flat[start : start + values.size] = values
+                continue
             saved = arrays.get(f"buf_{j}")
             if saved is None or saved.shape != buf.shape or saved.dtype != buf.dtype:
                 raise CheckpointError(f"buffer {j} does not match the run")
@@ -126,9 +139,17 @@ class SequentialKind(LoopKind):
             self._snap[f"buf_{j}"] = snap
 
     def advance(self, first: int, count: int) -> None:
-        values = {**self.carry, **self.state, "_bl_range": self.bounds}
+        self._steps("_bl_steps", first, count)
+
+    def advance_rows(self, first: int, lo: int, hi: int) -> None:
+        """Step ``first``, computing the rows ``lo .. hi`` of its prange loops only (an MPI
+        rank's block; see :mod:`blockloop.transform.split`)."""
+        self._steps("_bl_split", first, 1, _bl_lo=lo, _bl_hi=hi)
+
+    def _steps(self, function: str, first: int, count: int, **rows: int) -> None:
+        values = {**self.carry, **self.state, "_bl_range": self.bounds, **rows}
         values.update(_bl_first=first, _bl_count=count)
-        state, ran, stop = self.gen.typed("_bl_steps", values, self._types)
+        state, ran, stop = self.gen.typed(function, values, self._types)
         self.state = dict(zip(self.plan.state, state, strict=False))
         if stop:  # the loop ended here, as it would have in an uninterrupted run
             self.stopped = True
@@ -136,7 +157,8 @@ class SequentialKind(LoopKind):
 
     def snapshot(self, done: int, copy: bool) -> tuple[dict[str, np.ndarray], dict | None]:
         keys = {_buffer_key(b): j for j, b in enumerate(self.buffers)}
-        arrays = {f"buf_{j}": b for j, b in enumerate(self.buffers)}
+        # over MPI ranks, the buffers split by rows are saved by each rank for its rows
+        arrays = {f"buf_{j}": b for j, b in enumerate(self.buffers) if j not in self.split}
         bind = {}
         for name, value in self.state.items():
             if isinstance(value, np.ndarray):

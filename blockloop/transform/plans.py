@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass, field
 
 from .source import Source
+from .split import SplitPlan
 from .syntax import names_stored
 
 __all__ = [
@@ -135,6 +136,8 @@ class SequentialLoop(LoopPlan):
         What the prologue hands on: the invariants and what only the epilogue reads.
     epilogue_inputs : tuple of str
         Names the statements after the loop read.
+    split : SplitPlan
+        How the steps split over MPI ranks by rows, or why they do not.
     """
 
     state: tuple[str, ...] = ()
@@ -144,6 +147,7 @@ class SequentialLoop(LoopPlan):
     condition: ast.expr | None = None
     stops: bool = False
     step: list[ast.stmt] = field(default_factory=list)
+    split: SplitPlan = field(default_factory=SplitPlan)
 
     kind = "sequential"
 

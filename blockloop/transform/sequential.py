@@ -15,6 +15,7 @@ from .instep import exact_reductions
 from .plans import SequentialLoop
 from .reduction import refuse_inner_carried_reads
 from .source import Source
+from .split import split_plan
 from .syntax import (
     LOOPS,
     SCOPES,
@@ -144,6 +145,7 @@ def sequential(
         condition=condition,
         stops=condition is not None or breaks,
         step=step,
+        split=split_plan(step, tuple(state), condition, prange_names),
         state=tuple(state),
         invariants=tuple(invariants),
         carry=tuple(carry),
