@@ -1,18 +1,27 @@
-"""MPI: the cost of combining rounds across ranks, and ranks vs threads for pi.
+"""MPI overhead of each distributed loop shape: 2 ranks x 1 thread against 1 rank x 2 threads.
 
-Prints (a) the time rank 0 spends in the per-round combination (gathering the segment
-nodes, folding them, agreeing on signals and the next round) as a fraction of its chunk
-time (goal <= 1 %), with the time it waited for the slower rank first (load imbalance,
-shown separately), and (b) the parallel efficiency of pi with 2 ranks x 1 thread against
-1 rank x 2 threads (time ratio, interleaved repetitions, medians).
+``python benchmarks/mpi_overhead.py`` launches, interleaved and ``--repeat`` times each, the
+map kernel ``features`` (a map beside a reduction), the stencil ``heat2d`` (two buffers, one
+halo row each side) and the reduction ``pi``:
 
-    python benchmarks/mpi_overhead.py                 # n = 6e9 (about 5 s per run here)
-    python benchmarks/mpi_overhead.py --n 2e10 --reps 5
+- one process with 2 numba threads (no launcher), and
+- ``mpiexec -n 2`` with 1 numba thread per rank,
+
+and prints the median seconds of the blocked call (after a warm-up call that compiles it,
+each rank timed from a barrier to its return, the slowest rank counted), their ratio
+(throughput of 2 ranks over 1 rank; the goal is at least 0.9 for the map and the stencil),
+the time rank 0 spent combining across ranks (gathering nodes, the halo exchange,
+agreeing on stops) as a fraction of its chunks, and the bytes each rank sent and wrote,
+against the state.
+
+Run as a worker (``mpiexec -n R python benchmarks/mpi_overhead.py --worker NAME N SIZE``), it
+times one call and rank 0 prints one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -20,57 +29,93 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SHAPES = {"features": (1_500_000, {}), "heat2d": (300, {"size": 3000}), "pi": (400_000_000, {})}
+WHAT = {"features": "map + reduction", "heat2d": "stencil", "pi": "reduction"}
 
 
-def run(ranks: int, threads: int, n: int, root: str) -> dict:
-    """Rank 0's output of one job (its report's compute time excludes start-up)."""
-    cmd = [sys.executable, "-m", "kernels.pi", "--json", "--n", str(n), "--checkpoint-dir", root]
+def worker(name: str, n: int, size: int | None) -> None:
+    """Time one call of ``kernels.NAME`` on this rank; rank 0 prints the job's figures."""
+    sys.path.insert(0, str(ROOT))  # the examples, not benchmarks/kernels.py beside this file
+    module = importlib.import_module(f"kernels.{name}")
+    kernel = getattr(module, name)
+    root = tempfile.mkdtemp(prefix="bl-mpi-bench-") if _rank() == 0 else ""
+    comm = None
+    if int(os.environ.get("PMI_SIZE", "1")) > 1:
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+        root = comm.bcast(root, root=0)
+    os.environ["BLOCKLOOP_DIR"] = root
+    extra = {"size": size} if size else {}
+    kernel(*module.make_args(max(n // 100, 1), **extra))  # compile (or load) the functions
+    if comm is not None:
+        comm.Barrier()
+    t0 = time.perf_counter()
+    result = kernel(*module.make_args(n, **extra))
+    elapsed = time.perf_counter() - t0
+    report = kernel.last_report
+    chunks = report.compute_time - report.combine_time - report.wait_time
+    mine = {
+        "seconds": elapsed,
+        "sent": report.bytes_sent,
+        "written": report.bytes_written,
+        "combine": report.combine_time / chunks if chunks > 0 else 0.0,
+    }
+    every = comm.gather(mine, root=0) if comm is not None else [mine]
+    if _rank() == 0:
+        assert every is not None
+        parts = result if isinstance(result, tuple) else (result,)
+        state = sum(getattr(a, "nbytes", 0) for a in parts)  # the output arrays
+        print(json.dumps({"ranks": every, "state": state}))
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _rank() -> int:
+    return int(os.environ.get("PMI_RANK", "0"))
+
+
+def launch(name: str, n: int, extra: dict, ranks: int) -> dict:
+    env = dict(
+        os.environ, NUMBA_NUM_THREADS=str(2 // ranks), BLOCKLOOP_PROGRESS="0", PYTHONPATH=str(ROOT)
+    )
+    cmd = [sys.executable, __file__, "--worker", name, str(n), str(extra.get("size", 0))]
     if ranks > 1:
         mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent))
         cmd = [mpiexec or "mpiexec", "-n", str(ranks), *cmd]
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT))
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=float, default=6e9)
-    parser.add_argument("--reps", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--worker", nargs=3, metavar=("NAME", "N", "SIZE"))
     args = parser.parse_args()
-    n = int(args.n)
-    with tempfile.TemporaryDirectory(prefix="blockloop-mpi-") as tmp:
-        run(2, 1, 10**6, f"{tmp}/warm")  # compile once into the shared cache
-        run(1, 2, 10**6, f"{tmp}/warm1")
-        mpi, threads, fractions, waits, compute = [], [], [], [], []
-        for rep in range(args.reps):
-            data = run(2, 1, n, f"{tmp}/mpi{rep}")
-            r = data["report"]
-            assert r["ranks"] == 2
-            mpi.append(r["compute_time"])
-            chunk = r["compute_time"] - r["combine_time"] - r["wait_time"]
-            fractions.append(r["combine_time"] / chunk)
-            waits.append(r["wait_time"] / chunk)
-            compute.append(data["hash"])
-            data = run(1, 2, n, f"{tmp}/thr{rep}")
-            threads.append(data["report"]["compute_time"])
-            compute.append(data["hash"])
-        print(f"pi(n={n:.3g}), {args.reps} interleaved repetitions")
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]), int(args.worker[2]))
+        return
+    head = f"{'1 rank x 2 thr':>15}{'2 ranks x 1 thr':>17}{'ratio':>7}{'combine':>9}"
+    print(f"{'kernel':<22}{head}  bytes")
+    for name, (n, extra) in SHAPES.items():
+        times: dict[int, list[float]] = {1: [], 2: []}
+        last: dict[int, dict] = {}
+        for _ in range(args.repeat):
+            for ranks in (1, 2):  # interleaved
+                last[ranks] = launch(name, n, extra, ranks)
+                times[ranks].append(max(r["seconds"] for r in last[ranks]["ranks"]))
+        one, two = statistics.median(times[1]), statistics.median(times[2])
+        job = last[2]
+        ranks = enumerate(job["ranks"])
+        sent = ", ".join(f"rank {k} sent {r['sent']:,} wrote {r['written']:,}" for k, r in ranks)
+        label, combine = f"{name} ({WHAT[name]})", job["ranks"][0]["combine"]
         print(
-            f"(a) combination across ranks: median {statistics.median(fractions):.3%} of chunk "
-            f"time (per rep: {', '.join(f'{f:.3%}' for f in fractions)}); waiting for the "
-            f"slower rank before it (imbalance): median {statistics.median(waits):.2%}"
+            f"{label:<22}{one:>13.3f} s{two:>15.3f} s{one / two:>7.3f}{combine:>8.2%}  {sent}; "
+            f"output {job['state']:,}"
         )
-        ratio = statistics.median(threads) / statistics.median(mpi)
-        print(
-            f"(b) 2 ranks x 1 thread: median {statistics.median(mpi):.2f} s; 1 rank x 2 "
-            f"threads: median {statistics.median(threads):.2f} s; efficiency of ranks vs "
-            f"threads {ratio:.3f}"
-        )
-        print(f"result bits identical across all runs: {len(set(compute)) == 1}")
 
 
 if __name__ == "__main__":

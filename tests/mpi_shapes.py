@@ -1,7 +1,8 @@
 """Kernels of each loop shape, run under ``mpiexec`` by ``tests/test_mpi_shapes.py``.
 
-``python -m tests.mpi_shapes SHAPE N ROOT [--plain]`` runs one kernel on its arguments for
-size ``N`` with checkpoints under ``ROOT``, and each rank writes ``ROOT/out-RANK.json``
+``python -m tests.mpi_shapes SHAPE[,SHAPE...] N[,N...] ROOT [--plain]`` runs each kernel on
+its arguments for size ``N`` in turn (one launch: MPI and numba start once), with checkpoints
+under ``ROOT``, and each rank writes ``ROOT/out-SHAPE-RANK.json``
 (ranks print over each other): the hash of the result and of every argument array
 (arrays written in place), and the call's report. ``--plain`` runs the plain numba
 kernel (the reference bits). An interrupted run writes ``{"exit": 85}`` and exits with
@@ -189,18 +190,23 @@ KERNELS = {
 
 
 def main(argv: list[str]) -> int:
-    shape, n, root, *rest = argv
-    kernel = KERNELS[shape]
-    args = make(shape, int(float(n)))
+    shapes, sizes, root, *rest = argv
     rank = int(os.environ.get("PMI_RANK", "0"))
     os.makedirs(root, exist_ok=True)
-    path = os.path.join(root, f"out-{rank}.json")
+    os.environ["BLOCKLOOP_DIR"] = root
+    for shape, n in zip(shapes.split(","), sizes.split(","), strict=True):
+        code = run(shape, int(float(n)), rank, os.path.join(root, f"out-{shape}-{rank}.json"), rest)
+        if code:
+            return code
+    return 0
+
+
+def run(shape: str, n: int, rank: int, path: str, rest: list[str]) -> int:
+    """Run one kernel and write what this rank returned to ``path``; the exit code."""
+    kernel = KERNELS[shape]
+    args = make(shape, n)
     try:
-        if "--plain" in rest:
-            result = kernel.original(*args)
-        else:
-            os.environ["BLOCKLOOP_DIR"] = root
-            result = kernel(*args)
+        result = kernel.original(*args) if "--plain" in rest else kernel(*args)
     except Interrupted as exc:
         with open(path, "w") as f:
             json.dump({"rank": rank, "exit": exc.code}, f)

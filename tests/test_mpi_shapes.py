@@ -30,10 +30,11 @@ STEPS = {"diffuse": 2400, "relax": 600, "mirror": 20_000, "until": 200_000}
 SIZES = {**MAPS, **STEPS, "residual": 1000}
 
 
-def job(ranks: int, shape: str, root: Path, *extra: str, **env: str) -> subprocess.Popen:
-    """``mpiexec -n RANKS python -m tests.mpi_shapes SHAPE N ROOT`` (one numba thread per
-    rank); ``ranks == 0`` runs one process without a launcher."""
-    cmd = [sys.executable, "-m", "tests.mpi_shapes", shape, str(SIZES[shape]), str(root), *extra]
+def job(ranks: int, shapes: list[str], root: Path, *extra: str, **env: str) -> subprocess.Popen:
+    """``mpiexec -n RANKS python -m tests.mpi_shapes SHAPES SIZES ROOT`` (one numba thread
+    per rank); ``ranks == 0`` runs one process without a launcher."""
+    sizes = ",".join(str(SIZES[s]) for s in shapes)
+    cmd = [sys.executable, "-m", "tests.mpi_shapes", ",".join(shapes), sizes, str(root), *extra]
     if ranks > 0:
         cmd = [MPIEXEC, "-n", str(ranks), *cmd]
     return spawn(
@@ -46,28 +47,28 @@ def job(ranks: int, shape: str, root: Path, *extra: str, **env: str) -> subproce
     )
 
 
-def outputs(proc: subprocess.Popen, root: Path) -> tuple[int, list[dict], str]:
-    """The job's exit code, each rank's object (in rank order) and stderr."""
+def outputs(proc: subprocess.Popen, root: Path) -> tuple[int, dict[str, list[dict]], str]:
+    """The job's exit code, what each rank returned for each shape (in rank order), and
+    stderr."""
     _, err = proc.communicate(timeout=600)
-    found = sorted(root.glob("out-*.json"), key=lambda p: int(p.stem[4:]))
-    per_rank = [json.loads(p.read_text()) for p in found]
+    per_shape: dict[str, list[dict]] = {}
+    found = sorted(root.glob("out-*.json"), key=lambda p: int(p.stem.rpartition("-")[2]))
     for p in found:
+        per_shape.setdefault(p.stem[4:].rpartition("-")[0], []).append(json.loads(p.read_text()))
         p.unlink()
-    return proc.returncode, per_rank, err
+    return proc.returncode, per_shape, err
 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory) -> dict[str, dict]:
     """Each shape's bits from one process (no launcher), and from plain numba."""
     root = tmp_path_factory.mktemp("single")
-    out = {}
-    for shape in [*MAPS, *STEPS]:
-        code, (blocked,), err = outputs(job(0, shape, root), root)
-        assert code == 0, err
-        code, (plain,), err = outputs(job(0, shape, root, "--plain"), root)
-        assert code == 0, err
-        out[shape] = {"blocked": blocked, "plain": plain}
-    return out
+    shapes = [*MAPS, *STEPS]
+    code, blocked, err = outputs(job(0, shapes, root), root)
+    assert code == 0, err
+    code, plain, err = outputs(job(0, shapes, root, "--plain"), root)
+    assert code == 0, err
+    return {s: {"blocked": blocked[s][0], "plain": plain[s][0]} for s in shapes}
 
 
 def run_dirs(root: Path, shape: str) -> list[Path]:
@@ -88,22 +89,25 @@ def rows_by_rank(run_dir: Path) -> dict[int, list[tuple[int, int]]]:
 
 @needs_mpi
 @pytest.mark.parametrize("ranks", [1, 2, 3, 4])
-@pytest.mark.parametrize("shape", [*MAPS, *STEPS])
-def test_every_rank_returns_a_single_process_bits(shape, ranks, single, tmp_path):
-    code, per_rank, err = outputs(job(ranks, shape, tmp_path, BLOCKLOOP_INTERVAL="0.02"), tmp_path)
+def test_every_rank_returns_a_single_process_bits(ranks, single, tmp_path):
+    """Every shape in one launch (checkpoints every 0.02 s of compute)."""
+    shapes = [*MAPS, *STEPS]
+    code, found, err = outputs(job(ranks, shapes, tmp_path, BLOCKLOOP_INTERVAL="0.02"), tmp_path)
     assert code == 0, err
-    assert [d["rank"] for d in per_rank] == list(range(ranks))
-    reference = single[shape]["blocked"]
-    for d in per_rank:
-        assert d["hash"] == reference["hash"], (d["rank"], err)
-        assert d["inputs"] == reference["inputs"]  # an argument mapped in place, too
-        assert d["report"]["ranks"] == ranks and d["report"]["complete"]
-    if shape != "smoothed":  # no reduction: plain numba's bits as well
-        assert reference["hash"] == single[shape]["plain"]["hash"]
-        assert reference["inputs"] == single[shape]["plain"]["inputs"]
-    if ranks > 1 and shape in MAPS:
-        (run_dir,) = run_dirs(tmp_path, shape)
-        _each_rank_wrote_its_own_rows(run_dir, per_rank)
+    for shape in shapes:
+        per_rank = found[shape]
+        assert [d["rank"] for d in per_rank] == list(range(ranks))
+        reference = single[shape]["blocked"]
+        for d in per_rank:
+            assert d["hash"] == reference["hash"], (shape, d["rank"], err)
+            assert d["inputs"] == reference["inputs"], shape  # arguments written in place
+            assert d["report"]["ranks"] == ranks and d["report"]["complete"]
+        if shape != "smoothed":  # no reduction: plain numba's bits as well
+            assert reference["hash"] == single[shape]["plain"]["hash"], shape
+            assert reference["inputs"] == single[shape]["plain"]["inputs"], shape
+        if ranks > 1 and shape in MAPS:
+            (run_dir,) = run_dirs(tmp_path, shape)
+            _each_rank_wrote_its_own_rows(run_dir, per_rank)
 
 
 def _each_rank_wrote_its_own_rows(run_dir: Path, per_rank: list[dict]) -> None:
@@ -147,8 +151,9 @@ def test_a_stencil_sends_only_its_halo_rows(ranks, tmp_path):
     one row to rank 1 and nothing else; at the end, its block of both buffers to each
     other rank. Counted in bytes, against the state it would send whole."""
     n, width, steps = STEPS["diffuse"], 192, 150
-    code, per_rank, err = outputs(job(ranks, "diffuse", tmp_path), tmp_path)
+    code, found, err = outputs(job(ranks, ["diffuse"], tmp_path), tmp_path)
     assert code == 0, err
+    per_rank = found["diffuse"]
     row = width * 8
     block = (n // ranks) * row
     assert per_rank[0]["report"]["bytes_sent"] == steps * row + 2 * block * (ranks - 1)
@@ -157,8 +162,8 @@ def test_a_stencil_sends_only_its_halo_rows(ranks, tmp_path):
 
 @needs_mpi
 def test_a_step_with_a_reduction_is_refused_on_several_ranks(tmp_path):
-    code, per_rank, err = outputs(job(2, "residual", tmp_path), tmp_path)
-    assert code != 0 and not per_rank
+    code, found, err = outputs(job(2, ["residual"], tmp_path), tmp_path)
+    assert code != 0 and not found
     assert "a prange reduction inside each step; run it on one rank" in err, err
     assert "mpi_shapes.py" in err
     assert not list(tmp_path.glob("*/ckpt-*.json"))
@@ -174,7 +179,7 @@ def test_stopped_on_some_ranks_resumes_on_others(shape, first, then, single, tmp
     marker, root = uuid.uuid4().hex, tmp_path / "run"
     proc = job(
         first,
-        shape,
+        [shape],
         root,
         BLOCKLOOP_INTERVAL="0.02",
         BLOCKLOOP_FAULT="stop:dir-synced@2",
@@ -183,16 +188,18 @@ def test_stopped_on_some_ranks_resumes_on_others(shape, first, then, single, tmp
     pids = stopped_rank0(marker, first, proc)
     os.kill(pids[first - 1], signal.SIGTERM)
     os.kill(pids[0], signal.SIGCONT)
-    code, per_rank, err = outputs(proc, root)
+    code, found, err = outputs(proc, root)
     assert code == 85, err
+    per_rank = found[shape]
     assert {d.get("exit") for d in per_rank} == {85}
     (run_dir,) = run_dirs(root, shape)
     manifest = read_manifest(sorted(run_dir.glob("ckpt-*.json"))[-1])
     assert manifest["reason"] == "signal SIGTERM"
     done = manifest.get("next_tile", manifest.get("next_step"))
     assert 0 < done < manifest.get("tiles_total", manifest.get("steps_total", 1 << 62))
-    code, per_rank, err = outputs(job(then, shape, root), root)
+    code, found, err = outputs(job(then, [shape], root), root)
     assert code == 0, err
+    per_rank = found[shape]
     for d in per_rank:
         assert d["report"]["resumed_from"] == done
         assert d["hash"] == single[shape]["blocked"]["hash"]
