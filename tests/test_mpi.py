@@ -64,7 +64,12 @@ def test_segments_are_aligned_and_reach_the_wanted_length(done, ranks):
 
 def mpi_kernel(ranks: int, name: str, *args: str, **env: str) -> subprocess.Popen:
     """``mpiexec -n RANKS python -m kernels.NAME --json ARGS`` (one numba thread per rank)."""
-    cmd = [sys.executable, "-m", f"kernels.{name}", "--json", *args]
+    return launch([sys.executable, "-m", f"kernels.{name}", "--json", *args], ranks, **env)
+
+
+def launch(cmd: list[str], ranks: int, **env: str) -> subprocess.Popen:
+    """``cmd`` under ``mpiexec -n RANKS`` (alone for ``ranks == 0``), one numba thread per
+    rank, its output piped."""
     if ranks > 0:
         cmd = [MPIEXEC, "-n", str(ranks), *cmd]
     return spawn(

@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from blockloop.storage.store import read_manifest
-from tests.conftest import ROOT, child_env, spawn
-from tests.test_mpi import MPIEXEC, needs_mpi, ranks_of
+from tests.test_mpi import launch, needs_mpi, ranks_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
@@ -35,16 +34,7 @@ def job(ranks: int, shapes: list[str], root: Path, *extra: str, **env: str) -> s
     per rank); ``ranks == 0`` runs one process without a launcher."""
     sizes = ",".join(str(SIZES[s]) for s in shapes)
     cmd = [sys.executable, "-m", "tests.mpi_shapes", ",".join(shapes), sizes, str(root), *extra]
-    if ranks > 0:
-        cmd = [MPIEXEC, "-n", str(ranks), *cmd]
-    return spawn(
-        cmd,
-        cwd=ROOT,
-        env=child_env(NUMBA_NUM_THREADS="1", **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return launch(cmd, ranks, **env)
 
 
 def outputs(proc: subprocess.Popen, root: Path) -> tuple[int, dict[str, list[dict]], str]:
@@ -170,8 +160,10 @@ def test_a_step_with_a_reduction_is_refused_on_several_ranks(tmp_path):
 
 
 @needs_mpi
-@pytest.mark.parametrize(("first", "then"), [(2, 3), (3, 1)])
-@pytest.mark.parametrize("shape", ["distances", "standardise", "diffuse", "until"])
+@pytest.mark.parametrize(
+    ("shape", "first", "then"),
+    [("distances", 2, 3), ("standardise", 3, 1), ("diffuse", 2, 3), ("until", 3, 1)],
+)
 def test_stopped_on_some_ranks_resumes_on_others(shape, first, then, single, tmp_path):
     """SIGTERM to the last rank while rank 0 is stopped in its second checkpoint (the
     other ranks wait for it): every rank stops after one more, exit 85; the next launch,
