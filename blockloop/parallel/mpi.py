@@ -122,12 +122,18 @@ class MPICoordinator(Coordinator):
         longer than the alignment of its start allows, so a round after a resume or a
         change of length starts with shorter segments and the next rounds are aligned.
         """
-        if self._agreed == 0:  # first round: rank 0's policy decides for everyone
-            first = np.array([policy.next_units(total - done) if self.rank == 0 else 0])
-            self._agreed = int(self.comm.allreduce_max(first.astype(np.int64))[0])
-        want = min(_floor_pow2(self._agreed // self.size), policy.max_tiles)
+        per_rank = self.agreed_units(policy, done, total) // self.size
+        want = min(_floor_pow2(per_rank), policy.max_tiles)
         self._segments = plan_segments(done, total, want, self.size)
         return sum(n for _, n in self._segments)
+
+    def agreed_units(self, policy: Policy, done: int, total: int) -> int:
+        """The units rank 0's policy wants in the next round, the same on every rank: told
+        by :meth:`agree` after each round, asked of rank 0 before the first."""
+        if self._agreed == 0:
+            first = np.array([policy.next_units(total - done) if self.rank == 0 else 0])
+            self._agreed = int(self.comm.allreduce_max(first.astype(np.int64))[0])
+        return self._agreed
 
     def advance(self, kind: LoopKind, first: int, count: int) -> None:
         assert isinstance(kind, ReductionKind)

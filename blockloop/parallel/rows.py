@@ -137,11 +137,19 @@ class RankCheckpointer(Checkpointer):
     writes the map rows it computed."""
 
     writes_in_background = False  # a commit is a collective: every rank knows its outcome at once
-    every_rank_loads = False  # a resume: rank 0 reads and tells (maps), or every rank reads
 
-    def __init__(self, checkpointer: Checkpointer, comm: MPIComm, ledger: RowLedger) -> None:
+    def __init__(
+        self,
+        checkpointer: Checkpointer,
+        comm: MPIComm,
+        ledger: RowLedger,
+        *,
+        every_rank_loads: bool = False,
+    ) -> None:
         super().__init__(checkpointer.store, checkpointer.report, checkpointer.clock)
         self.comm, self.ledger, self.rank = comm, ledger, comm.rank
+        # a resume: rank 0 reads and tells the others (maps), or every rank reads
+        self.every_rank_loads = every_rank_loads
         self._entries: dict[str, np.ndarray] = {}
         self._new: dict[str, list[Piece]] = {}
 

@@ -42,14 +42,14 @@ class SplitCoordinator(MPICoordinator):
         super().__init__(comm, report)
         self.blocks: list[tuple[int, int]] = []
         self.halo: int | None = 0
+        self.written: dict[int, np.ndarray] = {}  # the buffers a step of this call wrote
 
     def checkpointer(
         self, store: Store, report: Report, clock: Callable[[], float]
     ) -> Checkpointer:
         """Every rank writes its rows and reads a checkpoint back whole."""
-        checkpointer = RankCheckpointer(Checkpointer(store, report, clock), self.comm, self.ledger)
-        checkpointer.every_rank_loads = True
-        return checkpointer
+        single = Checkpointer(store, report, clock)
+        return RankCheckpointer(single, self.comm, self.ledger, every_rank_loads=True)
 
     def resume(self, checkpointer: Checkpointer, kind: LoopKind) -> Resumed | None:
         """Check that the steps split, then load the newest checkpoint on every rank."""
@@ -115,10 +115,7 @@ class SplitCoordinator(MPICoordinator):
 
     def plan_round(self, policy: Policy, done: int, total: int) -> int:
         """Rank 0's policy decides the steps of every round, for all ranks."""
-        if self._agreed == 0:
-            first = np.array([policy.next_units(total - done) if self.rank == 0 else 0])
-            self._agreed = int(self.comm.allreduce_max(first.astype(np.int64))[0])
-        return max(1, min(self._agreed, total - done))
+        return max(1, min(self.agreed_units(policy, done, total), total - done))
 
     def advance(self, kind: LoopKind, first: int, count: int) -> None:
         """``count`` steps, each on this rank's rows, then the halo exchange."""
@@ -126,10 +123,11 @@ class SplitCoordinator(MPICoordinator):
         lo, hi = self.blocks[self.rank]
         names = kind.plan.split.written
         for k in range(count):
-            targets = [kind.state[name] for name in names]  # the buffers this step writes
+            targets = {id(b): b for b in (kind.state[name] for name in names)}  # this step's
+            self.written.update(targets)
             kind.advance_rows(first + k, lo, hi)
             t0 = time.perf_counter()
-            for buf in {id(b): b for b in targets}.values():
+            for buf in targets.values():
                 self._exchange(buf)
             self.report.combine_time += time.perf_counter() - t0
             if kind.stopped:
@@ -166,8 +164,9 @@ class SplitCoordinator(MPICoordinator):
                     self.report.bytes_sent += buf[lo:hi].nbytes * (self.size - 1)
 
     def finish(self, kind: LoopKind, done: int) -> object:
-        """Every rank's rows to every rank, then the epilogue on each."""
-        assert isinstance(kind, SequentialKind)
-        for j in sorted(kind.split):
-            self._everyone(kind.buffers[j])
+        """Every rank's rows of the buffers this call wrote to every rank (the others are
+        the same on all: as the prologue made them, or as every rank read them back), then
+        the epilogue on each."""
+        for buf in self.written.values():
+            self._everyone(buf)
         return kind.finish(done)
