@@ -204,6 +204,25 @@ def test_no_module_is_over_400_lines():
     assert long == {}
 
 
+def _code_lines(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """A function's lines, its docstring left out (a docstring is not code to split)."""
+    body = fn.body
+    if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:] or body
+    return (fn.end_lineno or fn.lineno) - body[0].lineno + 1
+
+
+def test_no_function_is_over_80_lines():
+    long = {
+        f"{p.relative_to(PACKAGE.parent)}::{node.name}": n
+        for p in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        if (n := _code_lines(node)) > 80
+    }
+    assert long == {}
+
+
 def test_the_drivers_run_is_short():
     import inspect
 

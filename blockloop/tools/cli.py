@@ -274,6 +274,21 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     logging.basicConfig(format="%(message)s")  # a program: show blockloop's warnings
+    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:  # its options are the demo's own (argparse would take --help)
+        return _demo(argparse.Namespace(options=argv[1:]))
+    args = parser.parse_args(argv)
+    background.wait()  # run from Python: the records this process still has to write
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"blockloop {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand each for inspecting and cleaning runs."""
     parser = argparse.ArgumentParser(
         prog="blockloop",
         description="Inspect, verify and clean blockloop's checkpoints; Young/Daly intervals; "
@@ -314,6 +329,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("source", help="print the generated blocked code of a kernel")
     p.add_argument("target", help="MODULE:FUNCTION, e.g. blockloop.tools.demo:pi")
     p.set_defaults(func=_source)
+    _tool_commands(sub)
+    return parser
+
+
+def _tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The subcommands that make things: Slurm scripts, the self-test."""
     p = sub.add_parser(
         "sbatch", help="a Slurm batch script that requeues (or continues in an array) until done"
     )
@@ -344,13 +365,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.epilog = "example: blockloop selftest blockloop.tools.demo:pi 200000000"
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(func=_selftest)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["demo"]:  # its options are the demo's own (argparse would take --help)
-        return _demo(argparse.Namespace(options=argv[1:]))
-    args = parser.parse_args(argv)
-    background.wait()  # run from Python: the records this process still has to write
-    try:
-        return args.func(args)
-    except ValueError as exc:
-        print(f"blockloop {args.command}: {exc}", file=sys.stderr)
-        return 2

@@ -42,10 +42,36 @@ def main(
     ``--n`` counts steps. Returns the exit code: 0, 130 after Ctrl-C, the configured code
     (85) after a scheduler signal.
     """
-    from .selftest import describe
-
     logging.basicConfig(format="%(message)s")  # the application shows blockloop's warnings
-    name = kernel.__name__
+    args = _parser(kernel.__name__, default_n, doc, size, prog).parse_args(argv)
+    _apply(args)
+    inputs = make_args(args.n) if size is None else make_args(args.n, args.size)
+    if args.stop_after is not None:
+        timer = threading.Timer(args.stop_after, os.kill, (os.getpid(), signal.SIGINT))
+        timer.daemon = True
+        timer.start()
+    if args.fresh and not args.plain:
+        run_dir = kernel.run_dir(*inputs)
+        if run_dir.is_dir():
+            shutil.rmtree(run_dir)
+            print(f"removed {run_dir}", file=sys.stderr)
+    run = kernel.original if args.plain else kernel
+    try:
+        result = run(*inputs)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        _say_interrupted(kernel.last_report)
+        return int(exc.code) if isinstance(exc, Interrupted) else 130  # type: ignore[arg-type]
+    report = None if args.plain else kernel.last_report
+    if report is not None and report.rank != 0:
+        return 0  # under MPI, rank 0 prints for the job
+    _print_result(kernel.__name__, args, inputs, result, report)
+    return 0
+
+
+def _parser(
+    name: str, default_n: int, doc: str | None, size: int | None, prog: str | None
+) -> argparse.ArgumentParser:
+    """The options every example kernel takes."""
     parser = argparse.ArgumentParser(
         prog=prog or f"python -m kernels.{name}",
         description=doc.replace("``", "") if doc else None,  # the docstring's, as text
@@ -91,7 +117,11 @@ def main(
         help="show the progress bar (default: when stderr is a terminal)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _apply(args: argparse.Namespace) -> None:
+    """Set the environment and numba's threads as the options say."""
     for var, value in (
         ("BLOCKLOOP_DIR", args.checkpoint_dir),
         ("BLOCKLOOP_MTBF", args.mtbf),
@@ -105,36 +135,28 @@ def main(
         import numba
 
         numba.set_num_threads(args.threads)
-    inputs = make_args(args.n) if size is None else make_args(args.n, args.size)
-    if args.stop_after is not None:
-        timer = threading.Timer(args.stop_after, os.kill, (os.getpid(), signal.SIGINT))
-        timer.daemon = True
-        timer.start()
-    if args.fresh and not args.plain:
-        run_dir = kernel.run_dir(*inputs)
-        if run_dir.is_dir():
-            shutil.rmtree(run_dir)
-            print(f"removed {run_dir}", file=sys.stderr)
-    run = kernel.original if args.plain else kernel
-    try:
-        result = run(*inputs)
-    except (KeyboardInterrupt, Interrupted) as exc:
-        report = kernel.last_report
-        if report is not None and report.rank != 0:
-            pass  # under MPI, rank 0 speaks for the job
-        elif report is None or report.generation is None:
-            print("interrupted before the first checkpoint: nothing saved", file=sys.stderr)
-        else:
-            print(
-                f"interrupted: checkpoint {report.generation} saved in {report.run_dir}; run "
-                "the same command again to resume",
-                file=sys.stderr,
-            )
-        return int(exc.code) if isinstance(exc, Interrupted) else 130  # type: ignore[arg-type]
-    out = describe(result)
-    report = None if args.plain else kernel.last_report
+
+
+def _say_interrupted(report: Any) -> None:
+    """What was saved, on stderr (rank 0 speaks for an MPI job)."""
     if report is not None and report.rank != 0:
-        return 0  # under MPI, rank 0 prints for the job
+        return
+    if report is None or report.generation is None:
+        print("interrupted before the first checkpoint: nothing saved", file=sys.stderr)
+    else:
+        print(
+            f"interrupted: checkpoint {report.generation} saved in {report.run_dir}; run "
+            "the same command again to resume",
+            file=sys.stderr,
+        )
+
+
+def _print_result(
+    name: str, args: argparse.Namespace, inputs: tuple, result: object, report: Any
+) -> None:
+    from .selftest import describe
+
+    out = describe(result)
     if args.json:
         arrays = [describe(a)["hash"] for a in inputs if isinstance(a, np.ndarray)]
         print(json.dumps({**out, "inputs": arrays, "report": report.as_dict() if report else None}))
@@ -142,4 +164,3 @@ def main(
         print(f"{name}(n={args.n}) = {out['repr']}")
         if report is not None:
             print(report)
-    return 0

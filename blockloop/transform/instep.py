@@ -19,9 +19,9 @@ import itertools
 from ..operators import HELPER_OPS as OPS
 from ..operators import REDUCTIONS
 from .normalise import normalise
-from .reduction import refuse_partial_reads, updates
 from .source import Source
 from .syntax import SCOPES, is_call_to, names_stored, walk
+from .updates import Update, refuse_partial_reads, updates
 
 __all__ = ["exact_reductions"]
 
@@ -101,9 +101,10 @@ def _tiled(source: Source, loop: ast.For, bound: set[str], k: int) -> list[ast.s
     if index is None or loop.orelse:
         return [loop]
     body = normalise(loop.body, bound)
-    found, implicit = updates(body, bound, index)
+    found = updates(body, bound, index)
     accs: dict[str, tuple[str, int]] = {}
-    for name, op, _indexed, node in found:
+    for update in found:
+        name, op, node = update.name, update.op, update.node
         if not _only_updates(body, name, found):
             continue  # rebound inside the loop: a private temporary
         family = REDUCTIONS[op].family
@@ -117,7 +118,7 @@ def _tiled(source: Source, loop: ast.For, bound: set[str], k: int) -> list[ast.s
         accs.setdefault(name, (op, source.line_of(node)))
     if not accs:
         return [loop]
-    refuse_partial_reads(source, body, set(accs), implicit, "its prange loop")
+    refuse_partial_reads(source, body, set(accs), found, "its prange loop")
     call = loop.iter
     assert isinstance(call, ast.Call)
     bounds = [ast.unparse(a) for a in call.args]
@@ -171,13 +172,9 @@ def _tiled(source: Source, loop: ast.For, bound: set[str], k: int) -> list[ast.s
     return out
 
 
-def _only_updates(body: list[ast.stmt], name: str, found: list[tuple]) -> bool:
+def _only_updates(body: list[ast.stmt], name: str, found: list[Update]) -> bool:
     """Whether every binding of ``name`` in ``body`` is one of its reduction updates."""
-    updates_of = {
-        id(node.targets[0] if isinstance(node, ast.Assign) else node.target)
-        for n, _, _, node in found
-        if n == name
-    }
+    updates_of = {id(u.target) for u in found if u.name == name}
     for node in walk(body):
         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
             if id(node) not in updates_of:

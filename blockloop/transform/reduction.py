@@ -7,10 +7,11 @@ the epilogue, and refuses everything a tiled, pairwise-folded loop cannot reprod
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 
-from ..operators import REDUCTIONS, by_ast_op
+from ..operators import REDUCTIONS
 from .checks import RESERVED, loop_header, refuse_reserved
-from .maps import carried_read, map_targets, owned_at
+from .maps import carried_read, map_targets
 from .normalise import normalise
 from .plans import Accumulator, ReductionLoop, RowUpdate
 from .source import Source
@@ -18,89 +19,20 @@ from .syntax import (
     Parents,
     dotted,
     is_call_to,
-    is_name,
     names_loaded,
     names_stored,
     reads_before_binding,
     walk,
 )
+from .updates import Update, refuse_partial_reads, updates
 from .writes import CallWrites, outer_writes
 
-__all__ = [
-    "SUPPORTED",
-    "reduction",
-    "refuse_inner_carried_reads",
-    "refuse_partial_reads",
-    "updates",
-]
+__all__ = ["SUPPORTED", "reduction", "refuse_inner_carried_reads"]
 
 SUPPORTED = (
     "supported updates are s += e, s -= e, s *= e, s |= e, s &= e, s ^= e, "
     "s = min(s, e), s = max(s, e), whole arrays a += e and indexed updates h[k] += e"
 )
-
-
-def updates(body: list[ast.stmt], outer: set[str], index: str) -> tuple[list[tuple], set[int]]:
-    """The reduction updates of a normalised body, and the reads they imply.
-
-    Returns ``[(name, op, indexed, statement)]`` in source order and the ``id()`` of the
-    ``Name`` nodes that read an accumulator only as part of its own update. An update at
-    the loop's own index (``out[i, j] += e``, also ``out[k, i] += e``) writes what its
-    iteration owns, not a reduction.
-    """
-    found: list[tuple] = []
-    implicit: set[int] = set()
-    for node in walk(body):
-        if isinstance(node, ast.AugAssign):
-            reduction = by_ast_op(node.op)
-            target = node.target
-            if reduction is None:
-                continue
-            if isinstance(target, ast.Name) and target.id in outer:
-                found.append((target.id, reduction.key, False, node))
-            elif (
-                isinstance(target, ast.Subscript)
-                and isinstance(target.value, ast.Name)
-                and target.value.id in outer
-                and not owned_at(target, index)
-            ):
-                implicit.add(id(target.value))
-                found.append((target.value.id, reduction.key, True, node))
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-            name_target, value = node.targets[0], node.value
-            if (
-                isinstance(name_target, ast.Name)
-                and name_target.id in outer
-                and isinstance(value, ast.Call)
-                and isinstance(value.func, ast.Name)
-                and value.func.id in ("min", "max")
-                and len(value.args) == 2
-                and not value.keywords
-                and is_name(value.args[0], name_target.id)
-                and name_target.id not in names_loaded([value.args[1]])
-            ):
-                implicit.add(id(value.args[0]))
-                found.append((name_target.id, value.func.id, False, node))
-    return found, implicit
-
-
-def refuse_partial_reads(
-    source: Source, body: list[ast.stmt], accs: set[str], implicit: set[int], where: str
-) -> None:
-    """Refuse a read of an accumulator in ``body`` other than by its own update (the
-    ``id()`` of those reads are in ``implicit``): a tile holds only its partial value."""
-    for node in walk(body):
-        if (
-            isinstance(node, ast.Name)
-            and isinstance(node.ctx, ast.Load)
-            and node.id in accs
-            and id(node) not in implicit
-        ):
-            raise source.error(
-                node,
-                f"`{node.id}` is a reduction variable and is read inside {where}; each tile "
-                "sees only its own partial value there. Read it after the loop",
-            )
 
 
 def carried_read_reason(
@@ -186,41 +118,100 @@ def reduction(
     epilogue: list[ast.stmt],
     call_writes: CallWrites,
 ) -> ReductionLoop:
-    index, call = loop_header(source, loop, prologue, epilogue, "prange", "prange loop")
+    """The plan of ``prologue; for i in prange(...): body; epilogue``, or a refusal.
 
+    The steps: find the updates; refuse names the loop carries otherwise; find each
+    accumulator's one operator; refuse partial reads and names leaked past the loop; sort
+    the outer arrays the body writes into maps, blocks and row updates; then what each
+    function of the generated module takes.
+    """
+    index, call = loop_header(source, loop, prologue, epilogue, "prange", "prange loop")
     defined_before = set(args) | set(names_stored(prologue))
     body = normalise([ast.fix_missing_locations(s) for s in loop.body], defined_before)
     defined_before -= iteration_private(body, epilogue, defined_before)
-    found, implicit_reads = updates(body, defined_before, index)
-    parents = Parents(body)
+    found = updates(body, defined_before, index)
+    rebound = _rebound(body, found)
+    accs = _accumulators(source, loop, found, rebound, _index_values([*prologue, *body]))
+    _refuse_rebound(source, body, rebound, set(accs), defined_before, index)
+    refuse_partial_reads(source, body, set(accs), found, "the loop")
+    body_locals = set(names_stored(body)) - set(accs)
+    _refuse_leaks(source, epilogue, (body_locals | {index}) - defined_before)
+    arrays = _outer_arrays(source, body, defined_before, accs, found, index, call_writes)
 
-    # statements that bind an outer name other than by a reduction update
-    plain_binds: dict[str, ast.AST] = {}
-    update_targets = {
-        id(node.targets[0] if isinstance(node, ast.Assign) else node.target) for *_, node in found
-    }
+    body_reads = names_loaded(body)
+    epilogue_reads = names_loaded(epilogue)
+    carry = sorted((set(body_reads) | set(epilogue_reads)) & defined_before - set(accs))
+    bound = defined_before | body_locals | set(names_stored(epilogue)) | set(names_stored(prologue))
+    refuse_reserved(source, fn)
+    return ReductionLoop(
+        source=source,
+        name=fn.name,
+        args=args,
+        prologue=prologue,
+        loop=loop,
+        body=body,
+        epilogue=epilogue,
+        index=index,
+        bounds=tuple(call.args),
+        accumulators=tuple(sorted(accs.values(), key=lambda a: a.line)),
+        carry=tuple(carry),
+        chunk_inputs=tuple(n for n in carry if n in body_reads),
+        epilogue_inputs=tuple(n for n in carry if n in epilogue_reads),
+        globals_used=frozenset(set(names_loaded(fn.body)) - bound - {index}),
+        row_updates=arrays.row_updates,
+        maps=arrays.maps,
+        blocks=arrays.blocks,
+    )
+
+
+def _rebound(body: list[ast.stmt], found: list[Update]) -> dict[str, ast.AST]:
+    """Each name the body binds other than by a reduction update: its first such binding."""
+    targets = {id(u.target) for u in found}
+    rebound: dict[str, ast.AST] = {}
     for node in walk(body):
-        if id(node) in update_targets:
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            plain_binds.setdefault(node.id, node)
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, (ast.Store, ast.Del))
+            and id(node) not in targets
+        ):
+            rebound.setdefault(node.id, node)
+    return rebound
 
-    # names bound to numba's IndexValue pairs, before the loop or in it (``iv = IndexValue(i,
-    # x[i]); m = min(m, iv)``): folding them is numba's argmin idiom
-    index_values = {
+
+def _index_values(stmts: list[ast.stmt]) -> set[str]:
+    """Names bound to numba's ``IndexValue`` pairs (``iv = IndexValue(i, x[i])``)."""
+    return {
         target.id
-        for stmt in walk([*prologue, *body])
+        for stmt in walk(stmts)
         if isinstance(stmt, ast.Assign) and is_call_to(stmt.value, frozenset({"IndexValue"}))
         for target in stmt.targets
         if isinstance(target, ast.Name)
     }
+
+
+def _accumulators(
+    source: Source,
+    loop: ast.For,
+    found: list[Update],
+    rebound: dict[str, ast.AST],
+    index_values: set[str],
+) -> dict[str, Accumulator]:
+    """One accumulator per name updated and not otherwise rebound, with its one operator.
+
+    Refused: two operator families on one name; folding ``IndexValue`` pairs (numba's
+    argmin idiom); a name blockloop reserves.
+    """
     accs: dict[str, Accumulator] = {}
-    for name, op, indexed, node in found:
-        if name in plain_binds:
-            continue  # reported below as a carried variable
+    for update in found:
+        name, op, node = update.name, update.op, update.node
+        if name in rebound:
+            continue  # refused by _refuse_rebound as a carried variable
         prev = accs.get(name)
         if prev is not None:
-            if REDUCTIONS[prev.op].family != REDUCTIONS[op].family or prev.indexed != indexed:
+            if (
+                REDUCTIONS[prev.op].family != REDUCTIONS[op].family
+                or prev.indexed != update.indexed
+            ):
                 raise source.error(
                     node,
                     f"`{name}` is updated with {REDUCTIONS[prev.op].spelling} (line {prev.line}) "
@@ -242,35 +233,46 @@ def reduction(
                 f"cannot checkpoint; reduce the value (`m = {op}(m, a[i])`) in this loop "
                 "and find its first index in a second loop",
             )
-        accs[name] = Accumulator(name, op, indexed, source.line_of(node))
-
-    if index in plain_binds or index in accs:
-        raise source.error(plain_binds.get(index), f"the loop variable `{index}` is rebound")
-
-    for name, node in plain_binds.items():
-        if name in defined_before:
-            stmt = parents.statement(node)
-            if stmt is not None and name in names_loaded([stmt]):
-                reason = (
-                    f"`{source.snippet(stmt)}` carries `{name}` from one iteration to the next "
-                    f"but is not a recognised reduction; {SUPPORTED}"
-                )
-            else:
-                reason = (
-                    f"`{name}` is defined before the loop and rebound inside it, so its value "
-                    "would depend on which iteration ran last; use a new name inside the loop, "
-                    f"or make it a reduction ({SUPPORTED})"
-                )
-            raise source.error(stmt or node, reason)
-
-    for name in accs:
         if name.startswith(RESERVED):
             raise source.error(loop, f"names starting with {RESERVED} are reserved for blockloop")
-    refuse_partial_reads(source, body, set(accs), implicit_reads, "the loop")
+        accs[name] = Accumulator(name, op, update.indexed, source.line_of(node))
+    return accs
 
-    body_locals = set(names_stored(body)) - set(accs)
-    epilogue_reads = names_loaded(epilogue)
-    leaked = reads_before_binding(epilogue, (body_locals | {index}) - defined_before)
+
+def _refuse_rebound(
+    source: Source,
+    body: list[ast.stmt],
+    rebound: dict[str, ast.AST],
+    accs: set[str],
+    defined_before: set[str],
+    index: str,
+) -> None:
+    """Refuse rebinding the loop variable, and a name from before the loop that the body
+    rebinds other than by a reduction update (carried between iterations, or last-wins)."""
+    if index in rebound or index in accs:
+        raise source.error(rebound.get(index), f"the loop variable `{index}` is rebound")
+    parents = Parents(body)
+    for name, node in rebound.items():
+        if name not in defined_before:
+            continue
+        stmt = parents.statement(node)
+        if stmt is not None and name in names_loaded([stmt]):
+            reason = (
+                f"`{source.snippet(stmt)}` carries `{name}` from one iteration to the next "
+                f"but is not a recognised reduction; {SUPPORTED}"
+            )
+        else:
+            reason = (
+                f"`{name}` is defined before the loop and rebound inside it, so its value "
+                "would depend on which iteration ran last; use a new name inside the loop, "
+                f"or make it a reduction ({SUPPORTED})"
+            )
+        raise source.error(stmt or node, reason)
+
+
+def _refuse_leaks(source: Source, epilogue: list[ast.stmt], loop_locals: set[str]) -> None:
+    """Refuse a name bound inside the loop (not an accumulator) and read after it."""
+    leaked = reads_before_binding(epilogue, loop_locals)
     if leaked:
         name = sorted(leaked)[0]
         raise source.error(
@@ -279,11 +281,30 @@ def reduction(
             "depend on which iteration ran last. Make it a reduction (e.g. max) instead",
         )
 
-    stores_outside = set(names_stored(prologue))
+
+@dataclass(frozen=True)
+class OuterArrays:
+    """How the loop writes the arrays bound before it (see :class:`ReductionLoop`)."""
+
+    maps: tuple[str, ...]
+    blocks: tuple[str, ...]
+    row_updates: tuple[RowUpdate, ...]
+
+
+def _outer_arrays(
+    source: Source,
+    body: list[ast.stmt],
+    defined_before: set[str],
+    accs: dict[str, Accumulator],
+    found: list[Update],
+    index: str,
+    call_writes: CallWrites,
+) -> OuterArrays:
+    """Sort the arrays the body writes; refuse a read of one another iteration writes."""
     indexed_targets = frozenset(
-        id(node.target)
-        for name, _, indexed, node in found
-        if indexed and name in accs and isinstance(node, ast.AugAssign)
+        id(u.target)
+        for u in found
+        if u.indexed and u.name in accs and isinstance(u.node, ast.AugAssign)
     )
     maps = map_targets(body, defined_before - set(accs), index)
     mapped = frozenset(id(t) for targets in maps.values() for t in targets)
@@ -301,33 +322,4 @@ def reduction(
             reason = carried_read_reason(source, read, index, body) if read is not None else ""
             line = source.line_of(read) if read is not None else 0
             row_updates.append(RowUpdate(w.name, w.rows, source.line_of(w.node), reason, line))
-
-    body_reads = names_loaded(body)
-    epilogue_locals = set(names_stored(epilogue))
-    carry = sorted((set(body_reads) | set(epilogue_reads)) & defined_before - set(accs))
-    chunk_inputs = tuple(n for n in carry if n in body_reads)
-    epilogue_inputs = tuple(n for n in carry if n in epilogue_reads)
-    every = set(names_loaded(fn.body))
-    globals_used = frozenset(
-        every - defined_before - body_locals - epilogue_locals - stores_outside - {index}
-    )
-    refuse_reserved(source, fn)
-    return ReductionLoop(
-        source=source,
-        name=fn.name,
-        args=args,
-        prologue=prologue,
-        loop=loop,
-        body=body,
-        epilogue=epilogue,
-        index=index,
-        bounds=tuple(call.args),
-        accumulators=tuple(sorted(accs.values(), key=lambda a: a.line)),
-        carry=tuple(carry),
-        chunk_inputs=chunk_inputs,
-        epilogue_inputs=epilogue_inputs,
-        globals_used=globals_used,
-        row_updates=tuple(row_updates),
-        maps=tuple(sorted(set(maps) - set(writes))),
-        blocks=blocks,
-    )
+    return OuterArrays(tuple(sorted(set(maps) - set(writes))), blocks, tuple(row_updates))

@@ -81,38 +81,14 @@ def sequential(
     else:
         index, call = loop_header(source, loop, prologue, epilogue, "range", "time loop")
         bounds = tuple(call.args)
-    for part, where in ((prologue, "before"), (epilogue, "after")):
-        for node in walk(part):
-            if is_call_to(node, prange_names):
-                raise source.error(
-                    node,
-                    f"a prange loop {where} the time loop would run unblocked; blockloop "
-                    "checkpoints one loop per kernel, so move it inside the time loop or into "
-                    "an @njit helper",
-                )
-
+    _refuse_pranges_outside(source, prologue, epilogue, prange_names)
     defined_before = set(args) | set(names_stored(prologue))
     body = [ast.fix_missing_locations(s) for s in loop.body]
     stored = names_stored(body)
     if index in stored:
         raise source.error(stored[index], f"the loop variable `{index}` is rebound")
+    _refuse_leaks(source, epilogue, index, ({index} | set(stored)) - defined_before)
     epilogue_reads = names_loaded(epilogue)
-    leaked = reads_before_binding(epilogue, ({index} | set(stored)) - defined_before)
-    for name, node in leaked.items():
-        if name == index:
-            raise source.error(
-                node,
-                f"the loop variable `{index}` is read after the loop; count the steps in a "
-                "variable defined before the loop instead (`it = 0` before it, `it += 1` "
-                "in it), so that its value is checkpointed",
-            )
-        else:
-            raise source.error(
-                node,
-                f"`{name}` is bound inside the time loop and read after it; define it before "
-                "the loop so that its value can be checkpointed (and exists when the loop "
-                "runs no step)",
-            )
     body_reads = names_loaded([*body, *([condition] if condition is not None else [])])
     rebound = set(stored) & defined_before
     written = possibly_mutated(body, (set(body_reads) & defined_before) - rebound, call_writes)
@@ -154,6 +130,46 @@ def sequential(
         bindings=bindings,
         globals_used=frozenset(set(names_loaded(fn.body)) - locals_),
     )
+
+
+def _refuse_pranges_outside(
+    source: Source,
+    prologue: list[ast.stmt],
+    epilogue: list[ast.stmt],
+    prange_names: frozenset[str],
+) -> None:
+    """Refuse a prange loop before or after the time loop: it would run unblocked."""
+    for part, where in ((prologue, "before"), (epilogue, "after")):
+        for node in walk(part):
+            if is_call_to(node, prange_names):
+                raise source.error(
+                    node,
+                    f"a prange loop {where} the time loop would run unblocked; blockloop "
+                    "checkpoints one loop per kernel, so move it inside the time loop or into "
+                    "an @njit helper",
+                )
+
+
+def _refuse_leaks(
+    source: Source, epilogue: list[ast.stmt], index: str, loop_locals: set[str]
+) -> None:
+    """Refuse a read after the loop of its variable or of a name first bound in it."""
+    leaked = reads_before_binding(epilogue, loop_locals)
+    for name, node in leaked.items():
+        if name == index:
+            raise source.error(
+                node,
+                f"the loop variable `{index}` is read after the loop; count the steps in a "
+                "variable defined before the loop instead (`it = 0` before it, `it += 1` "
+                "in it), so that its value is checkpointed",
+            )
+        else:
+            raise source.error(
+                node,
+                f"`{name}` is bound inside the time loop and read after it; define it before "
+                "the loop so that its value can be checkpointed (and exists when the loop "
+                "runs no step)",
+            )
 
 
 class _FlagBreaks(ast.NodeTransformer):
