@@ -30,6 +30,7 @@ from ..runtime.kinds import LoopKind
 from ..runtime.reduction import ReductionKind
 from ..runtime.saved import MapRows
 from ..runtime.sequential import SequentialKind
+from ..runtime.stops import Stop
 from ..scheduling.policy import Policy
 from ..storage.pieces import Piece, PieceSet
 from .comm import MPIComm
@@ -165,11 +166,11 @@ class RankCheckpointer(Checkpointer):
     def load(self):  # type: ignore[no-untyped-def]
         return super().load() if self.rank == 0 or self.every_rank_loads else None
 
-    def commit(self, kind: LoopKind, done: int, policy: Policy, reason: str) -> None:
+    def commit(self, kind: LoopKind, done: int, policy: Policy, why: Stop) -> None:
         """Every rank's rows, then rank 0's manifest; all ranks learn the outcome."""
         if not _spread(kind):  # a reduction alone: rank 0 holds the whole state
             if self.rank == 0:
-                super().commit(kind, done, policy, reason)
+                super().commit(kind, done, policy, why)
             return
         opened = self._open()
         error, generation = opened.get("error"), int(opened["generation"])
@@ -196,13 +197,13 @@ class RankCheckpointer(Checkpointer):
         outcome: dict = {"error": None}
         if self.rank == 0:
             assert parts is not None
-            outcome = self._commit_all(kind, done, policy, reason, entries, parts, generation)
+            outcome = self._commit_all(kind, done, policy, why, entries, parts, generation)
         outcome = dict(self.comm.bcast_json(outcome))  # type: ignore[call-overload]
         if outcome["error"] is None:
             self.ledger.committed()
             if self.rank > 0:
                 self._written(generation, 0.0)
-        elif reason != "interval":  # the process is about to end: say that nothing was saved
+        elif why.forced:  # the process is about to end or return: say that nothing was saved
             raise CheckpointError(outcome["error"])
 
     def _open(self) -> dict:
@@ -249,7 +250,7 @@ class RankCheckpointer(Checkpointer):
         kind: LoopKind,
         done: int,
         policy: Policy,
-        reason: str,
+        why: Stop,
         entries: dict[str, np.ndarray],
         parts: list,
         generation: int,
@@ -258,8 +259,8 @@ class RankCheckpointer(Checkpointer):
         errors = [p["error"] for p in parts if p["error"]]
         if errors:
             exc = CheckpointError(errors[0])
-            if reason == "interval":
-                self._failed(exc, reason)
+            if not why.forced:
+                self._failed(exc, why)
             return {"error": errors[0]}
         self._entries = entries
         self._new = {}
@@ -267,7 +268,7 @@ class RankCheckpointer(Checkpointer):
             for name, pieces in part["pieces"].items():
                 self._new.setdefault(name, []).extend(Piece.from_json(p) for p in pieces)
         try:
-            super().commit(kind, done, policy, reason)
+            super().commit(kind, done, policy, why)
         except CheckpointError as exc:
             return {"error": str(exc)}
         finally:

@@ -8,6 +8,7 @@ tells the policy how long the compute loop was held up.
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from collections.abc import Callable
@@ -23,14 +24,23 @@ from ..storage.manifest import PolicyState, RunState, Session
 from ..storage.pieces import PieceSet
 from ..storage.store import Checkpoint, RunPaths, Store, UnwritableError
 from .kinds import LoopKind
+from .stops import INTERVAL, Stop, StopReason
 from .writer import Writer
 
-__all__ = ["Checkpointer"]
+__all__ = ["Checkpointer", "Write"]
 
 log = logging.getLogger(__name__)
 SESSIONS_KEPT = 100
 LATER = 1 << 20
 """The most bytes of state whose completion record is written after the call returns."""
+
+
+class Write(enum.Enum):
+    """How a checkpoint is written; the value is what the report's ``writes`` says."""
+
+    SYNCHRONOUS = "synchronous"
+    BACKGROUND = "background"
+    AFTER_CALL = "after the call"
 
 
 class Checkpointer:
@@ -86,8 +96,8 @@ class Checkpointer:
             self.sessions = list(ckpt.manifest.state.sessions)
         return ckpt
 
-    def commit(self, kind: LoopKind, done: int, policy: Policy, reason: str) -> None:
-        """Checkpoint ``kind`` after ``done`` units; ``reason`` is the manifest's.
+    def commit(self, kind: LoopKind, done: int, policy: Policy, why: Stop) -> None:
+        """Checkpoint ``kind`` after ``done`` units, because of ``why``.
 
         An interval checkpoint that cannot be written is a warning (the run goes on and
         tries again), and so is a completion record (the result is returned, not saved); a
@@ -95,42 +105,72 @@ class Checkpointer:
         The completion record of a run that wrote no checkpoint before is not fsynced: lost
         in a crash, it costs a computation shorter than one interval.
         """
-        forced = reason != "interval"
-        durable = reason != "complete" or self.store.next_generation > 1
         t0 = self.clock()
         self.drain()
-        session = Session(self.started, time.time(), reason)
-        in_background = not forced and self.writes_in_background and kind.copies(done)
-        arrays, bind = kind.snapshot(done, copy=in_background)
-        entries, pieces = self.entries(kind, done, in_background)
-        arrays = {**arrays, **entries}
-        # the completion of a run that has no directory yet: recorded after the call returns
-        later = (
-            self.store.deferred
-            and reason == "complete"
-            and sum(a.nbytes for a in arrays.values()) <= LATER
-        )
-        if self.store.deferred and not later:
+        mode, arrays, bind, pieces = self._prepare(kind, done, why)
+        if self.store.deferred and mode is not Write.AFTER_CALL:
             try:
                 self.store.take()  # here, so that a run held by another process stops now
             except UnwritableError as exc:  # a read-only or vanished checkpoint root
-                if forced and reason != "complete":
+                if why.ends_process:
                     raise
-                self._failed(exc, reason)
+                self._failed(exc, why)
                 return
         state = RunState(
             kernel=kind.plan.name,
             unit=kind.unit,
             done=done,
             total=kind.total,
-            reason=reason,
+            reason=why.label,
             compute_seconds=self.compute_seconds,
-            sessions=tuple([*self.sessions, session][-SESSIONS_KEPT:]),
+            sessions=tuple([*self.sessions, Session(self.started, time.time(), why.label)])[
+                -SESSIONS_KEPT:
+            ],
             policy=PolicyState(policy.write_cost, policy.interval, policy.mtbf),
             bind=bind,
             pieces=pieces,
         )
+        self.report.writes.append(mode.value)
+        self._write(mode, kind, arrays, state, why)
+        blocked = self.clock() - t0
+        policy.record_write(blocked)
+        if not why.forced:
+            self.report.blocked_seconds += blocked
+        self.report.write_cost = policy.write_cost
+        log.debug("%s: checkpoint at %s %d (%s)", kind.plan.name, kind.unit, done, why.label)
 
+    def _prepare(
+        self, kind: LoopKind, done: int, why: Stop
+    ) -> tuple[Write, dict[str, np.ndarray], dict[str, str] | None, dict[str, PieceSet]]:
+        """How this checkpoint is written, and what it writes.
+
+        - on the writer thread (:attr:`Write.BACKGROUND`): an interval checkpoint of a
+          loop whose state can be copied, when this checkpointer writes in the background;
+        - after the call returns (:attr:`Write.AFTER_CALL`): the completion record of a
+          run that has no directory yet, of at most :data:`LATER` bytes;
+        - synchronously otherwise.
+        """
+        background = (
+            why.reason is StopReason.INTERVAL and self.writes_in_background and kind.copies(done)
+        )
+        arrays, bind = kind.snapshot(done, copy=background)
+        entries, pieces = self.entries(kind, done, background)
+        arrays = {**arrays, **entries}
+        if background:
+            mode = Write.BACKGROUND
+        elif (
+            why.reason is StopReason.COMPLETION
+            and self.store.deferred
+            and sum(a.nbytes for a in arrays.values()) <= LATER
+        ):
+            mode = Write.AFTER_CALL
+        else:
+            mode = Write.SYNCHRONOUS
+        return mode, arrays, bind, pieces
+
+    def _write(
+        self, mode: Write, kind: LoopKind, arrays: dict[str, np.ndarray], state: RunState, why: Stop
+    ) -> None:
         nbytes = sum(a.nbytes for a in arrays.values())
 
         def written(generation: int, seconds: float) -> None:
@@ -139,26 +179,18 @@ class Checkpointer:
             self.report.bytes_written += nbytes
             self._written(generation, seconds)
 
-        self.report.writes.append(
-            "after the call" if later else "background" if in_background else "synchronous"
-        )
-        if later:  # of copies: the caller may change its arrays once the call returns
+        if mode is Write.AFTER_CALL:  # of copies: the caller may change its arrays on return
             self._record_later({k: np.array(a, copy=True) for k, a in arrays.items()}, state)
-        elif in_background:
+        elif mode is Write.BACKGROUND:
             self.writer.submit(self.store.save, arrays, state, written)
         else:
+            durable = why.reason is not StopReason.COMPLETION or self.store.next_generation > 1
             try:
                 written(*self.store.save(arrays, state, durable=durable))
             except CheckpointError as exc:
-                if forced and reason != "complete":
+                if why.ends_process:
                     raise
-                self._failed(exc, reason)
-        blocked = self.clock() - t0
-        policy.record_write(blocked)
-        if not forced:
-            self.report.blocked_seconds += blocked
-        self.report.write_cost = policy.write_cost
-        log.debug("%s: checkpoint at %s %d (%s)", kind.plan.name, kind.unit, done, reason)
+                self._failed(exc, why)
 
     def entries(
         self, kind: LoopKind, done: int, copy: bool
@@ -201,8 +233,8 @@ class Checkpointer:
         self.report.generation = generation
         self.report.write_seconds += seconds
 
-    def _failed(self, exc: CheckpointError, reason: str = "interval") -> None:
-        if reason == "complete":
+    def _failed(self, exc: CheckpointError, why: Stop = INTERVAL) -> None:
+        if why.reason is StopReason.COMPLETION:
             warn(
                 f"{exc}; the result is returned but not saved: calling again computes it again "
                 "from the last checkpoint",

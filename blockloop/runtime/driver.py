@@ -17,7 +17,7 @@ from .coordinator import Coordinator, Resumed
 from .kinds import LoopKind
 from .progress import Progress
 from .settings import RunSettings, refine_mtbf
-from .stops import Stop, StopReason, Stops
+from .stops import COMPLETION, INTERVAL, Stop, StopReason, Stops
 
 __all__ = ["Driver"]
 
@@ -79,10 +79,10 @@ class Driver:
                     if stop is not None:
                         self.interrupt(stop)
                     if due:
-                        self.commit(StopReason.INTERVAL.value)
+                        self.commit(INTERVAL)
                         self.policy.checkpointed()
                 if self.records_completion():
-                    self.commit(StopReason.COMPLETION.value)
+                    self.commit(COMPLETION)
             self.report.complete = True
             return self.coordinator.finish(self.kind, self.done)
 
@@ -145,7 +145,7 @@ class Driver:
         report = self.report
         report.complete = report.already_complete = self.resumed is not None
         if self.resumed is None:  # empty loop: record the (trivial) completion
-            self.commit(StopReason.COMPLETION.value)
+            self.commit(COMPLETION)
             report.complete = True
         report.interval = self.policy.interval
         report.units_total = self.kind.total
@@ -252,7 +252,7 @@ class Driver:
     def interrupt(self, stop: Stop) -> None:
         """A durable checkpoint, then the exception that ends the call."""
         self.report.interrupted_by = stop.what
-        self.commit(stop.label)
+        self.commit(stop)
         run_dir = str(self.checkpointer.run_dir)
         log.log(
             logging.WARNING if self.coordinator.speaks else logging.DEBUG,
@@ -267,10 +267,10 @@ class Driver:
         code = self.settings.exit_code
         raise stop.exception(code, self.done, run_dir, self.kind.unit, str(self.of_total))
 
-    def commit(self, reason: str) -> None:
+    def commit(self, why: Stop) -> None:
         """A checkpoint of the loop's state now."""
-        self.checkpointer.commit(self.kind, self.done, self.policy, reason)
-        self.coordinator.committed(forced=reason != StopReason.INTERVAL.value)
+        self.checkpointer.commit(self.kind, self.done, self.policy, why)
+        self.coordinator.committed(forced=why.forced)
 
     @property
     def name(self) -> str:

@@ -11,7 +11,7 @@ from .._errors import Interrupted
 from ..report import Report
 from ..scheduling.signals import SignalWatch, signal_name
 
-__all__ = ["Stop", "StopReason", "Stops"]
+__all__ = ["COMPLETION", "INTERVAL", "Stop", "StopReason", "Stops"]
 
 
 class StopReason(enum.Enum):
@@ -25,10 +25,24 @@ class StopReason(enum.Enum):
 
 @dataclass(frozen=True)
 class Stop:
-    """A reason to stop before the loop is done: a signal (with its number) or the deadline."""
+    """Why a checkpoint is written: its reason and, for a signal, the signal's number.
+
+    A signal or the deadline also stops the run before its loop is done; the interval and
+    the completion (:data:`INTERVAL`, :data:`COMPLETION`) do not.
+    """
 
     reason: StopReason
     signum: int | None = None
+
+    @property
+    def forced(self) -> bool:
+        """Whether the process is about to end or return: anything but an interval."""
+        return self.reason is not StopReason.INTERVAL
+
+    @property
+    def ends_process(self) -> bool:
+        """A signal or the deadline: a failed checkpoint cannot be tried again later."""
+        return self.reason in (StopReason.SIGNAL, StopReason.DEADLINE)
 
     @property
     def what(self) -> str:
@@ -39,10 +53,11 @@ class Stop:
 
     @property
     def label(self) -> str:
-        """What the manifest and the report say: ``deadline`` or ``signal SIGTERM``."""
-        if self.reason is StopReason.DEADLINE:
-            return "deadline"
-        return f"signal {self.what}"
+        """What the manifest and the report say: ``interval``, ``complete``, ``deadline``
+        or ``signal SIGTERM``."""
+        if self.reason is StopReason.SIGNAL:
+            return f"signal {self.what}"
+        return self.reason.value
 
     @property
     def cause(self) -> str:
@@ -96,6 +111,12 @@ class Stop:
         if code == 1:
             return Stop(StopReason.DEADLINE)
         return Stop(StopReason.SIGNAL, signum)
+
+
+INTERVAL = Stop(StopReason.INTERVAL)
+"""An interval checkpoint: the run goes on."""
+COMPLETION = Stop(StopReason.COMPLETION)
+"""The record of a completed run."""
 
 
 class Stops:

@@ -19,6 +19,7 @@ deleted.
 
 from __future__ import annotations
 
+import enum
 import errno
 import fcntl
 import os
@@ -52,6 +53,7 @@ from .rundir import (
 __all__ = [
     "FORMAT",
     "Checkpoint",
+    "Hold",
     "RunPaths",
     "Store",
     "UnwritableError",
@@ -61,6 +63,19 @@ __all__ = [
     "verify_generation",
     "write_npz",
 ]
+
+
+class Hold(enum.Enum):
+    """Where a :class:`Store` stands with its run directory and lock."""
+
+    RELEASED = "released"
+    """No lock: before :meth:`Store.acquire`, after :meth:`Store.release`."""
+    DEFERRED = "deferred"
+    """Acquired when the run had no directory: none made, no lock; the first save takes it."""
+    NEW = "new"
+    """The lock held on a directory this store made: nothing to load."""
+    HELD = "held"
+    """The lock held on a directory that may hold generations."""
 
 
 class Store:
@@ -97,10 +112,13 @@ class Store:
         self._bad: set[int] = set()
         self.next_generation = 1
         self.last_manifest: Manifest | None = None
-        self._empty = False  # the run directory was made (empty) by this store's acquire
         self.defer = defer
-        self.deferred = False
+        self.hold = Hold.RELEASED
+
+    @property
+    def deferred(self) -> bool:
         """The run had no directory at :meth:`acquire`, which made none and took no lock."""
+        return self.hold is Hold.DEFERRED
 
     # -- lock -------------------------------------------------------------------------
     def __enter__(self) -> Store:
@@ -130,7 +148,7 @@ class Store:
             root = self.paths.root
             if not os.path.isdir(root):  # made here: take() makes the run directory only
                 self._mkdir(root, parents=True)
-            self.deferred = self._empty = True
+            self.hold = Hold.DEFERRED
             return
         self.take()
 
@@ -176,9 +194,7 @@ class Store:
         if self.deferred and not fresh:  # another process has had the run since acquire
             numbers = self.paths.all_numbers()
             self.next_generation = max(self.next_generation, numbers[-1] + 1 if numbers else 1)
-        elif not self.deferred:  # nothing to load from a fresh directory
-            self._empty = fresh
-        self.deferred = False
+        self.hold = Hold.NEW if fresh else Hold.HELD
         if holder != mine:  # who holds it, for the message above
             # written, then cut to its length: a file truncated to zero and written makes
             # ext4 flush it at close (its replace-by-truncate heuristic), 70 us a fresh run
@@ -209,6 +225,8 @@ class Store:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
+        if self.hold is not Hold.DEFERRED:  # a deferred store's first save still takes it
+            self.hold = Hold.RELEASED
 
     # -- load -------------------------------------------------------------------------
     def load(self) -> Checkpoint | None:
@@ -217,7 +235,7 @@ class Store:
         Every skipped generation is reported with a :class:`CheckpointWarning` naming the
         file and the reason; nothing is deleted.
         """
-        if self._empty:
+        if self.hold in (Hold.DEFERRED, Hold.NEW):  # nothing to load
             self.next_generation = 1
             return None
         numbers = self.paths.all_numbers()
@@ -292,7 +310,7 @@ class Store:
         if self.deferred:
             self.take()
         generation = self.next_generation
-        self._empty = False
+        self.hold = Hold.HELD
         npz_path = self.paths.npz(generation)
         digests: dict[str, str] = {}
         size: list[int] = []
