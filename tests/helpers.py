@@ -1,14 +1,13 @@
-"""Helpers shared by several test modules: a kernel with swapped state, its input, an
-injected clock and a store that stands for the process dying."""
+"""Helpers shared by several test modules: a kernel with swapped state and its input.
+
+Test clocks, crashing stores and the seams to inject them are in ``blockloop.testing``."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
-from blockloop.storage.store import Store
-
-__all__ = ["Crash", "Ticks", "crashing_store", "fresh", "swap_kernel"]
+__all__ = ["fresh", "swap_kernel"]
 
 
 @njit(parallel=True, cache=True)
@@ -25,31 +24,3 @@ def swap_kernel(u, steps):
 
 def fresh() -> np.ndarray:
     return np.sin(np.linspace(0.0, 7.0, 257))
-
-
-class Crash(BaseException):
-    """Stands for the process dying: nothing after it runs."""
-
-
-def crashing_store(after: int) -> type[Store]:
-    class CrashingStore(Store):
-        saves = 0
-
-        def save(self, arrays, state, **kw):
-            CrashingStore.saves += 1
-            if CrashingStore.saves > after:
-                raise Crash
-            return super().save(arrays, state, **kw)
-
-    return CrashingStore
-
-
-class Ticks:
-    """A clock that moves ``step`` seconds per reading, and ``extra`` more on request."""
-
-    def __init__(self, step: float) -> None:
-        self.now, self.step = 0.0, step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now

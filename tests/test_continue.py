@@ -12,7 +12,7 @@ import pytest
 from numba import njit, prange
 
 from blockloop import checkpointed_loop
-from tests.helpers import Ticks
+from blockloop.testing import Ticks, injected
 
 
 @njit(parallel=True, cache=True)
@@ -28,11 +28,10 @@ class CtrlC(Ticks):
 
     def __init__(self, at: int) -> None:
         super().__init__(1.0)
-        self.at, self.readings = at, 0
+        self.at = at
 
     def __call__(self) -> float:
-        self.readings += 1
-        if self.readings == self.at:
+        if self.readings + 1 == self.at:  # Ticks counts this reading
             os.kill(os.getpid(), signal.SIGINT)
         return super().__call__()
 
@@ -43,9 +42,8 @@ def _start() -> np.ndarray:
 
 def _interrupted(tmp_path, at=6):
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(bump)
-    kernel._clock = CtrlC(at)
     x = _start()
-    with pytest.raises(KeyboardInterrupt):
+    with injected(kernel, clock=CtrlC(at)), pytest.raises(KeyboardInterrupt):
         kernel(x, 3)
     assert kernel.last_report.checkpoints >= 1
     return kernel, x
@@ -58,27 +56,26 @@ def _uninterrupted() -> np.ndarray:
 def test_calling_again_with_the_arrays_as_left_continues_the_run(tmp_path):
     kernel, x = _interrupted(tmp_path)
     assert not np.array_equal(x, _start()) and not np.array_equal(x, _uninterrupted())
-    kernel._clock = Ticks(1.0)
-    kernel(x, 3)  # the cell run again, on the half-written array
+    with injected(kernel, clock=Ticks(1.0)):
+        kernel(x, 3)  # the cell run again, on the half-written array
     assert kernel.last_report.resumed_from is not None
     assert x.tobytes() == _uninterrupted().tobytes()
 
 
 def test_twice_interrupted_then_continued(tmp_path):
     kernel, x = _interrupted(tmp_path)
-    kernel._clock = CtrlC(4)
-    with pytest.raises(KeyboardInterrupt):
+    with injected(kernel, clock=CtrlC(4)), pytest.raises(KeyboardInterrupt):
         kernel(x, 3)
-    kernel._clock = Ticks(1.0)
-    kernel(x, 3)
+    with injected(kernel, clock=Ticks(1.0)):
+        kernel(x, 3)
     assert x.tobytes() == _uninterrupted().tobytes()
 
 
 def test_calling_with_the_original_content_continues_too(tmp_path):
     kernel, _ = _interrupted(tmp_path)
-    kernel._clock = Ticks(1.0)
     x = _start()
-    kernel(x, 3)
+    with injected(kernel, clock=Ticks(1.0)):
+        kernel(x, 3)
     assert kernel.last_report.resumed_from is not None
     assert x.tobytes() == _uninterrupted().tobytes()
 
@@ -86,18 +83,17 @@ def test_calling_with_the_original_content_continues_too(tmp_path):
 def test_other_content_is_a_new_run(tmp_path):
     kernel, x = _interrupted(tmp_path)
     x[0] += 100.0  # the user changed the array after the interruption
-    kernel._clock = Ticks(1.0)
     want = bump(x.copy(), 3)
-    kernel(x, 3)
+    with injected(kernel, clock=Ticks(1.0)):
+        kernel(x, 3)
     assert kernel.last_report.resumed_from is None
     assert x.tobytes() == want.tobytes()
 
 
 def test_the_interrupt_says_where_the_checkpoint_is_and_how_to_continue(tmp_path):
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(bump)
-    kernel._clock = CtrlC(6)
     x = _start()
-    with pytest.raises(KeyboardInterrupt) as info:
+    with injected(kernel, clock=CtrlC(6)), pytest.raises(KeyboardInterrupt) as info:
         kernel(x, 3)
     message = str(info.value)
     run_dir = str(kernel.run_dir(_start(), 3))
@@ -110,14 +106,12 @@ def test_a_scheduler_signal_says_it_too(tmp_path):
 
     class Term(CtrlC):
         def __call__(self) -> float:
-            self.readings += 1
-            if self.readings == self.at:
+            if self.readings + 1 == self.at:
                 os.kill(os.getpid(), signal.SIGTERM)
             return Ticks.__call__(self)
 
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(bump)
-    kernel._clock = Term(6)
-    with pytest.raises(Interrupted) as info:
+    with injected(kernel, clock=Term(6)), pytest.raises(Interrupted) as info:
         kernel(_start(), 3)
     assert info.value.code == 85
     assert str(info.value).startswith("stopped by SIGTERM: checkpoint saved at tile ")

@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 
 from blockloop import BlockingError, checkpointed_loop
-from blockloop.storage.store import Store
+from blockloop.testing import Crash, Ticks, crashing_store, injected
 from tests.corpus import all_cases, figure
 from tests.corpus.warm import warm
-from tests.helpers import Crash, Ticks, crashing_store
 
 pytestmark = pytest.mark.slow  # about 100 kernels compiled twice each (6 minutes, cold)
 
@@ -95,16 +94,15 @@ def test_a_killed_run_resumes_to_the_bits_of_an_uninterrupted_run(case, tmp_path
     want_args = case.args()
     want = _outputs(want_args, never(*want_args))
     kernel = checkpointed_loop(checkpoint_dir=tmp_path / "run", interval=1.0)(case.kernel)
-    kernel._clock = Ticks(1.0)  # every chunk "takes" a second: a checkpoint after each
-    kernel._store_class = crashing_store(1)  # the process dies at the second checkpoint
-    try:
-        kernel(*case.args())
-        kills[case.name] = False  # a kernel of one chunk completes before that
-    except Crash:
-        kills[case.name] = True
-    kernel._store_class = Store
-    args = case.args()  # the caller passes the same arguments again
-    _assert_same(_outputs(args, kernel(*args)), want, bits=True)
+    with injected(kernel, clock=Ticks(1.0)):  # every chunk "takes" a second: a checkpoint
+        try:  # after each, and the process dies at the second
+            with injected(kernel, store=crashing_store(1)):
+                kernel(*case.args())
+            kills[case.name] = False  # a kernel of one chunk completes before that
+        except Crash:
+            kills[case.name] = True
+        args = case.args()  # the caller passes the same arguments again
+        _assert_same(_outputs(args, kernel(*args)), want, bits=True)
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=_name)

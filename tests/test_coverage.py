@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from blockloop import BlockingError, checkpointed_loop
-from blockloop.storage.store import Store
+from blockloop.testing import Crash, Ticks, crashing_store, injected
 from tests import coverage_kernels as ck
-from tests.helpers import Crash, Ticks, crashing_store
 
 NAMES = [
     "nested_prange",
@@ -53,13 +52,12 @@ def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
     want_args = ck.inputs(name)
     want = getattr(ck, name)(*want_args)
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(getattr(ck, name))
-    kernel._clock = Ticks(1.0)  # every chunk "takes" a second: a checkpoint after each
-    kernel._store_class = crashing_store(1)
-    with pytest.raises(Crash):
-        kernel(*ck.inputs(name))
-    kernel._store_class = Store
-    args = ck.inputs(name)
-    got = kernel(*args)
+    # every chunk "takes" a second: a checkpoint after each
+    with injected(kernel, clock=Ticks(1.0)):
+        with injected(kernel, store=crashing_store(1)), pytest.raises(Crash):
+            kernel(*ck.inputs(name))
+        args = ck.inputs(name)
+        got = kernel(*args)
     assert kernel.last_report.resumed_from is not None
     assert _bits(got) == _bits(want)
     assert [_bits(a) for a in args] == [_bits(a) for a in want_args]

@@ -10,15 +10,21 @@ import pytest
 from blockloop import Interrupted, checkpointed_loop
 from blockloop.scheduling.deadline import resolve_deadline, slurm_end_time
 from blockloop.storage.store import read_manifest
-from tests.helpers import Ticks, fresh, swap_kernel
+from blockloop.testing import Ticks, injected
+from tests.helpers import fresh, swap_kernel
 
 
 def test_the_run_stops_before_its_deadline_and_resumes(tmp_path):
     expected, total = swap_kernel(fresh(), 60)
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, deadline=4)(swap_kernel)
-    kernel._wall_clock = Ticks(1.0)  # every reading of the wall clock is a second later
-    kernel._clock = Ticks(0.05)  # and every chunk "computes" 50 ms: chunks of a few steps
-    with pytest.raises(Interrupted) as info:
+    with (
+        injected(
+            kernel,
+            wall_clock=Ticks(1.0),  # every reading of the wall clock is a second later
+            clock=Ticks(0.05),  # and every chunk "computes" 50 ms: chunks of a few steps
+        ),
+        pytest.raises(Interrupted) as info,
+    ):
         kernel(fresh(), 60)
     assert info.value.code == 85 and info.value.signal is None
     assert "deadline" in str(info.value)
@@ -26,8 +32,7 @@ def test_the_run_stops_before_its_deadline_and_resumes(tmp_path):
     assert report.interrupted_by == "deadline" and 0 < report.tiles < 60
     manifest = read_manifest(sorted(kernel.run_dir(fresh(), 60).glob("ckpt-*.json"))[-1])
     assert manifest["reason"] == "deadline"
-    kernel._wall_clock = __import__("time").time  # the next job has time enough
-    kernel._clock = __import__("time").perf_counter
+    # the next job has time enough: the kernel's own clocks are back
     result, got = kernel(fresh(), 60)
     assert kernel.last_report.resumed_from == report.tiles
     assert np.array_equal(result, expected) and got == total

@@ -12,7 +12,8 @@ import pytest
 
 from blockloop import CheckpointError, CheckpointWarning, checkpointed_loop
 from blockloop.numerics import compile as compile_module
-from tests.helpers import Ticks, fresh, swap_kernel
+from blockloop.testing import Ticks, injected
+from tests.helpers import fresh, swap_kernel
 
 
 @pytest.mark.parametrize(
@@ -73,11 +74,10 @@ class _RootTurnsIntoAFile(Ticks):
 
     def __init__(self, root) -> None:
         super().__init__(1.0)
-        self.root, self.readings = root, 0
+        self.root = root
 
     def __call__(self) -> float:
-        self.readings += 1
-        if self.readings == 3:
+        if self.readings + 1 == 3:  # Ticks counts this reading
             shutil.rmtree(self.root)
             self.root.write_text("")
         return super().__call__()
@@ -86,13 +86,13 @@ class _RootTurnsIntoAFile(Ticks):
 def test_interval_checkpoints_under_a_vanished_root_warn_and_the_run_goes_on(tmp_path):
     root = tmp_path / "runs"
     kernel = checkpointed_loop(checkpoint_dir=root, interval=1.0)(swap_kernel)
-    kernel._clock = _RootTurnsIntoAFile(root)  # and a checkpoint after every chunk
-    with warnings.catch_warnings(record=True) as caught:
+    clock = _RootTurnsIntoAFile(root)  # and a checkpoint after every chunk
+    with injected(kernel, clock=clock), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         u, total = kernel(fresh(), 200)
     want_u, want_total = swap_kernel(fresh(), 200)
     assert np.array_equal(u, want_u) and total == want_total
-    assert kernel._clock.readings > 3
+    assert clock.readings > 3
     messages = [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
     assert any("the run goes on" in m for m in messages), messages
 
@@ -113,8 +113,8 @@ def test_a_state_over_the_copy_budget_is_written_without_a_copy(tmp_path, budget
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0, copy_budget=budget)(
         swap_kernel
     )
-    kernel._clock = Ticks(1.0)  # a checkpoint after every chunk
-    u, total = kernel(fresh(), 200)
+    with injected(kernel, clock=Ticks(1.0)):  # a checkpoint after every chunk
+        u, total = kernel(fresh(), 200)
     want_u, want_total = swap_kernel(fresh(), 200)
     assert np.array_equal(u, want_u) and total == want_total
     writes = kernel.last_report.writes
@@ -126,8 +126,8 @@ def test_a_state_over_the_copy_budget_is_written_without_a_copy(tmp_path, budget
 def test_the_copy_budget_is_read_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("BLOCKLOOP_COPY_BUDGET", "0")
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(swap_kernel)
-    kernel._clock = Ticks(1.0)
-    kernel(fresh(), 200)
+    with injected(kernel, clock=Ticks(1.0)):
+        kernel(fresh(), 200)
     assert set(kernel.last_report.writes[:-1]) == {"synchronous"}
 
 

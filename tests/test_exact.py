@@ -16,8 +16,8 @@ from numba import njit, prange
 from blockloop import BlockingError, checkpointed_loop
 from blockloop.runtime import reduction
 from blockloop.storage.rundir import RunPaths
-from blockloop.storage.store import Store, read_manifest, verify_generation
-from tests.helpers import Crash, Ticks, crashing_store
+from blockloop.storage.store import read_manifest, verify_generation
+from blockloop.testing import Crash, Ticks, crashing_store, injected
 
 
 @njit(parallel=True, cache=True)
@@ -365,18 +365,17 @@ def test_float32_is_the_exact_sum_rounded_once_and_the_others_are_unchanged(tmp_
 def test_a_kill_and_resume_gives_the_same_bits_and_stores_integers(tmp_path):
     x = np.concatenate([CASES["cancellation"](), _spread(400_000, 15)])
     kernel = _exact(total, tmp_path, interval=1.0)
-    kernel._clock = Ticks(1.0)  # every chunk "takes" a second: a checkpoint after each
-    kernel._store_class = crashing_store(3)
-    with pytest.raises(Crash):
-        kernel(x, 0.0)
-    paths = RunPaths(tmp_path, kernel.run_dir(x, 0.0).name)
-    newest = paths.generations()[-1]
-    saved = verify_generation(paths, newest)
-    assert read_manifest(paths.manifest(newest))["identity"]["exact"] == ["s"]
-    stacks = [a for a in saved.arrays.values() if a.ndim == 2]
-    assert stacks and all(a.dtype == np.int64 for a in stacks)  # portable integers
-    kernel._store_class = Store
-    got = kernel(x, 0.0)
+    # every chunk "takes" a second: a checkpoint after each
+    with injected(kernel, clock=Ticks(1.0)):
+        with injected(kernel, store=crashing_store(3)), pytest.raises(Crash):
+            kernel(x, 0.0)
+        paths = RunPaths(tmp_path, kernel.run_dir(x, 0.0).name)
+        newest = paths.generations()[-1]
+        saved = verify_generation(paths, newest)
+        assert read_manifest(paths.manifest(newest))["identity"]["exact"] == ["s"]
+        stacks = [a for a in saved.arrays.values() if a.ndim == 2]
+        assert stacks and all(a.dtype == np.int64 for a in stacks)  # portable integers
+        got = kernel(x, 0.0)
     assert kernel.last_report.resumed_from is not None
     assert _bits(got) == _bits(math.fsum(x))
 

@@ -20,7 +20,8 @@ import pytest
 
 from blockloop import CheckpointError, CheckpointWarning, checkpointed_loop
 from blockloop.storage.store import Store, verify_generation
-from tests.helpers import Ticks, swap_kernel
+from blockloop.testing import Ticks, injected
+from tests.helpers import swap_kernel
 
 pytestmark = [pytest.mark.slow]
 
@@ -76,6 +77,8 @@ def disk(request, tmp_path):
 
 
 def _kernel(disk: Disk, fill_at: int, empty_at: int | None, seen: dict):
+    """The kernel, and the store class whose saves fill and empty the disk."""
+
     class FillingStore(Store):
         def save(self, arrays, state, **kw):
             seen["saves"] += 1
@@ -92,16 +95,17 @@ def _kernel(disk: Disk, fill_at: int, empty_at: int | None, seen: dict):
                 raise
 
     kernel = checkpointed_loop(checkpoint_dir=disk.root / "runs", interval=1.0, keep=2)(swap_kernel)
-    kernel._clock = Ticks(1.0)  # a checkpoint after every chunk
-    kernel._store_class = FillingStore
-    return kernel
+    return kernel, FillingStore
 
 
 def test_interval_checkpoints_on_a_full_disk_warn_and_the_run_goes_on(disk):
     expected, total = swap_kernel(start(), STEPS)
     seen = {"saves": 0, "failed": 0}
-    kernel = _kernel(disk, fill_at=3, empty_at=7, seen=seen)
-    with pytest.warns(CheckpointWarning, match="No space left on device"):
+    kernel, filling = _kernel(disk, fill_at=3, empty_at=7, seen=seen)
+    with (
+        injected(kernel, clock=Ticks(1.0), store=filling),  # a checkpoint after every chunk
+        pytest.warns(CheckpointWarning, match="No space left on device"),
+    ):
         result, got_total = kernel(start(), STEPS)
     assert np.array_equal(result, expected) and got_total == total
     assert seen["failed"] == 4  # saves 3..6 met the full disk
@@ -113,15 +117,15 @@ def test_interval_checkpoints_on_a_full_disk_warn_and_the_run_goes_on(disk):
 def test_a_completion_on_a_full_disk_returns_the_result_with_a_warning(disk):
     expected, total = swap_kernel(start(), STEPS)
     seen = {"saves": 0, "failed": 0}
-    kernel = _kernel(disk, fill_at=3, empty_at=None, seen=seen)
-    with pytest.warns(CheckpointWarning) as record:
+    kernel, filling = _kernel(disk, fill_at=3, empty_at=None, seen=seen)
+    with injected(kernel, clock=Ticks(1.0)):  # a checkpoint after every chunk
+        with injected(kernel, store=filling), pytest.warns(CheckpointWarning) as record:
+            result, got_total = kernel(start(), STEPS)
+        assert any("the result is returned but not saved" in str(w.message) for w in record)
+        assert np.array_equal(result, expected) and got_total == total  # computed, not lost
+        disk.empty()
+        # nothing of the completion was saved: the next call resumes from the last generation
+        # written before the disk filled, and computes the same result
         result, got_total = kernel(start(), STEPS)
-    assert any("the result is returned but not saved" in str(w.message) for w in record)
-    assert np.array_equal(result, expected) and got_total == total  # computed, not lost
-    disk.empty()
-    # nothing of the completion was saved: the next call resumes from the last generation
-    # written before the disk filled, and computes the same result
-    kernel._store_class = Store
-    result, got_total = kernel(start(), STEPS)
     assert kernel.last_report.resumed_from is not None
     assert np.array_equal(result, expected) and got_total == total

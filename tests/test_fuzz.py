@@ -23,6 +23,7 @@ from blockloop.storage.manifest import Identity, RunState
 from blockloop.storage.rundir import seal as _seal
 from blockloop.storage.rundir import sealed_bytes
 from blockloop.storage.store import RunPaths, Store, read_manifest, verify_generation
+from blockloop.testing import Crash, Ticks, crashing_store, injected
 
 IDENTITY = {"kernel": "fuzz", "run_key": "0" * 16}
 ARRAYS = {
@@ -243,17 +244,15 @@ def _harmonic(n):
 
 
 def _interrupted_run(root):
-    """A reduction killed after its second checkpoint; the kernel and its run's paths."""
+    """A reduction killed after its second checkpoint; the kernel, its run's paths and
+    the clock it ran with (a checkpoint after every chunk), for the calls that resume it."""
     from blockloop import checkpointed_loop
-    from tests.helpers import Crash, Ticks, crashing_store
 
     kernel = checkpointed_loop(checkpoint_dir=root, interval=1.0)(_harmonic)
-    kernel._clock = Ticks(1.0)
-    kernel._store_class = crashing_store(2)
-    with pytest.raises(Crash):
+    clock = Ticks(1.0)
+    with injected(kernel, clock=clock, store=crashing_store(2)), pytest.raises(Crash):
         kernel(400_000)
-    kernel._store_class = Store
-    return kernel, RunPaths(root, kernel.run_dir(400_000).name)
+    return kernel, RunPaths(root, kernel.run_dir(400_000).name), clock
 
 
 def test_a_sealed_manifest_with_a_lying_field_gives_checkpoint_error_or_the_right_bits(
@@ -262,7 +261,7 @@ def test_a_sealed_manifest_with_a_lying_field_gives_checkpoint_error_or_the_righ
     from blockloop import checkpointed_loop
 
     want = checkpointed_loop(checkpoint_dir=tmp_path / "never", interval=1e9)(_harmonic)(400_000)
-    kernel, paths = _interrupted_run(tmp_path / "run")
+    kernel, paths, clock = _interrupted_run(tmp_path / "run")
     newest = paths.generations()[-1]
     original = read_manifest(paths.manifest(newest))
     npz = paths.npz(newest).read_bytes()
@@ -277,7 +276,7 @@ def test_a_sealed_manifest_with_a_lying_field_gives_checkpoint_error_or_the_righ
             _set(body, path, lie)
             paths.manifest(newest).write_bytes(sealed_bytes(body))
             paths.npz(newest).write_bytes(npz)
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), injected(kernel, clock=clock):
                 warnings.simplefilter("ignore", CheckpointWarning)
                 try:
                     got = kernel(400_000)
@@ -289,7 +288,7 @@ def test_a_sealed_manifest_with_a_lying_field_gives_checkpoint_error_or_the_righ
 
 
 def test_a_reduction_stack_of_another_dtype_is_refused_not_cast(tmp_path):
-    kernel, paths = _interrupted_run(tmp_path)
+    kernel, paths, clock = _interrupted_run(tmp_path)
     newest = paths.generations()[-1]
     body = read_manifest(paths.manifest(newest))
     arrays = dict(np.load(paths.npz(newest), allow_pickle=False))
@@ -304,5 +303,5 @@ def test_a_reduction_stack_of_another_dtype_is_refused_not_cast(tmp_path):
     assert generation == newest + 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CheckpointWarning)
-        with pytest.raises(CheckpointError, match="float32"):
+        with injected(kernel, clock=clock), pytest.raises(CheckpointError, match="float32"):
             kernel(400_000)

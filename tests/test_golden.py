@@ -2,7 +2,8 @@
 
 One case per renderer: reductions (``pi``, ``operators``, ...), exact sums (a first line
 ``# golden: exact``), time and convergence loops (``heat_steps``, ``until_small``) and
-kernels of several loops (``scale_then_total``). Set ``BLOCKLOOP_UPDATE_GOLDEN=1`` to rewrite the expected files after a deliberate change
+kernels of several loops (``scale_then_total``). Set ``BLOCKLOOP_UPDATE_GOLDEN=1`` to
+rewrite the expected files after a deliberate change
 (and review the diff).
 """
 

@@ -17,7 +17,7 @@ from blockloop.storage.fingerprint import (
     args_fingerprint,
 )
 from blockloop.storage.store import manifest_paths
-from tests.helpers import Crash, Ticks, crashing_store
+from blockloop.testing import Crash, Ticks, crashing_store, injected
 
 GIB = 1 << 30
 
@@ -80,23 +80,23 @@ def test_one_changed_element_in_a_gib_argument_is_a_new_run(gib_array, tmp_path)
     a run of its own, and the first run is still there, complete, afterwards."""
     x = gib_array
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=50.0)(weighted_total)
-    kernel._clock = Ticks(1.0)  # a checkpoint every 25 chunks or so
-    first = kernel(x, 3.0)
-    assert kernel.last_report.checkpoints >= 2
-    first_dir = kernel.last_report.run_dir
+    with injected(kernel, clock=Ticks(1.0)):  # a checkpoint every 25 chunks or so
+        first = kernel(x, 3.0)
+        assert kernel.last_report.checkpoints >= 2
+        first_dir = kernel.last_report.run_dir
 
-    y = x.copy()
-    y[_outside_sample(y.size, y.itemsize)] += 1.0
-    assert kernel.run_key(y, 3.0) == kernel.run_key(x, 3.0)
-    changed = kernel(y, 3.0)
-    report = kernel.last_report
-    assert report.run_dir != first_dir
-    assert report.resumed_from is None and not report.already_complete
-    assert changed == weighted_total(y, 3.0) == first + 3.0
-    assert str(kernel.run_dir(y, 3.0)) == kernel.last_report.run_dir
-    del y
+        y = x.copy()
+        y[_outside_sample(y.size, y.itemsize)] += 1.0
+        assert kernel.run_key(y, 3.0) == kernel.run_key(x, 3.0)
+        changed = kernel(y, 3.0)
+        report = kernel.last_report
+        assert report.run_dir != first_dir
+        assert report.resumed_from is None and not report.already_complete
+        assert changed == weighted_total(y, 3.0) == first + 3.0
+        assert str(kernel.run_dir(y, 3.0)) == kernel.last_report.run_dir
+        del y
 
-    again = kernel(x, 3.0)
+        again = kernel(x, 3.0)
     assert kernel.last_report.run_dir == first_dir and kernel.last_report.already_complete
     assert again == first
 
@@ -104,22 +104,21 @@ def test_one_changed_element_in_a_gib_argument_is_a_new_run(gib_array, tmp_path)
 def test_a_stopped_run_is_not_resumed_with_changed_content(gib_array, tmp_path):
     x = gib_array
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=50.0)(weighted_total)
-    kernel._clock = Ticks(1.0)
-    kernel._store_class = crashing_store(after=2)
-    with pytest.raises(Crash):
-        kernel(x, 0.5)
-    stopped_dir = kernel.last_report.run_dir
-    assert len(manifest_paths(Path(stopped_dir))) >= 1
+    with injected(kernel, clock=Ticks(1.0)):
+        with injected(kernel, store=crashing_store(after=2)), pytest.raises(Crash):
+            kernel(x, 0.5)
+        stopped_dir = kernel.last_report.run_dir
+        assert len(manifest_paths(Path(stopped_dir))) >= 1
 
-    y = x.copy()
-    y[_outside_sample(y.size, y.itemsize)] = -7.0
-    kernel._store_class = crashing_store(after=10**6)
-    assert kernel(y, 0.5) == weighted_total(y, 0.5)
-    assert kernel.last_report.resumed_from is None
-    assert kernel.last_report.run_dir != stopped_dir
-    del y
+        y = x.copy()
+        y[_outside_sample(y.size, y.itemsize)] = -7.0
+        with injected(kernel, store=crashing_store(after=10**6)):
+            assert kernel(y, 0.5) == weighted_total(y, 0.5)
+            assert kernel.last_report.resumed_from is None
+            assert kernel.last_report.run_dir != stopped_dir
+            del y
 
-    assert kernel(x, 0.5) == weighted_total(x, 0.5)
+            assert kernel(x, 0.5) == weighted_total(x, 0.5)
     report = kernel.last_report
     assert report.run_dir == stopped_dir and report.resumed_from is not None
 
@@ -150,8 +149,8 @@ def test_a_test_clock_gives_the_same_chunks_on_a_loaded_machine(interval, tmp_pa
         kernel(1000)  # compiled; its dispatch cost measured
         for generated in kernel._compiled():
             generated.dispatch = dispatch  # as that machine would have measured it
-        kernel._clock = Ticks(1.0)
-        kernel(50_000_000)
+        with injected(kernel, clock=Ticks(1.0)):
+            kernel(50_000_000)
         seen.append((kernel.last_report.chunks, kernel.last_report.checkpoints))
     assert seen[0] == seen[1]
     assert seen[0][1] >= 2

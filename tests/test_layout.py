@@ -74,6 +74,7 @@ SUBPACKAGES = (
     "runtime",
     "scheduling",
     "storage",
+    "testing",
     "tools",
     "transform",
     "view",
@@ -90,6 +91,7 @@ MAY_IMPORT = {
     "parallel": {"runtime", "scheduling", "storage", "blockloop.report"},
     "view": {"storage", "transform"},
     "tools": {"*"},
+    "testing": {"*"},
 }
 """What each subpackage may import besides itself and ``BASE`` (a package, or a top-level
 module by its full name; ``*``: anything). Each package's docstring says the same."""
@@ -162,6 +164,12 @@ def test_the_transform_imports_no_numba_directly_or_through_another_module():
             todo.append(nxt)
     heavy = {m: _external(files[m]) & {"numba", "llvmlite", "mpi4py"} for m in reached}
     assert {m: found for m, found in heavy.items() if found} == {}
+
+
+def test_nothing_in_the_library_imports_its_test_helpers():
+    for module, imported in import_graph(typing=True).items():
+        if _package(module) != "testing":
+            assert "testing" not in {_package(m) for m in imported}, module
 
 
 def test_storage_never_imports_the_runtime_nor_the_transform():

@@ -16,16 +16,16 @@ from blockloop.runtime.saved import ChangedBlocks
 from blockloop.storage.manifest import RunState
 from blockloop.storage.pieces import PieceSet
 from blockloop.storage.store import RunPaths, Store, read_manifest
+from blockloop.testing import Crash, Ticks, crashing_store, injected
 from blockloop.tools import cli
 from tests import map_kernels as mk
 from tests import refusal_cases as cases
-from tests.helpers import Crash, Ticks, crashing_store
 
 
 def _blocked(name, tmp_path, **options):
-    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0, **options)(getattr(mk, name))
-    kernel._clock = Ticks(1.0)  # every chunk "takes" a second: a checkpoint after each
-    return kernel
+    """The kernel, checkpointed every second: with ``clock=Ticks(1.0)`` injected, every
+    chunk "takes" a second, so a checkpoint comes after each."""
+    return checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0, **options)(getattr(mk, name))
 
 
 def _arrays(value):
@@ -59,12 +59,11 @@ def test_crash_and_resume_gives_plain_numbas_arrays(name, crash_after, tmp_path)
     uninterrupted = never(*mk.inputs(name))
 
     blocked = _blocked(name, tmp_path / "run")
-    blocked._store_class = crashing_store(crash_after)
-    with pytest.raises(Crash):
-        blocked(*mk.inputs(name))
-    blocked._store_class = Store
-    args = mk.inputs(name)  # the caller passes the same inputs again
-    result = blocked(*args)
+    with injected(blocked, clock=Ticks(1.0)):
+        with injected(blocked, store=crashing_store(crash_after)), pytest.raises(Crash):
+            blocked(*mk.inputs(name))
+        args = mk.inputs(name)  # the caller passes the same inputs again
+        result = blocked(*args)
     assert blocked.last_report.resumed_from, "the second call must resume"
     got, want = _arrays(args) + _arrays(result), _arrays(plain_args) + _arrays(plain)
     assert len(got) == len(want)
@@ -78,7 +77,8 @@ def test_segments_hold_each_row_once_and_are_compacted(tmp_path, monkeypatch, ca
     monkeypatch.setattr(saved, "MAX_PIECES", 8)
     kernel = _blocked("row_norms", tmp_path, keep=1000)
     x, out = mk.inputs("row_norms")
-    kernel(x, out)
+    with injected(kernel, clock=Ticks(1.0)):
+        kernel(x, out)
     expected = np.zeros_like(out)
     mk.row_norms(x, expected)
     assert np.array_equal(out, expected)
@@ -103,22 +103,21 @@ def test_segments_hold_each_row_once_and_are_compacted(tmp_path, monkeypatch, ca
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_a_damaged_segment_falls_back_to_the_previous_generation(damage, tmp_path):
     kernel = _blocked("row_norms", tmp_path, keep=3)
-    kernel._store_class = crashing_store(5)
-    with pytest.raises(Crash):
-        kernel(*mk.inputs("row_norms"))
-    run = kernel.run_dir(*mk.inputs("row_norms"))
-    newest = sorted(run.glob("ckpt-*.npz"))[-1]
-    data = bytearray(newest.read_bytes())
-    if damage == "flip":
-        data[len(data) // 2] ^= 0xFF  # one byte of the newest segment's rows
-    else:
-        del data[len(data) // 2 :]
-    newest.write_bytes(bytes(data))
-    kernel._store_class = Store
-    x, out = mk.inputs("row_norms")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        kernel(x, out)
+    with injected(kernel, clock=Ticks(1.0)):
+        with injected(kernel, store=crashing_store(5)), pytest.raises(Crash):
+            kernel(*mk.inputs("row_norms"))
+        run = kernel.run_dir(*mk.inputs("row_norms"))
+        newest = sorted(run.glob("ckpt-*.npz"))[-1]
+        data = bytearray(newest.read_bytes())
+        if damage == "flip":
+            data[len(data) // 2] ^= 0xFF  # one byte of the newest segment's rows
+        else:
+            del data[len(data) // 2 :]
+        newest.write_bytes(bytes(data))
+        x, out = mk.inputs("row_norms")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            kernel(x, out)
     messages = [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
     assert any(newest.name in m for m in messages), messages
     expected = np.zeros_like(out)

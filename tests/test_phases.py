@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import time
 from typing import ClassVar
 
 import numba
@@ -17,9 +16,9 @@ from blockloop import CheckpointWarning, checkpointed_loop
 from blockloop.runtime import handoff
 from blockloop.runtime.progress import Progress
 from blockloop.storage.store import Store
+from blockloop.testing import Crash, Ticks, injected
 from blockloop.tools.cli import main
 from tests import phase_kernels as pk
-from tests.helpers import Crash, Ticks
 
 NAMES = sorted(pk.INPUTS)
 _KERNELS: dict[str, object] = {}
@@ -27,16 +26,15 @@ _KERNELS: dict[str, object] = {}
 
 def _kernel(name: str, root, ticks: bool = False) -> object:
     """The decorated kernel (decorated once per session: its compiled code is shared),
-    checkpointing under ``root``; with ``ticks``, every clock reading "takes" 0.1 s and
-    the interval is 1 s, so checkpoints come every few chunks, the same on every run."""
+    checkpointing under ``root``; with ``ticks``, the interval is 1 s, for calls run with
+    ``injected(kernel, clock=Ticks(0.1))``: every clock reading "takes" 0.1 s, so
+    checkpoints come every few chunks, the same on every run."""
     if name not in _KERNELS:
         _KERNELS[name] = checkpointed_loop(progress=False)(getattr(pk, name))
     kernel = _KERNELS[name]
     kernel.options = dataclasses.replace(
         kernel.options, checkpoint_dir=str(root), interval=1.0 if ticks else None
     )
-    kernel._clock = Ticks(0.1) if ticks else time.perf_counter
-    kernel._store_class = Store
     return kernel
 
 
@@ -112,10 +110,10 @@ def test_a_crash_in_each_phase_resumes_in_that_phase(name, tmp_path):
     was running, leaves the files of the phases before it as they were (they are not
     computed again) and ends with an uninterrupted run's bits, result and arguments."""
     kernel = _kernel(name, tmp_path / "whole", ticks=True)
-    kernel._store_class = _Recorder
     _Recorder.saves, _Recorder.crash_at = [], None
     args = pk.INPUTS[name]()
-    want = kernel(*args)
+    with injected(kernel, clock=Ticks(0.1), store=_Recorder):
+        want = kernel(*args)
     saves = list(_Recorder.saves)
     assert len(set(saves)) == pk.PHASES[name]
     # the first and the last save of every phase, and a few between
@@ -126,17 +124,17 @@ def test_a_crash_in_each_phase_resumes_in_that_phase(name, tmp_path):
     crashed_in = set()
     for at in sorted(ends):
         kernel = _kernel(name, tmp_path / f"crash{at}", ticks=True)
-        kernel._store_class = _Recorder
         _Recorder.saves, _Recorder.crash_at = [], at
-        with pytest.raises(Crash):
-            kernel(*pk.INPUTS[name]())
-        phase = saves[at - 1]
-        crashed_in.add(phase)
-        run_dir = kernel.run_dir(*pk.INPUTS[name]())
-        before = _files(run_dir)
-        _Recorder.saves, _Recorder.crash_at = [], None
-        args_again = pk.INPUTS[name]()
-        got = kernel(*args_again)
+        with injected(kernel, clock=Ticks(0.1), store=_Recorder):
+            with pytest.raises(Crash):
+                kernel(*pk.INPUTS[name]())
+            phase = saves[at - 1]
+            crashed_in.add(phase)
+            run_dir = kernel.run_dir(*pk.INPUTS[name]())
+            before = _files(run_dir)
+            _Recorder.saves, _Recorder.crash_at = [], None
+            args_again = pk.INPUTS[name]()
+            got = kernel(*args_again)
         report = kernel.last_report
         assert _same_bits(got, want) and _same_bits(args_again, args), (name, at)
         assert not report.already_complete  # the phase that crashed was computed again
@@ -164,23 +162,24 @@ class _Counted:
         return getattr(self.dispatcher, name)
 
 
-def _crash_in_last_phase(name: str, root) -> tuple[object, object, object]:
-    """An uninterrupted run's result and arguments, and a kernel whose run under ``root``
-    died at the first checkpoint of its last phase."""
+def _crash_in_last_phase(name: str, root) -> tuple[object, object, object, Ticks]:
+    """An uninterrupted run's result and arguments, a kernel whose run under ``root``
+    died at the first checkpoint of its last phase, and the clock that run had: resume it
+    with ``injected(kernel, clock=clock, store=_Recorder)``."""
     kernel = _kernel(name, root / "whole", ticks=True)
-    kernel._store_class = _Recorder
     _Recorder.saves, _Recorder.crash_at = [], None
     args = pk.INPUTS[name]()
-    want = kernel(*args)
+    with injected(kernel, clock=Ticks(0.1), store=_Recorder):
+        want = kernel(*args)
     last = f"phase-{pk.PHASES[name]}"
     crash_at = _Recorder.saves.index(last) + 1
     kernel = _kernel(name, root / "crash", ticks=True)
-    kernel._store_class = _Recorder
     _Recorder.saves, _Recorder.crash_at = [], crash_at
-    with pytest.raises(Crash):
+    clock = Ticks(0.1)
+    with injected(kernel, clock=clock, store=_Recorder), pytest.raises(Crash):
         kernel(*pk.INPUTS[name]())
     _Recorder.saves, _Recorder.crash_at = [], None
-    return kernel, want, args
+    return kernel, want, args, clock
 
 
 def _count_prologues(kernel, monkeypatch) -> list[_Counted]:
@@ -198,12 +197,13 @@ def test_a_resume_skips_finished_phases_and_the_statements_before_their_loops(
     handed on (a new array, a tuple, scalars) and the arguments they changed (one in
     place between loops, one by a map), so neither they nor the statements before their
     loops run again; the result and the arguments have the uninterrupted run's bits."""
-    kernel, want, args = _crash_in_last_phase("equalise", tmp_path)
+    kernel, want, args, clock = _crash_in_last_phase("equalise", tmp_path)
     run_dir = kernel.run_dir(*pk.INPUTS["equalise"]())
     assert all((run_dir / f"phase-{k}" / "handoff.json").exists() for k in (1, 2))
     prologues = _count_prologues(kernel, monkeypatch)
     args_again = pk.INPUTS["equalise"]()
-    got = kernel(*args_again)
+    with injected(kernel, clock=clock, store=_Recorder):
+        got = kernel(*args_again)
     assert [p.calls for p in prologues] == [0, 0, 1]
     assert _Recorder.saves[0] == "phase-3"
     assert _same_bits(got, want) and _same_bits(args_again, args)
@@ -220,7 +220,7 @@ def test_a_resume_skips_finished_phases_and_the_statements_before_their_loops(
 def test_a_damaged_handoff_falls_back(tmp_path, monkeypatch, capsys, damaged, prologue_calls):
     """``blockloop verify`` finds the damage; the resume warns, takes the newest handoff
     that verifies (or the phases' checkpoints) and ends with the same bits."""
-    kernel, want, args = _crash_in_last_phase("equalise", tmp_path)
+    kernel, want, args, clock = _crash_in_last_phase("equalise", tmp_path)
     run_dir = kernel.run_dir(*pk.INPUTS["equalise"]())
     for phase in damaged:
         npz = run_dir / phase / "handoff.npz"
@@ -232,7 +232,10 @@ def test_a_damaged_handoff_falls_back(tmp_path, monkeypatch, capsys, damaged, pr
     assert all(re.search(rf"BAD +\S*{p}/handoff\.json", out) for p in damaged)
     prologues = _count_prologues(kernel, monkeypatch)
     args_again = pk.INPUTS["equalise"]()
-    with pytest.warns(CheckpointWarning) as caught:
+    with (
+        injected(kernel, clock=clock, store=_Recorder),
+        pytest.warns(CheckpointWarning) as caught,
+    ):
         got = kernel(*args_again)
     messages = [str(w.message) for w in caught]
     for phase in damaged:
@@ -247,13 +250,14 @@ def test_a_handoff_that_costs_more_than_it_saves_is_not_written(tmp_path, monkey
     runs the statements before every loop again, takes the finished phases' results from
     their checkpoints, and ends with the uninterrupted run's bits and arguments."""
     monkeypatch.setattr(handoff, "WRITE_RATE", 1.0)
-    kernel, want, args = _crash_in_last_phase("equalise", tmp_path)
+    kernel, want, args, clock = _crash_in_last_phase("equalise", tmp_path)
     run_dir = kernel.run_dir(*pk.INPUTS["equalise"]())
     assert not any(run_dir.glob("phase-*/handoff.*"))
     assert (run_dir / "phase-1").is_dir() and (run_dir / "phase-2").is_dir()
     prologues = _count_prologues(kernel, monkeypatch)
     args_again = pk.INPUTS["equalise"]()
-    got = kernel(*args_again)
+    with injected(kernel, clock=clock, store=_Recorder):
+        got = kernel(*args_again)
     assert [p.calls for p in prologues] == [1, 1, 1]
     assert _Recorder.saves[0] == "phase-3"  # phases 1 and 2 were not computed again
     assert _same_bits(got, want) and _same_bits(args_again, args)
@@ -262,13 +266,14 @@ def test_a_handoff_that_costs_more_than_it_saves_is_not_written(tmp_path, monkey
 def test_a_view_of_an_argument_is_not_handed_on_from_a_copy(tmp_path, monkeypatch):
     """Phase 2 hands phase 3 a view of the argument ``out``: a copy from a handoff would
     not be that memory, so phase 2 has none, and its statements run again on a resume."""
-    kernel, want, args = _crash_in_last_phase("centred_interior", tmp_path)
+    kernel, want, args, clock = _crash_in_last_phase("centred_interior", tmp_path)
     run_dir = kernel.run_dir(*pk.INPUTS["centred_interior"]())
     assert (run_dir / "phase-1" / "handoff.json").exists()
     assert not (run_dir / "phase-2" / "handoff.json").exists()
     prologues = _count_prologues(kernel, monkeypatch)
     args_again = pk.INPUTS["centred_interior"]()
-    got = kernel(*args_again)
+    with injected(kernel, clock=clock, store=_Recorder):
+        got = kernel(*args_again)
     assert [p.calls for p in prologues] == [0, 1, 1]
     assert _same_bits(got, want) and _same_bits(args_again, args)
 
@@ -286,22 +291,22 @@ def test_convergence_loop_stops_where_an_uninterrupted_run_stops(tmp_path, caplo
     at the same step, with the same bits; a completed run stays stopped."""
     for name in ("relax_until", "power_iteration"):
         kernel = _kernel(name, tmp_path / name / "whole", ticks=True)
-        want = kernel(*pk.INPUTS[name]())
+        with injected(kernel, clock=Ticks(0.1)):
+            want = kernel(*pk.INPUTS[name]())
         steps = kernel.last_report.units_total
         assert steps == (want[0] if name == "relax_until" else want[1])
         for at in (1, 7):
             kernel = _kernel(name, tmp_path / name / f"crash{at}", ticks=True)
-            kernel._store_class = _Recorder
-            _Recorder.saves, _Recorder.crash_at = [], at
-            with pytest.raises(Crash):
-                kernel(*pk.INPUTS[name]())
-            kernel._store_class = Store
-            with caplog.at_level(logging.INFO, logger="blockloop"):
-                got = kernel(*pk.INPUTS[name]())
-            assert _same_bits(got, want)
-            assert kernel.last_report.units_total == steps
-            again = kernel(*pk.INPUTS[name]())
-            assert kernel.last_report.already_complete and _same_bits(again, want)
+            with injected(kernel, clock=Ticks(0.1)):
+                _Recorder.saves, _Recorder.crash_at = [], at
+                with injected(kernel, store=_Recorder), pytest.raises(Crash):
+                    kernel(*pk.INPUTS[name]())
+                with caplog.at_level(logging.INFO, logger="blockloop"):
+                    got = kernel(*pk.INPUTS[name]())
+                assert _same_bits(got, want)
+                assert kernel.last_report.units_total == steps
+                again = kernel(*pk.INPUTS[name]())
+                assert kernel.last_report.already_complete and _same_bits(again, want)
     assert "of ?" in caplog.text  # a while loop's step count is not known ahead
 
 

@@ -13,6 +13,7 @@ import pytest
 from blockloop import CheckpointError, checkpointed_loop
 from blockloop.storage import background
 from blockloop.storage.store import RunPaths, Store
+from blockloop.testing import Ticks, injected
 from kernels.pi import pi
 from tests import map_kernels as mk
 from tests.conftest import child_env, spawn
@@ -126,12 +127,13 @@ def test_a_fresh_run_takes_its_lock_at_its_first_checkpoint(ckdir, monkeypatch):
             )
             assert holder[0].stdout.readline().strip() == "locked"
 
-    pi._store_class = Racing
     try:
-        with pytest.raises(CheckpointError, match="in use by another process"):
+        with (
+            injected(pi, store=Racing),
+            pytest.raises(CheckpointError, match="in use by another process"),
+        ):
             pi(20_000_000)
     finally:
-        pi._store_class = Store
         for p in holder:
             p.communicate("")
     assert pi.last_report.checkpoints == 0
@@ -169,13 +171,12 @@ def test_a_later_record_hashes_the_arguments_the_call_read(tmp_path, monkeypatch
     the call read them: the caller changes one (outside the sample) before the record is
     written, and the changed array must not find the record."""
     from blockloop.storage.fingerprint import SAMPLE_ABOVE
-    from tests.helpers import Ticks
     from tests.test_identity import _outside_sample, weighted_total
 
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1e9, progress=False)(
         weighted_total
     )
-    kernel._clock = Ticks(10.0)  # a long call: its sampled arguments are worth hashing
+    clock = Ticks(10.0)  # a long call: its sampled arguments are worth hashing
     changed = threading.Event()
     real = Store.save
 
@@ -185,10 +186,12 @@ def test_a_later_record_hashes_the_arguments_the_call_read(tmp_path, monkeypatch
 
     monkeypatch.setattr(Store, "save", held)
     x = np.ones(SAMPLE_ABOVE // 8 + 4096)
-    kernel(x, 0.5)
+    with injected(kernel, clock=clock):
+        kernel(x, 0.5)
     assert kernel.last_report.checkpoints == 1  # the record, still to be written
     x[_outside_sample(x.size, x.itemsize)] = 3.0
     changed.set()
     background.wait()
-    assert kernel(x, 0.5) == weighted_total(x, 0.5)
+    with injected(kernel, clock=clock):
+        assert kernel(x, 0.5) == weighted_total(x, 0.5)
     assert not kernel.last_report.already_complete

@@ -14,8 +14,9 @@ from blockloop import BlockingError, checkpointed_loop, daly_interval
 from blockloop.runtime.writer import Writer
 from blockloop.scheduling.policy import Policy
 from blockloop.storage.store import Store, read_manifest
+from blockloop.testing import Crash, Ticks, crashing_store, injected
 from blockloop.transform.sequential import possibly_mutated
-from tests.helpers import Crash, Ticks, crashing_store, fresh, swap_kernel
+from tests.helpers import fresh, swap_kernel
 
 
 @njit(cache=True)
@@ -59,16 +60,15 @@ def test_crash_and_resume_leaves_the_argument_as_an_uninterrupted_run(
     expected, expected_total = swap_kernel(u_plain, 41)
 
     kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(swap_kernel)
-    kernel._clock = Ticks(1.0)  # every chunk "takes" a second: a checkpoint after each
-    kernel._store_class = crashing_store(crash_after)
-    u = fresh()
-    with pytest.raises(Crash):
-        kernel(u, 41)
-    assert not np.array_equal(u, fresh())  # the crashed call had written into u
+    # every chunk "takes" a second: a checkpoint after each
+    with injected(kernel, clock=Ticks(1.0)):
+        u = fresh()
+        with injected(kernel, store=crashing_store(crash_after)), pytest.raises(Crash):
+            kernel(u, 41)
+        assert not np.array_equal(u, fresh())  # the crashed call had written into u
 
-    kernel._store_class = Store
-    u = fresh()  # the user passes the same initial array again
-    result, total = kernel(u, 41)
+        u = fresh()  # the user passes the same initial array again
+        result, total = kernel(u, 41)
     report = kernel.last_report
     assert report.resumed_from is not None and 0 < report.resumed_from < 41
     assert np.array_equal(result, expected) and total == expected_total
@@ -142,8 +142,8 @@ def test_run_measures_the_write_cost_with_an_injected_clock(cost, tmp_path):
             return super().save(arrays, state, **kw)
 
     kernel = checkpointed_loop(checkpoint_dir=tmp_path / str(cost), mtbf="1h")(swap_kernel)
-    kernel._clock, kernel._store_class = clock, TimedStore
-    kernel(fresh(), 9)
+    with injected(kernel, clock=clock, store=TimedStore):
+        kernel(fresh(), 9)
     report = kernel.last_report
     assert report.write_cost == pytest.approx(cost, abs=1e-5)
     assert report.interval == pytest.approx(daly_interval(report.write_cost, 3600.0))

@@ -202,7 +202,7 @@ def test_only_the_completion_of_a_run_without_checkpoints_skips_fsync(tmp_path, 
     completes durably."""
     from blockloop import checkpointed_loop
     from blockloop.storage import durable
-    from tests.helpers import Ticks
+    from blockloop.testing import Ticks, injected
     from tests.test_identity import weighted_total
 
     synced = []
@@ -216,7 +216,7 @@ def test_only_the_completion_of_a_run_without_checkpoints_skips_fsync(tmp_path, 
     assert short.last_report.already_complete
 
     long = checkpointed_loop(checkpoint_dir=tmp_path / "long", interval=20.0)(weighted_total)
-    long._clock = Ticks(1.0)
-    long(np.arange(100_000.0), 2.0)
+    with injected(long, clock=Ticks(1.0)):
+        long(np.arange(100_000.0), 2.0)
     checkpoints = long.last_report.checkpoints
     assert checkpoints >= 2 and len(synced) == 3 * checkpoints  # npz, manifest, directory
