@@ -104,29 +104,29 @@ def test_fixed_interval_overrides():
 
 
 def test_chunk_sizing_targets_a_fraction_of_a_second():
-    policy = Policy(mtbf=86400.0, threads=2, max_tiles=10**6)
-    tiles = policy.next_tiles(10**9)
+    policy = Policy(mtbf=86400.0, threads=2, max_units=10**6)
+    tiles = policy.next_units(10**9)
     for _ in range(12):  # 1 ms per tile, measured
         policy.record_chunk(tiles, tiles * 1e-3)
-        tiles = policy.next_tiles(10**9)
+        tiles = policy.next_units(10**9)
     assert tiles * 1e-3 == pytest.approx(policy.chunk_seconds, rel=0.05)
     assert tiles % 2 == 0
-    assert policy.next_tiles(3) == 3
+    assert policy.next_units(3) == 3
 
 
 @pytest.mark.parametrize("threads", [2, 16, 64])
 def test_a_chunk_of_slow_tiles_still_gives_every_thread_one(threads):
     """A tile slower than the wanted chunk (a wide histogram's 8 MB partial) must not shrink
     chunks to one tile, which would leave every other thread idle."""
-    policy = Policy(mtbf=86400.0, threads=threads, max_tiles=10**6)
-    tiles = policy.next_tiles(10**9)
+    policy = Policy(mtbf=86400.0, threads=threads, max_units=10**6)
+    tiles = policy.next_units(10**9)
     for _ in range(6):  # each tile takes 0.5 s on its thread: a round of tiles 0.5 s
         policy.record_chunk(tiles, 0.5 * tiles / threads)
-        tiles = policy.next_tiles(10**9)
+        tiles = policy.next_units(10**9)
         assert tiles >= threads and tiles % threads == 0
-    capped = Policy(mtbf=86400.0, threads=threads, max_tiles=threads - 1)  # partials' memory
+    capped = Policy(mtbf=86400.0, threads=threads, max_units=threads - 1)  # partials' memory
     capped.record_chunk(1, 5.0)
-    assert capped.next_tiles(10**9) == threads - 1
+    assert capped.next_units(10**9) == threads - 1
 
 
 def test_chunk_is_short_when_the_interval_is_short():
@@ -141,11 +141,11 @@ def test_chunks_end_when_the_checkpoint_is_due(interval, gap):
     """Checkpoints come every ``interval`` of compute, also when the shortest worthwhile
     chunk (1000 dispatches of 0.1 ms) is longer than the interval; but a chunk is never
     cut below 100 dispatches (10 ms), however short the interval."""
-    policy = Policy(mtbf=60.0, interval=interval, threads=2, max_tiles=10**6)
+    policy = Policy(mtbf=60.0, interval=interval, threads=2, max_units=10**6)
     policy.dispatch = 1e-4
     clock, written = 0.0, []
     while clock < 30 * gap:
-        tiles = policy.next_tiles(10**9)
+        tiles = policy.next_units(10**9)
         policy.record_chunk(tiles, tiles * 1e-3)  # 1 ms per tile, measured
         clock += tiles * 1e-3
         if policy.due():

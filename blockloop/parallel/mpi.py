@@ -123,7 +123,7 @@ class MPICoordinator(Coordinator):
         change of length starts with shorter segments and the next rounds are aligned.
         """
         per_rank = self.agreed_units(policy, done, total) // self.size
-        want = min(_floor_pow2(per_rank), policy.max_tiles)
+        want = min(_floor_pow2(per_rank), policy.max_units)
         self._segments = plan_segments(done, total, want, self.size)
         return sum(n for _, n in self._segments)
 

@@ -1,7 +1,7 @@
 """When to checkpoint and how long a chunk should be: Young/Daly from measured costs.
 
 The formulas are pure functions of numbers; :class:`Policy` keeps the per-call
-measurements (seconds per tile, blocking write cost) and turns them into decisions.
+measurements (seconds per unit, blocking write cost) and turns them into decisions.
 """
 
 from __future__ import annotations
@@ -93,14 +93,14 @@ class Policy:
     interval : float or None
         A fixed checkpoint interval in seconds; None chooses Daly's from the measured cost.
     threads : int
-        Numba threads, so a chunk holds whole rounds of tiles (1 for units that run one
+        Numba threads, so a chunk holds whole rounds of units (1 for units that run one
         after another, like time steps).
-    max_tiles : int
-        Upper bound on tiles per chunk (memory of the per-tile partials).
+    max_units : int
+        Upper bound on units per chunk (the memory of a reduction's per-tile partials).
     rounds : int
-        Fewest units per thread in a chunk (while the remaining work and ``max_tiles``
+        Fewest units per thread in a chunk (while the remaining work and ``max_units``
         allow), however slow a unit is and however soon a checkpoint is due: with 4, a
-        thread that drew the slow tiles of a chunk is caught up by the others.
+        thread that drew the slow units of a chunk is caught up by the others.
     target : float
         Longest wanted chunk in seconds; a chunk lasts about ``min(target, interval / 10)``.
     initial_cost : float
@@ -115,7 +115,7 @@ class Policy:
         mtbf: float,
         interval: float | None = None,
         threads: int = 1,
-        max_tiles: int = 1 << 20,
+        max_units: int = 1 << 20,
         target: float = 0.2,
         initial_cost: float = 0.005,
         rounds: int = 1,
@@ -123,15 +123,15 @@ class Policy:
         self.mtbf = float(mtbf)
         self.fixed_interval = interval
         self.threads = max(1, int(threads))
-        self.max_tiles = max(1, int(max_tiles))
-        self.fewest = min(self.max_tiles, max(1, int(rounds)) * self.threads)
+        self.max_units = max(1, int(max_units))
+        self.fewest = min(self.max_units, max(1, int(rounds)) * self.threads)
         self.target = target
         self.write_cost = initial_cost
         self.writes_measured = 0
-        self.seconds_per_tile: float | None = None
+        self.seconds_per_unit: float | None = None
         self.dispatch = 0.0
         self.since = 0.0
-        self._tiles = self.fewest
+        self._units = self.fewest
         self._interval_of: tuple[tuple[float, float] | None, float] = (None, 0.0)
 
     @property
@@ -151,11 +151,9 @@ class Policy:
 
     def next_units(self, remaining: int) -> int:
         """Units (tiles or steps) in the next chunk (never more than ``remaining``)."""
-        return max(1, min(self._tiles, remaining))
+        return max(1, min(self._units, remaining))
 
-    next_tiles = next_units  # the name from when every unit was a tile
-
-    def record_chunk(self, tiles: int, seconds: float) -> None:
+    def record_chunk(self, units: int, seconds: float) -> None:
         """Fold one chunk's timing into the speed estimate and size the next chunk.
 
         The next chunk is also cut short so that it ends when the next checkpoint is due:
@@ -163,29 +161,29 @@ class Policy:
         boundary after it (which could be a whole chunk later when the interval is short),
         but no chunk is cut below 100 times the dispatch cost.
         """
-        if tiles <= 0:
+        if units <= 0:
             return
         self.since += seconds
-        rate = max(seconds, 1e-9) / tiles
-        if self.seconds_per_tile is None:
-            self.seconds_per_tile = rate
+        rate = max(seconds, 1e-9) / units
+        if self.seconds_per_unit is None:
+            self.seconds_per_unit = rate
         else:
-            self.seconds_per_tile += self.SMOOTHING * (rate - self.seconds_per_tile)
-        wanted = int(self.chunk_seconds / self.seconds_per_tile)
+            self.seconds_per_unit += self.SMOOTHING * (rate - self.seconds_per_unit)
+        wanted = int(self.chunk_seconds / self.seconds_per_unit)
         # grow at most 4x a chunk (a first chunk's speed can mislead), but straight to
         # QUICK seconds' worth: a call of a few milliseconds is not cut into many chunks
-        quick = int(self.QUICK / self.seconds_per_tile)
-        wanted = min(wanted, max(4 * tiles, quick), self.max_tiles)
+        quick = int(self.QUICK / self.seconds_per_unit)
+        wanted = min(wanted, max(4 * units, quick), self.max_units)
         if wanted >= self.threads:
             wanted -= wanted % self.threads
         # a checkpoint follows this chunk when one is due, so the next is due a whole
         # interval later; 2 % over, so a chunk a little faster than measured still reaches it;
         # never cut below 100 dispatches (1 % overhead), however short the interval asked for
         left = self.interval - self.since if self.since < self.interval else self.interval
-        to_due = math.ceil(max(1.02 * left, 100.0 * self.dispatch) / self.seconds_per_tile)
+        to_due = math.ceil(max(1.02 * left, 100.0 * self.dispatch) / self.seconds_per_unit)
         to_due += -to_due % self.threads
-        # the fewest tiles per thread, however slow a tile is: fewer leave threads idle
-        self._tiles = max(self.fewest, min(wanted, to_due))
+        # the fewest units per thread, however slow a unit is: fewer leave threads idle
+        self._units = max(self.fewest, min(wanted, to_due))
 
     def checkpointed(self) -> None:
         """Start counting compute toward the next checkpoint from zero."""
