@@ -17,7 +17,7 @@ from ._errors import Interrupted
 from ._version import __version__
 from .numerics.compile import load_module
 from .options import Options
-from .parallel.comm import world
+from .parallel.comm import MPIComm, SerialComm, world
 from .report import Report
 from .runtime import (
     Coordinator,
@@ -267,12 +267,10 @@ class CheckpointedKernel:
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         report.phases = len(self.phases)
         self.last_report = report
-        coordinator = Coordinator()
-        if comm.size > 1:
-            coordinator = _spread_over(comm, self.plan, len(self.phases), report)
+        coordinators = functools.partial(_coordinator_for, comm, report)
         try:
             with watch:
-                result = self._dispatch(values, coordinator, settings, identity, report, paths)
+                result = self._dispatch(values, coordinators, settings, identity, report, paths)
         except (KeyboardInterrupt, Interrupted):
             self._note_continuation(values, key)
             raise
@@ -287,7 +285,7 @@ class CheckpointedKernel:
     def _dispatch(
         self,
         values: tuple,
-        coordinator: Coordinator,
+        coordinators: Callable[[LoopPlan], Coordinator],
         settings: RunSettings,
         identity: Identity,
         report: Report,
@@ -297,7 +295,7 @@ class CheckpointedKernel:
         generated = self._compiled()
         if len(self.phases) == 1:
             kind = KINDS[type(self.plan)](self.plan, generated[0], values, report)
-            return Driver(kind, coordinator, settings, identity, report).run()
+            return Driver(kind, coordinators(self.plan), settings, identity, report).run()
 
         def store(name: str) -> Callable[[Identity], Store]:
             return lambda ident: self._store_class(RunPaths(paths.run_dir, name), ident, keep)
@@ -308,7 +306,7 @@ class CheckpointedKernel:
             for p, g in zip(self.phases, generated, strict=True)
         ]
         phased = Phases(self.plan.args, self.phases, kinds, store, self._written)
-        return phased.run(values, coordinator, settings, identity, report)
+        return phased.run(values, coordinators, settings, identity, report)
 
     def _continuation(self, key: str) -> Path:
         root = Path(self.options.checkpoint_dir or config.checkpoint_root())
@@ -361,14 +359,12 @@ def _want_progress(option: bool | None) -> bool:
     return want_progress(option)
 
 
-def _spread_over(comm: object, plan: LoopPlan, phases: int, report: Report) -> Coordinator:
-    """The coordinator of a run over several MPI ranks: tiles of a reduction or map loop
-    in segments, the rows of each step of a sequential loop."""
-    if phases > 1:
-        raise ValueError(
-            f"{plan.name}: a kernel of several loops cannot be spread over MPI ranks yet; "
-            "run it with one rank (a single prange loop, or a time loop, is distributed)"
-        )
+def _coordinator_for(comm: SerialComm | MPIComm, report: Report, plan: LoopPlan) -> Coordinator:
+    """The coordinator of one loop (of one phase): the process alone, or, over several MPI
+    ranks, tiles of a reduction or map loop in segments, the rows of each step of a
+    sequential loop."""
+    if comm.size == 1:
+        return Coordinator()
     if isinstance(plan, ReductionLoop):
         from .parallel.mpi import MPICoordinator
 

@@ -26,7 +26,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
 MAPS = {"distances": 20_000, "standardise": 40_000, "smoothed": 2_000_000}
 STEPS = {"diffuse": 2400, "relax": 600, "mirror": 20_000, "until": 200_000}
-SIZES = {**MAPS, **STEPS, "residual": 1000}
+PHASES = {"pipeline": 3000}
+SIZES = {**MAPS, **STEPS, **PHASES, "residual": 1000}
+SUMMED = {"smoothed", "pipeline"}  # a float reduction: blockloop's bits, not numba's
 
 
 def job(ranks: int, shapes: list[str], root: Path, *extra: str, **env: str) -> subprocess.Popen:
@@ -53,7 +55,7 @@ def outputs(proc: subprocess.Popen, root: Path) -> tuple[int, dict[str, list[dic
 def single(tmp_path_factory) -> dict[str, dict]:
     """Each shape's bits from one process (no launcher), and from plain numba."""
     root = tmp_path_factory.mktemp("single")
-    shapes = [*MAPS, *STEPS]
+    shapes = [*MAPS, *STEPS, *PHASES]
     code, blocked, err = outputs(job(0, shapes, root), root)
     assert code == 0, err
     code, plain, err = outputs(job(0, shapes, root, "--plain"), root)
@@ -81,7 +83,7 @@ def rows_by_rank(run_dir: Path) -> dict[int, list[tuple[int, int]]]:
 @pytest.mark.parametrize("ranks", [1, 2, 3, 4])
 def test_every_rank_returns_a_single_process_bits(ranks, single, tmp_path):
     """Every shape in one launch (checkpoints every 0.02 s of compute)."""
-    shapes = [*MAPS, *STEPS]
+    shapes = [*MAPS, *STEPS, *PHASES]
     code, found, err = outputs(job(ranks, shapes, tmp_path, BLOCKLOOP_INTERVAL="0.02"), tmp_path)
     assert code == 0, err
     for shape in shapes:
@@ -92,7 +94,7 @@ def test_every_rank_returns_a_single_process_bits(ranks, single, tmp_path):
             assert d["hash"] == reference["hash"], (shape, d["rank"], err)
             assert d["inputs"] == reference["inputs"], shape  # arguments written in place
             assert d["report"]["ranks"] == ranks and d["report"]["complete"]
-        if shape != "smoothed":  # no reduction: plain numba's bits as well
+        if shape not in SUMMED:  # no reduction: plain numba's bits as well
             assert reference["hash"] == single[shape]["plain"]["hash"], shape
             assert reference["inputs"] == single[shape]["plain"]["inputs"], shape
         if ranks > 1 and shape in MAPS:
@@ -196,3 +198,27 @@ def test_stopped_on_some_ranks_resumes_on_others(shape, first, then, single, tmp
         assert d["report"]["resumed_from"] == done
         assert d["hash"] == single[shape]["blocked"]["hash"]
         assert d["inputs"] == single[shape]["blocked"]["inputs"]
+
+
+@needs_mpi
+def test_a_kernel_of_several_loops_stopped_resumes_on_other_ranks(single, tmp_path):
+    """Each phase spreads as its loop would (map, time steps, reduction); stopped by
+    SIGTERM on 2 ranks, the run resumes on 3 in the phase it stopped in, with the bits."""
+    marker, root = uuid.uuid4().hex, tmp_path / "run"
+    env = {"BLOCKLOOP_INTERVAL": "0.02", "BLOCKLOOP_TEST_JOB": marker}
+    proc = job(2, ["pipeline"], root, BLOCKLOOP_FAULT="stop:dir-synced@3", **env)
+    pids = stopped_rank0(marker, 2, proc)
+    os.kill(pids[1], signal.SIGTERM)
+    os.kill(pids[0], signal.SIGCONT)
+    code, found, err = outputs(proc, root)
+    assert code == 85, err
+    assert {d.get("exit") for d in found["pipeline"]} == {85}
+    (run_dir,) = run_dirs(root, "pipeline")
+    newest = max(run_dir.glob("phase-*/ckpt-*.json"), key=lambda p: p.stat().st_mtime_ns)
+    assert read_manifest(newest)["reason"] == "signal SIGTERM"
+    code, found, err = outputs(job(3, ["pipeline"], root), root)
+    assert code == 0, err
+    for d in found["pipeline"]:
+        assert d["report"]["ranks"] == 3 and d["report"]["phase"] == 3
+        assert d["hash"] == single["pipeline"]["blocked"]["hash"]
+        assert d["inputs"] == single["pipeline"]["blocked"]["inputs"]

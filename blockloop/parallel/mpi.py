@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from .._errors import BlockingError
+from .._errors import BlockingError, CheckpointError
 from ..report import Report
 from ..runtime.checkpointer import Checkpointer
 from ..runtime.coordinator import Coordinator, Resumed
@@ -67,6 +67,17 @@ class MPICoordinator(Coordinator):
         self.ledger = RowLedger()
         self.report = report
         report.rank, report.ranks = comm.rank, comm.size
+
+    def same_everywhere(self, what: str, value: int) -> None:
+        """Raise :class:`CheckpointError` unless every rank found the same ``value`` (the
+        ranks read the run's files themselves: a stale view on one node must not mix
+        two states)."""
+        seen = sorted({int(v) for v in self.comm.allgather(np.array([value], np.int64))[:, 0]})
+        if len(seen) > 1:
+            raise CheckpointError(
+                f"the MPI ranks found different {what} ({', '.join(map(str, seen))}) in the "
+                "run's directory; is it on a file system every node sees the same way?"
+            )
 
     def checkpointer(
         self, store: Store, report: Report, clock: Callable[[], float]

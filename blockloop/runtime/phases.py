@@ -68,14 +68,16 @@ class Phases:
     def run(
         self,
         values: tuple,
-        coordinator: Coordinator,
+        coordinators: Callable[[LoopPlan], Coordinator],
         settings: RunSettings,
         identity: Identity,
         report: Report,
     ) -> object:
         """Run (or resume) every phase; the last phase's result.
 
-        The report counts the units of every phase; ``phase`` is the one the call
+        ``coordinators(plan)`` gives each phase's coordinator: over MPI ranks, each phase
+        spreads as its own loop would, and the ranks check that they resume at the same
+        phase. The report counts the units of every phase; ``phase`` is the one the call
         ended in.
         """
         started = settings.clock()
@@ -92,6 +94,8 @@ class Phases:
                 log.debug("%s: phases 1 to %d given back by a handoff", self.plans[k].name, k + 1)
                 first, values, total = k + 1, restored.values, restored.total
                 break
+        coordinator = coordinators(self.plans[first])
+        coordinator.same_everywhere("the phase to resume at", first)
         stored: set[str] = set()
         for plan in self.plans[:first]:
             stored |= set(names_stored([*plan.prologue, plan.loop]))
@@ -105,6 +109,8 @@ class Phases:
             report.already_complete = False  # each phase's driver says it anew
             stored |= set(names_stored([*plan.prologue, plan.loop]))
             kind = make_kind(values, report)
+            if k > first:
+                coordinator = coordinators(plan)
             phase_settings = dataclasses.replace(settings, store=self.store(f"phase-{k + 1}"))
             try:
                 result = Driver(kind, coordinator, phase_settings, idents[k], report).run()
