@@ -8,13 +8,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from blockloop.testing import finish, kill_stopped, wait_stopped
+from blockloop.tools.selftest import finish, kill_stopped, wait_stopped
 
 __all__ = ["child_env", "finish", "kill_stopped", "spawn", "start_kernel", "wait_stopped"]
 
@@ -24,43 +22,16 @@ ROOT = Path(__file__).resolve().parent.parent
 class SlurmDaemons:
     """The single-node Slurm of ``tests/slurm``: ``up.sh`` is started once, in the background
     (installing the Debian packages takes a minute or more, mostly network and disk, so it
-    runs beside the other tests), and ``down.sh`` stops exactly the daemons it started.
-
-    ``then``, if given, runs on a thread of its own once the daemons are up (the Slurm
-    tests submit their jobs there, so that the jobs too run beside the other tests);
-    :meth:`then_result` waits for it.
-    """
+    runs beside the other tests), and ``down.sh`` stops exactly the daemons it started."""
 
     here = ROOT / "tests" / "slurm"
 
-    def __init__(self, then: Callable[[], object] | None = None) -> None:
+    def __init__(self) -> None:
         self.out, self.err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(
             [str(self.here / "up.sh")], stdout=self.out, stderr=self.err, text=True
         )
         self.stopped = False
-        self.result: object = None
-        self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
-        if then is not None:
-            self.thread = threading.Thread(target=self._then, args=(then,), daemon=True)
-            self.thread.start()
-
-    def _then(self, then: Callable[[], object]) -> None:
-        try:
-            if self.proc.wait(timeout=600) == 0:
-                self.result = then()
-        except BaseException as exc:  # raised again in the test that waits for it
-            self.error = exc
-
-    def then_result(self) -> object:
-        """What ``then`` returned, once it has (None if there was no ``then``)."""
-        if self.thread is not None:
-            self.thread.join(timeout=600)
-            assert not self.thread.is_alive(), "the Slurm jobs were not submitted in 600 s"
-        if self.error is not None:
-            raise self.error
-        return self.result
 
     def pids(self) -> list[str]:
         """Wait for the setup to finish; the daemons' PIDs (fails with up.sh's stderr)."""
@@ -74,12 +45,6 @@ class SlurmDaemons:
         if not self.stopped:
             self.stopped = True
             pids = self.pids() if self.proc.wait(timeout=600) == 0 else []
-            if self.thread is not None:
-                self.thread.join(timeout=600)
-            if isinstance(self.result, dict):  # the jobs: cancelled if a test left them
-                names = ",".join(f"bl-{name}" for name in self.result)
-                subprocess.run(["scancel", "--name", names], timeout=60, check=False)
-                _reap([proc for _where, proc in self.result.values()])
             subprocess.run([str(self.here / "down.sh"), *pids], timeout=120, check=False)
             self.out.close()
             self.err.close()
@@ -88,22 +53,20 @@ class SlurmDaemons:
 _slurm: list[SlurmDaemons] = []
 
 
-def slurm_daemons(then: Callable[[], object] | None = None) -> SlurmDaemons:
-    """The session's Slurm daemons, starting their setup (and ``then``) if it has not begun."""
+def slurm_daemons() -> SlurmDaemons:
+    """The session's Slurm daemons, starting their setup if it has not begun."""
     if not _slurm:
-        _slurm.append(SlurmDaemons(then))
+        _slurm.append(SlurmDaemons())
     return _slurm[0]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """When the Slurm tests are selected (and can run), begin their setup at once, and
-    submit their jobs as soon as the daemons are up."""
+    """When the Slurm tests are selected (and can run), begin their setup at once."""
     if any(item.nodeid.startswith("tests/test_slurm.py") for item in session.items):
-        from tests.test_slurm import POSSIBLE, submit_jobs
+        from tests.test_slurm import POSSIBLE
 
         if POSSIBLE:
-            base = Path(tempfile.mkdtemp(prefix="blockloop-slurm-"))
-            slurm_daemons(then=lambda: submit_jobs(base))
+            slurm_daemons()
 
 
 _spawned: list[subprocess.Popen] = []

@@ -1,12 +1,10 @@
 """A real single-node Slurm (Debian packages, munge), started and stopped by these tests.
 
 Four jobs run side by side, one numba thread each, all on the same pi problem sized to
-need more than twice the one-minute limit (COMPUTE seconds of CPU time). They are
-submitted as soon as the daemons are up, early in the session, and run beside the other
-tests:
+need more than twice the one-minute limit:
 
 - ``requeue``: ``--time=1`` with the generated script: signal, checkpoint, requeue, until done;
-- ``array``: ``--array=1-6%1`` (``--time=3``): the tasks continue one another, the ones after
+- ``array``: ``--array=1-4%1`` (``--time=3``): the tasks continue one another, the ones after
   completion return the recorded result at once;
 - ``deadline``: ``--time=1`` and no ``--signal``: deadline awareness alone (the job's end from
   squeue) saves the progress before the kill;
@@ -31,7 +29,7 @@ import pytest
 
 from blockloop.scheduling.jobscript import slurm_script
 from blockloop.storage.store import read_manifest
-from tests.conftest import ROOT, slurm_daemons
+from tests.conftest import ROOT, slurm_daemons, spawn
 
 HERE = Path(__file__).resolve().parent / "slurm"
 CI = os.environ.get("CI") == "true"
@@ -45,7 +43,6 @@ pytestmark = [
 ]
 
 COMPUTE = 125.0  # seconds of one-thread compute the problem needs: more than 2 x 60 s
-ARRAY = 6  # array tasks: enough for the jobs to share two cores with the other tests
 
 
 @pytest.fixture(scope="module")
@@ -58,65 +55,43 @@ def slurm():
     daemons.stop()
 
 
-def _cpu_seconds(n: float, root: Path) -> float:
-    """CPU seconds of a whole one-thread ``kernels.pi`` process for ``n`` (startup too):
-    CPU time, not wall time, so that the other tests running beside it do not count."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kernels.pi",
-            "--json",
-            "--n",
-            str(n),
-            "--checkpoint-dir",
-            str(root),
-        ],
+def _pi_size(root: Path) -> int:
+    """``n`` for COMPUTE seconds of pi on one thread, measured on this machine now."""
+    out = subprocess.run(
+        [sys.executable, "-m", "kernels.pi", "--json", "--n", "2e9", "--checkpoint-dir", str(root)],
         cwd=ROOT,
         env=dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=str(ROOT)),
-        stdout=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0, f"kernels.pi --n {n} exited with {proc.returncode}"
-    return usage.ru_utime + usage.ru_stime
-
-
-def _pi_size(root: Path) -> int:
-    """``n`` for COMPUTE seconds of pi on one thread: the CPU time of 2e9 iterations less
-    that of 2e8 (the startup cancels out), both after a first run that compiles."""
-    _cpu_seconds(2e8, root / "compile")  # a cold cache: numba's compile is not the kernel
-    short = _cpu_seconds(2e8, root / "short")
-    seconds = _cpu_seconds(2e9, root / "long") - short
-    assert seconds > 0.5, f"1.8e9 iterations of pi took {seconds:.2f} s of CPU time"
-    return int(COMPUTE * 1.8e9 / seconds)
+    seconds = json.loads(out.stdout.strip().splitlines()[-1])["report"]["compute_time"]
+    return int(COMPUTE * 2e9 / seconds)
 
 
 def _submit(script: str, where: Path) -> subprocess.Popen:
-    """``sbatch --wait`` of ``script`` (not :func:`spawn`: it is submitted beside other
-    tests, whose own processes are killed when they end; conftest stops it)."""
     path = where / "job.sh"
     path.write_text(script)
-    return subprocess.Popen(
+    return spawn(
         ["sbatch", "--wait", "--parsable", str(path)],
         cwd=where,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
     )
 
 
-def submit_jobs(base: Path) -> dict[str, tuple[Path, subprocess.Popen]]:
-    """Submit the four jobs at once (see the module); conftest calls this as soon as the
-    daemons are up, so that the jobs run beside the other tests."""
+@pytest.fixture(scope="module")
+def jobs(slurm, tmp_path_factory):
+    """Submit the four jobs at once; each test waits for its own."""
+    base = tmp_path_factory.mktemp("slurm")
     n = _pi_size(base / "calibration")
     payload = [sys.executable, "-m", "kernels.pi", "--json", "--n", str(n)]
     env = [f"--export=ALL,PYTHONPATH={ROOT},BLOCKLOOP_PROGRESS=0", "--cpus-per-task=1"]
     out = {}
     for name, time_limit, kwargs in (
         ("requeue", "1", {}),
-        ("array", "3", {"array": ARRAY}),
+        ("array", "3", {"array": 4}),
         ("reference", "30", {}),
     ):
         where = base / name
@@ -136,7 +111,6 @@ def submit_jobs(base: Path) -> dict[str, tuple[Path, subprocess.Popen]]:
         [
             "#!/bin/bash",
             "#SBATCH --time=1",
-            "#SBATCH --job-name=bl-deadline",
             f"#SBATCH --output={where / 'out.txt'}",
             f"#SBATCH {env[0]}",
             f"#SBATCH {env[1]}",
@@ -148,14 +122,6 @@ def submit_jobs(base: Path) -> dict[str, tuple[Path, subprocess.Popen]]:
     )
     out["deadline"] = (where, _submit(script, where))
     return out
-
-
-@pytest.fixture(scope="module")
-def jobs(slurm, tmp_path_factory):
-    """The four jobs, submitted when the daemons came up (or now, if that did not happen
-    at collection); each test waits for its own."""
-    submitted = slurm_daemons().then_result()
-    return submitted if submitted is not None else submit_jobs(tmp_path_factory.mktemp("slurm"))
 
 
 def _wait(job) -> tuple[Path, str]:
@@ -193,7 +159,7 @@ def test_requeued_job_continues_until_done_with_the_same_bits(jobs, reference):
 def test_array_tasks_continue_one_another(jobs, reference):
     _where, text = _wait(jobs["array"])
     tasks = re.findall(r"task (\d+) restart", text)
-    assert tasks == [str(k) for k in range(1, ARRAY + 1)], text
+    assert tasks == ["1", "2", "3", "4"], text
     results = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     assert results, text
     assert results[0]["hash"] == reference["hash"]
