@@ -68,15 +68,15 @@ class MPICoordinator(Coordinator):
         self.report = report
         report.rank, report.ranks = comm.rank, comm.size
 
-    def same_everywhere(self, what: str, value: int) -> None:
-        """Raise :class:`CheckpointError` unless every rank found the same ``value`` (the
-        ranks read the run's files themselves: a stale view on one node must not mix
-        two states)."""
+    def same_everywhere(self, where: object, what: str, value: int) -> None:
+        """Raise :class:`CheckpointError` unless every rank found the same ``value`` in the
+        run directory ``where`` (the ranks read the run's files themselves: a stale view
+        on one node must not mix two states)."""
         seen = sorted({int(v) for v in self.comm.allgather(np.array([value], np.int64))[:, 0]})
         if len(seen) > 1:
             raise CheckpointError(
-                f"the MPI ranks found different {what} ({', '.join(map(str, seen))}) in the "
-                "run's directory; is it on a file system every node sees the same way?"
+                f"{where}: the MPI ranks found different {what} ({', '.join(map(str, seen))}); "
+                "is the directory on a file system every rank sees the same way?"
             )
 
     def checkpointer(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._errors import BlockingError, CheckpointError
+from .._errors import BlockingError
 from ..report import Report
 from ..runtime.checkpointer import Checkpointer
 from ..runtime.coordinator import Coordinator, Resumed
@@ -56,13 +56,8 @@ class SplitCoordinator(MPICoordinator):
         assert isinstance(kind, SequentialKind)
         self._split(kind)
         resumed = Coordinator.resume(self, checkpointer, kind)
-        found = np.array([resumed.done if resumed is not None else -1], np.int64)
-        seen = {int(d) for d in self.comm.allgather(found)[:, 0]}
-        if len(seen) > 1:
-            raise CheckpointError(
-                f"{checkpointer.run_dir}: the ranks found different checkpoints (steps "
-                f"{sorted(seen)}); is the directory on a file system all ranks share?"
-            )
+        done = resumed.done if resumed is not None else -1
+        self.same_everywhere(checkpointer.run_dir, "checkpoints (steps done, -1: none)", done)
         return resumed
 
     def _refuse(self, kind: SequentialKind, why: str) -> BlockingError:

@@ -107,6 +107,7 @@ class Checkpointer:
         """
         t0 = self.clock()
         self.drain()
+        session = Session(self.started, time.time(), why.label)
         mode, arrays, bind, pieces = self._prepare(kind, done, why)
         if self.store.deferred and mode is not Write.AFTER_CALL:
             try:
@@ -123,9 +124,7 @@ class Checkpointer:
             total=kind.total,
             reason=why.label,
             compute_seconds=self.compute_seconds,
-            sessions=tuple([*self.sessions, Session(self.started, time.time(), why.label)])[
-                -SESSIONS_KEPT:
-            ],
+            sessions=tuple([*self.sessions, session][-SESSIONS_KEPT:]),
             policy=PolicyState(policy.write_cost, policy.interval, policy.mtbf),
             bind=bind,
             pieces=pieces,

@@ -52,8 +52,9 @@ class Coordinator:
         """Whether this process reports for the run (logs, progress bar)."""
         return self.rank == 0
 
-    def same_everywhere(self, what: str, value: int) -> None:
-        """Check that every rank found the same ``value`` (alone: nothing to check)."""
+    def same_everywhere(self, where: object, what: str, value: int) -> None:
+        """Check that every rank found the same ``value`` in the run directory ``where``
+        (alone: nothing to check)."""
 
     def checkpointer(
         self, store: Store, report: Report, clock: Callable[[], float]

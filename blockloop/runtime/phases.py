@@ -95,7 +95,7 @@ class Phases:
                 first, values, total = k + 1, restored.values, restored.total
                 break
         coordinator = coordinators(self.plans[first])
-        coordinator.same_everywhere("the phase to resume at", first)
+        coordinator.same_everywhere(root, "phases to resume at", first)
         stored: set[str] = set()
         for plan in self.plans[:first]:
             stored |= set(names_stored([*plan.prologue, plan.loop]))
