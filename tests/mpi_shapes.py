@@ -190,7 +190,7 @@ def make(shape: str, n: int) -> tuple:
     if shape == "smoothed":
         return (rng.standard_normal(n), 37)
     if shape == "diffuse":
-        return (rng.random((n, 192)), rng.random((n, 192)) * 1e-3, 150, 0.2)
+        return (rng.random((n, 192)), rng.random((n, 192)) * 1e-3, 600, 0.2)
     if shape == "relax":
         return (rng.random((n, 128)), rng.random((n, 128)), 120, 0.05)
     if shape == "mirror":

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from blockloop.storage.store import read_manifest
+from tests.mpi_shapes import make
 from tests.test_mpi import launch, needs_mpi, ranks_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.mpi]
@@ -142,7 +143,9 @@ def test_a_stencil_sends_only_its_halo_rows(ranks, tmp_path):
     """``diffuse`` reads ``u[i - 1, j]`` and ``u[i + 1, j]``: after each step rank 0 sends
     one row to rank 1 and nothing else; at the end, its block of both buffers to each
     other rank. Counted in bytes, against the state it would send whole."""
-    n, width, steps = STEPS["diffuse"], 192, 150
+    n = STEPS["diffuse"]
+    u, _source, steps, _rate = make("diffuse", n)
+    width = u.shape[1]
     code, found, err = outputs(job(ranks, ["diffuse"], tmp_path), tmp_path)
     assert code == 0, err
     per_rank = found["diffuse"]
