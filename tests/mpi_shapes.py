@@ -200,7 +200,7 @@ def make(shape: str, n: int) -> tuple:
     if shape == "residual":
         return (rng.random(n), 50)
     if shape == "pipeline":
-        return (rng.random((n, 96)) + 0.5, 300, 0.2)
+        return (rng.random((n, 96)) + 0.5, 1200, 0.2)
     raise SystemExit(f"unknown shape {shape}")
 
 
