@@ -50,8 +50,9 @@ from .transform import (
     SequentialLoop,
     read_source,
 )
-from .view.blocked import Blocked, block_alternatives
+from .view.blocked import Alternatives, Blocked, block_alternatives, block_at_decoration
 from .view.helpers import scope_of
+from .view.typed import argument_types, typed_view
 
 __all__ = ["CheckpointedKernel", "Options"]
 
@@ -102,7 +103,8 @@ class CheckpointedKernel:
         self.exact = options.exact if options.exact is not None else config.exact()
         self._source = read_source(func)
         # analysed now for the refusals (BlockingError at decoration), and again at the
-        # first call, with the globals numba reads then (see _current)
+        # first call, with the globals numba reads then and numba's types (see _current)
+        self._by_types: dict[tuple, Alternatives] = {}
         self._analyse_with(scope_of(func))
         self._bound = False  # True once a call has compiled with the globals of its time
         self.last_report: Report | None = None
@@ -119,18 +121,30 @@ class CheckpointedKernel:
         generated = self._blocked.generated
         return Path(generated[0].module.__file__) if generated else None
 
-    def _analyse_with(self, namespace: dict[str, object]) -> None:
+    def _analyse_with(
+        self, namespace: dict[str, object], values: tuple | None = None
+    ) -> Alternatives:
         """Analyse and render the kernel with the globals and helpers in ``namespace``.
 
         Called at decoration, so that a kernel blockloop cannot block is refused there,
-        and again at the first call (see :func:`~blockloop.view.blocked.block_kernel`).
+        and again at the first call with each new combination of argument types, where
+        numba's typed view of the kernel decides what the syntax leaves open (see
+        :func:`~blockloop.view.blocked.block_kernel`).
         """
-        self._alternatives = block_alternatives(
-            self.py_func, self._source, namespace, self.numba_options, self.exact
-        )
+        if values is None:
+            alternatives = block_at_decoration(
+                self.py_func, self._source, namespace, self.numba_options, self.exact
+            )
+        else:
+            types = typed_view(self.py_func, self._source, values, self.numba_options)
+            alternatives = block_alternatives(
+                self.py_func, self._source, namespace, self.numba_options, self.exact, types
+            )
+        self._alternatives = alternatives
         self._namespace = namespace
-        self._use(self._alternatives.first())
-        self.blocked_source = self._alternatives.text()
+        self._use(alternatives.first())
+        self.blocked_source = alternatives.text()
+        return alternatives
 
     def _use(self, blocked: Blocked) -> None:
         """Make ``blocked`` (one combination of the kernel's branches) the current one."""
@@ -144,12 +158,22 @@ class CheckpointedKernel:
         self._source_key = blocked.source_key
 
     def _current(self, values: tuple) -> None:
-        """Analyse again with the globals of now, unless a call has already compiled;
-        take the branches these arguments choose."""
+        """Analyse again with numba's types of these arguments, and with the globals of
+        now unless a call has already compiled; take the branches these arguments choose."""
         if not self._bound:
-            self._analyse_with(scope_of(self.py_func))
+            self._by_types.clear()
+            namespace = scope_of(self.py_func)
+        else:
+            namespace = self._namespace
+        key = argument_types(values)
+        alternatives = self._by_types.get(key)
+        if alternatives is None:
+            alternatives = self._by_types[key] = self._analyse_with(namespace, values)
+        elif alternatives is not self._alternatives:
+            self._alternatives = alternatives
+            self.blocked_source = alternatives.text()
         arguments = dict(zip(self.plan.args, values, strict=True))
-        blocked = self._alternatives.choose(arguments, self._namespace)
+        blocked = alternatives.choose(arguments, self._namespace)
         if blocked is not self._blocked:
             self._use(blocked)
 
@@ -226,7 +250,13 @@ class CheckpointedKernel:
 
     def _run(self, values: tuple) -> object:
         """Run (or resume) the kernel on its arguments in the order of ``plan.args``."""
-        self._current(values)
+        # from here to the end of the call a signal only sets a flag while numba works
+        # (its typed view of the kernel, then the compile): a KeyboardInterrupt raised
+        # inside numba's compiler loses the signal or breaks the dispatcher, so a signal
+        # received then is honoured before the first chunk
+        watch = SignalWatch(self.options.signals)
+        with watch:
+            self._current(values)
         self._bound = True
         faults.check()  # a malformed BLOCKLOOP_FAULT is refused before any work
         background.catch_up(background.BACKLOG)  # records queued faster than they are written
@@ -240,10 +270,6 @@ class CheckpointedKernel:
             versions={"blockloop": __version__, "numba": numba.__version__},
         )
         comm = world(self.options.comm)
-        # from here to the end of the call a signal only sets a flag: a KeyboardInterrupt
-        # raised inside numba's compiler loses the signal or breaks the dispatcher, so a
-        # signal received while compiling is honoured before the first chunk
-        watch = SignalWatch(self.options.signals)
         # one process, one loop: a run that has no directory yet makes one at its first
         # checkpoint, and a short run's completion record is written after it returns
         defer = comm.size == 1 and len(self.phases) == 1

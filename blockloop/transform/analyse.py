@@ -15,6 +15,7 @@ from .reduction import reduction
 from .sequential import sequential
 from .source import Source
 from .syntax import is_call_to, names_loaded, names_stored, reads_before_binding, walk
+from .types import OPTIMISTIC, UNKNOWN, NameTypes
 from .writes import CallWrites, no_helpers
 
 __all__ = ["analyse"]
@@ -45,6 +46,7 @@ def analyse(
     prange_names: frozenset[str] = frozenset({"prange"}),
     call_writes: CallWrites = no_helpers,
     chosen: tuple[int, ...] = (),
+    types: NameTypes = UNKNOWN,
 ) -> LoopPlan:
     """Analyse a kernel's source into a plan: one loop, or a :class:`PhasedKernel`.
 
@@ -60,6 +62,10 @@ def analyse(
     chosen : tuple of int, optional
         For a kernel that chooses between loops by its arguments (see
         :func:`~blockloop.transform.branches.branches`), the branch each chain takes.
+    types : NameTypes, optional
+        numba's types of the kernel's names for one call (see
+        :mod:`~blockloop.transform.types`); by default none, and the analysis reads the
+        syntax conservatively.
 
     Raises
     ------
@@ -74,6 +80,10 @@ def analyse(
     take(fn, found, chosen)
     notes = _inner_pranges_as_ranges(source, fn, prange_names)
     notes += [(0, _taken(b, k)) for b, k in zip(found, chosen, strict=True)]
+    if types.signature == OPTIMISTIC:
+        notes.append((0, "provisional: the first call decides with numba's types"))
+    elif types.typed:
+        notes.append((0, f"analysed with numba's types for the arguments ({types.signature})"))
     body = fn.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         if isinstance(body[0].value.value, str):
@@ -115,10 +125,10 @@ def analyse(
     if len(positions) == 1:
         k = positions[0]
         plan: LoopPlan = _loop(
-            source, fn, args, body[:k], body[k], body[k + 1 :], prange_names, call_writes
+            source, fn, args, body[:k], body[k], body[k + 1 :], prange_names, call_writes, types
         )
     else:
-        plan = _phased(source, fn, args, body, positions, prange_names, call_writes)
+        plan = _phased(source, fn, args, body, positions, prange_names, call_writes, types)
     for part in (plan, *(plan.phases if isinstance(plan, PhasedKernel) else ())):
         first, last = part.loop.lineno, part.loop.end_lineno or part.loop.lineno
         part.notes = tuple(note for line, note in notes if first <= line <= last or not line)
@@ -162,6 +172,7 @@ def _loop(
     epilogue: list[ast.stmt],
     prange_names: frozenset[str],
     call_writes: CallWrites,
+    types: NameTypes = UNKNOWN,
 ) -> ReductionLoop | SequentialLoop:
     """The plan of one loop with the statements before and after it."""
     if isinstance(loop, ast.For) and is_call_to(loop.iter, prange_names):
@@ -172,9 +183,9 @@ def _loop(
                     "prange(...) inside a prange loop, other than as a loop's range; use "
                     "range here",
                 )
-        return reduction(source, fn, args, prologue, loop, epilogue, call_writes)
+        return reduction(source, fn, args, prologue, loop, epilogue, call_writes, types)
     assert isinstance(loop, (ast.For, ast.While))
-    return sequential(source, fn, args, prologue, loop, epilogue, prange_names, call_writes)
+    return sequential(source, fn, args, prologue, loop, epilogue, prange_names, call_writes, types)
 
 
 def _phased(
@@ -185,6 +196,7 @@ def _phased(
     positions: list[int],
     prange_names: frozenset[str],
     call_writes: CallWrites,
+    types: NameTypes = UNKNOWN,
 ) -> PhasedKernel:
     """One plan per phase: phase ``k`` takes what is live before its statements and hands
     on (a tuple, returned) what later code reads; the last phase runs the epilogue."""
@@ -209,7 +221,9 @@ def _phased(
             ]
             value = ast.copy_location(ast.Tuple(names, ast.Load()), loop)
             epilogue = [ast.copy_location(ast.Return(value), loop)]
-        plan = _loop(source, fn, inputs, body[start:k], loop, epilogue, prange_names, call_writes)
+        plan = _loop(
+            source, fn, inputs, body[start:k], loop, epilogue, prange_names, call_writes, types
+        )
         plan.hands_on = live
         phases.append(plan)
         inputs, start = live, k + 1

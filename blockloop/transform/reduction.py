@@ -24,6 +24,7 @@ from .syntax import (
     reads_before_binding,
     walk,
 )
+from .types import UNKNOWN, NameTypes
 from .updates import Update, refuse_partial_reads, updates
 from .writes import CallWrites, outer_writes
 
@@ -73,6 +74,7 @@ def refuse_inner_carried_reads(
     variables: set[str],
     prange_names: frozenset[str],
     call_writes: CallWrites,
+    types: NameTypes = UNKNOWN,
 ) -> None:
     """Refuse a read, in a prange loop inside ``body`` (a time step), of an array that
     loop writes, at an index other than the iteration's own: the same rule as for the
@@ -89,7 +91,7 @@ def refuse_inner_carried_reads(
         outer = variables - set(names_stored(loop.body)) - {index}
         maps = map_targets(loop.body, outer, index)
         mapped = frozenset(id(t) for targets in maps.values() for t in targets)
-        writes = outer_writes(loop.body, outer, skip=mapped, call_writes=call_writes)
+        writes = outer_writes(loop.body, outer, skip=mapped, call_writes=call_writes, types=types)
         certain = {n for n, w in writes.items() if w.rows is None}
         read = carried_read(loop.body, {*maps, *certain}, index)
         if read is not None:
@@ -117,6 +119,7 @@ def reduction(
     loop: ast.For,
     epilogue: list[ast.stmt],
     call_writes: CallWrites,
+    types: NameTypes = UNKNOWN,
 ) -> ReductionLoop:
     """The plan of ``prologue; for i in prange(...): body; epilogue``, or a refusal.
 
@@ -136,7 +139,7 @@ def reduction(
     refuse_partial_reads(source, body, set(accs), found, "the loop")
     body_locals = set(names_stored(body)) - set(accs)
     _refuse_leaks(source, epilogue, (body_locals | {index}) - defined_before)
-    arrays = _outer_arrays(source, body, defined_before, accs, found, index, call_writes)
+    arrays = _outer_arrays(source, body, defined_before, accs, found, index, call_writes, types)
 
     body_reads = names_loaded(body)
     epilogue_reads = names_loaded(epilogue)
@@ -299,6 +302,7 @@ def _outer_arrays(
     found: list[Update],
     index: str,
     call_writes: CallWrites,
+    types: NameTypes,
 ) -> OuterArrays:
     """Sort the arrays the body writes; refuse a read of one another iteration writes."""
     indexed_targets = frozenset(
@@ -309,7 +313,11 @@ def _outer_arrays(
     maps = map_targets(body, defined_before - set(accs), index)
     mapped = frozenset(id(t) for targets in maps.values() for t in targets)
     writes = outer_writes(
-        body, defined_before, skip=indexed_targets | mapped, call_writes=call_writes
+        body,
+        defined_before,
+        skip=indexed_targets | mapped,
+        call_writes=call_writes,
+        types=types,
     )
     blocks = tuple(sorted(n for n, w in writes.items() if w.rows is None))
     read = carried_read(body, {*maps, *blocks}, index)

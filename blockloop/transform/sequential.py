@@ -25,13 +25,17 @@ from .syntax import (
     reads_before_binding,
     walk,
 )
+from .types import UNKNOWN, NameTypes
 from .writes import CallWrites, no_helpers, outer_writes
 
 __all__ = ["possibly_mutated", "sequential"]
 
 
 def possibly_mutated(
-    body: list[ast.stmt], names: Iterable[str], call_writes: CallWrites = no_helpers
+    body: list[ast.stmt],
+    names: Iterable[str],
+    call_writes: CallWrites = no_helpers,
+    types: NameTypes = UNKNOWN,
 ) -> set[str]:
     """Names among ``names`` whose values ``body`` may write into (conservative).
 
@@ -40,7 +44,7 @@ def possibly_mutated(
     name (``w = u[1:]``), whether or not it is written through.
     """
     wanted = set(names)
-    out = set(outer_writes(body, wanted, call_writes=call_writes))
+    out = set(outer_writes(body, wanted, call_writes=call_writes, types=types))
     for node in walk(body):
         if (
             isinstance(node, ast.Assign)
@@ -70,6 +74,7 @@ def sequential(
     epilogue: list[ast.stmt],
     prange_names: frozenset[str],
     call_writes: CallWrites = no_helpers,
+    types: NameTypes = UNKNOWN,
 ) -> SequentialLoop:
     """Analyse ``prologue; for t in range(...): body; epilogue`` (or ``while cond:``)
     into a plan."""
@@ -91,7 +96,8 @@ def sequential(
     epilogue_reads = names_loaded(epilogue)
     body_reads = names_loaded([*body, *([condition] if condition is not None else [])])
     rebound = set(stored) & defined_before
-    written = possibly_mutated(body, (set(body_reads) & defined_before) - rebound, call_writes)
+    read_before = (set(body_reads) & defined_before) - rebound
+    written = possibly_mutated(body, read_before, call_writes, types)
     state = sorted(rebound | written)
     invariants = sorted((set(body_reads) & defined_before) - set(state))
     epilogue_inputs = sorted(set(epilogue_reads) & (defined_before | set(state)))
@@ -101,7 +107,7 @@ def sequential(
             raise source.error(loop, f"names starting with {RESERVED} are reserved for blockloop")
     refuse_reserved(source, fn)
     refuse_inner_carried_reads(
-        source, body, defined_before | set(stored), prange_names, call_writes
+        source, body, defined_before | set(stored), prange_names, call_writes, types
     )
     locals_ = defined_before | set(stored) | set(names_stored(epilogue)) | {index}
     prologue_binds = names_stored(prologue)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .syntax import Parents, dotted, names_stored, walk
+from .types import UNKNOWN, NameTypes
 
 __all__ = ["CallWrites", "Write", "no_helpers", "outer_writes", "written_parameters"]
 
@@ -98,9 +99,10 @@ def no_helpers(name: str) -> frozenset[int | str] | None:
 class _Body:
     """One body's aliases: which outer arrays each name may refer to."""
 
-    def __init__(self, body: list[ast.stmt], outer: set[str]) -> None:
+    def __init__(self, body: list[ast.stmt], outer: set[str], types: NameTypes) -> None:
         self.body = body
         self.outer = outer
+        self.types = types
         self.locals = set(names_stored(body))
         self.aliases: dict[str, set[str]] = {}
         changed = True
@@ -109,6 +111,8 @@ class _Body:
             for target, value in self._bindings():
                 src = self.sources(value)
                 for name in _bound_names(target, self.refers) if src else ():
+                    if types.plain(name):
+                        continue  # numba typed it a number: it refers to no array
                     have = self.aliases.setdefault(name, set())
                     if not src <= have:
                         have |= src
@@ -157,6 +161,8 @@ class _Body:
 
     def sources(self, expr: ast.AST) -> set[str]:
         """The outer names whose arrays ``expr``'s value may share memory with."""
+        if self.types.plain_value(expr):
+            return set()
         if isinstance(expr, ast.Name):
             own = {expr.id} if expr.id in self.outer else set()
             return own | self.aliases.get(expr.id, set())
@@ -210,10 +216,7 @@ class _Body:
 
 
 def _union(sets: Iterable[set[str]]) -> set[str]:
-    out: set[str] = set()
-    for s in sets:
-        out |= s
-    return out
+    return set().union(*sets)
 
 
 def _indices(value: ast.AST) -> int | None:
@@ -253,6 +256,7 @@ def outer_writes(
     *,
     skip: frozenset[int] = frozenset(),
     call_writes: CallWrites = no_helpers,
+    types: NameTypes = UNKNOWN,
 ) -> dict[str, Write]:
     """The outer names whose arrays ``body`` may write into, each with its first write.
 
@@ -266,6 +270,8 @@ def outer_writes(
         ``id()`` of store targets that are accounted for elsewhere (reduction updates).
     call_writes : callable
         Which parameters a called helper may write (see :data:`CallWrites`).
+    types : NameTypes
+        numba's types of the names, if known: what it types as a number refers to no array.
 
     Returns
     -------
@@ -273,7 +279,7 @@ def outer_writes(
         Outer name to its first certain :class:`Write` in source order (or, if it has
         none, its first write that depends on the array's dimensions).
     """
-    info = _Body(body, set(outer))
+    info = _Body(body, set(outer), types)
     parents = Parents(body)
     found: dict[str, Write] = {}
 
@@ -301,7 +307,7 @@ def outer_writes(
         elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             name = node.target.id
             if name not in info.outer and info.aliases.get(name):
-                rows = info.element_of.get(name)
+                rows = None if types.holds_memory(name) else info.element_of.get(name)
                 how = (
                     f" through `{name}`, which is a view of it if it has more than "
                     f"{rows} dimension{'s' if rows != 1 else ''}"
@@ -336,12 +342,10 @@ def _call(
         if name not in READ_ONLY_METHODS and name not in _VIEW_METHODS:
             add(info.sources(call.func.value), call, f" (`.{name}()` may change it in place)")
         return
-    if kind == "numpy" and _ufunc_outputs(name, call) is not None:
-        add(
-            _union(info.sources(a) for a in call.args[_ufunc_outputs(name, call) :]),
-            call,
-            f" (`np.{name}` writes its result into the arguments after its inputs)",
-        )
+    ufunc = getattr(np, name, None) if kind == "numpy" else None
+    if isinstance(ufunc, np.ufunc) and len(call.args) > ufunc.nin:  # ``np.sqrt(x, out)``
+        how = f" (`np.{name}` writes its result into the arguments after its inputs)"
+        add(_union(info.sources(a) for a in call.args[ufunc.nin :]), call, how)
         return
     if kind == "pure" or (kind == "numpy" and name not in NUMPY_WRITERS):
         return
@@ -362,29 +366,23 @@ def _call(
             add(info.sources(arg), call, how)
 
 
-def _ufunc_outputs(name: str, call: ast.Call) -> int | None:
-    """For a NumPy ufunc given output arrays positionally (``np.sqrt(x, out)``), the
-    position of the first one; else None."""
-    ufunc = getattr(np, name, None)
-    if isinstance(ufunc, np.ufunc) and len(call.args) > ufunc.nin:
-        return int(ufunc.nin)
-    return None
-
-
 def written_parameters(
-    fn: ast.FunctionDef, call_writes: CallWrites = no_helpers
+    fn: ast.FunctionDef, call_writes: CallWrites = no_helpers, types: NameTypes = UNKNOWN
 ) -> frozenset[int | str]:
     """The positions and names of ``fn``'s parameters that its body may write into."""
     params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
     kwonly = [a.arg for a in fn.args.kwonlyargs]
-    found: set[str] = set(outer_writes(fn.body, [*params, *kwonly], call_writes=call_writes))
+    outer = [*params, *kwonly]
+    found: set[str] = set(outer_writes(fn.body, outer, call_writes=call_writes, types=types))
     # ``x *= 2`` (anywhere, a reduction into an argument too) writes an array argument in
     # place; outer_writes leaves such updates to the loop analysis, which calls them
     # reductions
     found |= {
         node.target.id
         for node in walk(fn.body)
-        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)
+        if isinstance(node, ast.AugAssign)
+        and isinstance(node.target, ast.Name)
+        and not types.plain(node.target.id)
     }
     out: set[int | str] = set()
     for k, name in enumerate(params):

@@ -16,11 +16,18 @@ from ..transform.branches import branches, choices
 from ..transform.plans import LoopPlan, PhasedKernel, ReductionLoop
 from ..transform.source import Source
 from ..transform.syntax import names_loaded
+from ..transform.types import UNKNOWN, NameTypes, optimistic
 from ..transform.writes import written_parameters
 from .draws import refuse_hidden_draws
 from .helpers import call_writes, prange_names
 
-__all__ = ["Alternatives", "Blocked", "block_alternatives", "block_kernel"]
+__all__ = [
+    "Alternatives",
+    "Blocked",
+    "block_alternatives",
+    "block_at_decoration",
+    "block_kernel",
+]
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ def block_kernel(
     numba_options: dict[str, object],
     exact: bool,
     chosen: tuple[int, ...] = (),
+    types: NameTypes = UNKNOWN,
 ) -> Blocked:
     """Analyse and render ``func`` with the globals and helpers in ``namespace``.
 
@@ -69,13 +77,16 @@ def block_kernel(
     values are part of the source key and of the generated modules' text (so of their file
     names): neither a checkpoint nor numba's disk cache made with other values is used.
 
+    At the first call ``types`` are numba's types of the kernel's names for the call's
+    argument types (see :mod:`blockloop.view.typed`); at decoration there are none.
+
     Raises
     ------
     BlockingError
         For a kernel that cannot be blocked, at the user's line.
     """
     writes = call_writes(namespace)
-    plan = analyse(source, prange_names(func), writes, chosen)
+    plan = analyse(source, prange_names(func), writes, chosen, types)
 
     def closure_error(name: str, reason: str) -> Exception:
         node = names_loaded([*plan.prologue, plan.loop, *plan.epilogue]).get(name)
@@ -86,7 +97,7 @@ def block_kernel(
     refuse_hidden_draws(source, plan, namespace)
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
-    written = written_parameters(fn, writes)
+    written = written_parameters(fn, writes, types)
     helpers = helpers_fingerprint(plan.globals_used, func.__globals__, closure)
     phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
     for phase in phases:
@@ -146,6 +157,7 @@ def block_alternatives(
     namespace: Mapping[str, object],
     numba_options: dict[str, object],
     exact: bool,
+    types: NameTypes = UNKNOWN,
 ) -> Alternatives:
     """:func:`block_kernel` for every combination of branches the kernel may take.
 
@@ -161,7 +173,9 @@ def block_alternatives(
     blocked: dict[tuple[int, ...], Blocked | BlockingError] = {}
     for chosen in choices(found):
         try:
-            blocked[chosen] = block_kernel(func, source, namespace, numba_options, exact, chosen)
+            blocked[chosen] = block_kernel(
+                func, source, namespace, numba_options, exact, chosen, types
+            )
         except BlockingError as exc:
             blocked[chosen] = exc
     tests = tuple(
@@ -170,3 +184,32 @@ def block_alternatives(
     alternatives = Alternatives(blocked, tests)
     alternatives.first()  # refuse a kernel none of whose branches can be blocked
     return alternatives
+
+
+def block_at_decoration(
+    func: types.FunctionType,
+    source: Source,
+    namespace: Mapping[str, object],
+    numba_options: dict[str, object],
+    exact: bool,
+) -> Alternatives:
+    """:func:`block_alternatives` before numba's types are known.
+
+    A kernel refused by the syntax alone, which names of numbers would make blockable
+    (see :func:`~blockloop.transform.types.optimistic`), is not refused yet: its
+    provisional plan stands until the first call, which decides with numba's types.
+
+    Raises
+    ------
+    BlockingError
+        If no combination can be blocked, whatever the types.
+    """
+    try:
+        return block_alternatives(func, source, namespace, numba_options, exact)
+    except BlockingError as refused:
+        fn = ast.parse(source.text).body[0]
+        assert isinstance(fn, ast.FunctionDef)
+        try:
+            return block_alternatives(func, source, namespace, numba_options, exact, optimistic(fn))
+        except BlockingError:
+            raise refused from None

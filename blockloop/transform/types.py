@@ -1,0 +1,130 @@
+"""What numba's type inference says of a kernel's names, as the analysis asks it.
+
+The analysis reads source text, where ``t = x[i]`` may bind a number or a row of ``x``
+and ``s = helper(x)`` may bind a number or a view of ``x``. At the first call numba types
+the kernel (see :mod:`blockloop.view.typed`) and these questions have exact answers: a
+name numba types as a number holds no memory, so nothing written through it reaches an
+array, and an expression that indexes every dimension of an array of numbers is a number.
+Without a typed view (at decoration, or where numba cannot type the kernel) every answer
+is "unknown", and the analysis keeps its conservative reading of the syntax.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .syntax import dotted, names_stored, walk
+
+__all__ = ["UNKNOWN", "NameTypes", "optimistic"]
+
+
+@dataclass(frozen=True)
+class NameTypes:
+    """The kinds numba gave a kernel's own names for one call's argument types.
+
+    Attributes
+    ----------
+    memory : Mapping of str to bool
+        For each name numba typed: whether any of its values may hold or refer to array
+        memory (an array, a record, a tuple or list holding one, anything unknown), or
+        whether all are plain values (numbers, booleans, ranges, strings).
+    ndim : Mapping of str to int
+        For names that are arrays of plain numbers in every binding, with one number of
+        dimensions: that number.
+    signature : str
+        The argument types the view was made for, as numba prints them (for messages and
+        ``blocked_source``); empty when there is no view.
+    """
+
+    memory: Mapping[str, bool] = field(default_factory=dict)
+    ndim: Mapping[str, int] = field(default_factory=dict)
+    signature: str = ""
+
+    @property
+    def typed(self) -> bool:
+        """Whether these are numba's answers (else every answer is "unknown")."""
+        return bool(self.signature)
+
+    def plain(self, name: str) -> bool:
+        """Whether ``name`` certainly holds no array memory (numba typed it a number)."""
+        return self.memory.get(name) is False
+
+    def holds_memory(self, name: str) -> bool:
+        """Whether numba typed ``name`` as something that holds or refers to memory."""
+        return self.memory.get(name) is True
+
+    def plain_value(self, expr: ast.AST) -> bool:
+        """Whether ``expr``'s value is certainly a plain value that shares no memory.
+
+        True for constants, names typed as numbers, an element of an array of numbers
+        indexed in every dimension by plain values (``x[i, j]`` of a 2-D ``x``), and
+        arithmetic, comparisons and conditional expressions of such values.
+        """
+        if not self.typed:
+            return False
+        if isinstance(expr, ast.Constant):
+            return not isinstance(expr.value, (bytes, type(Ellipsis)))
+        if isinstance(expr, ast.Name):
+            return self.plain(expr.id)
+        if isinstance(expr, ast.UnaryOp):
+            return self.plain_value(expr.operand)
+        if isinstance(expr, ast.BinOp):
+            return self.plain_value(expr.left) and self.plain_value(expr.right)
+        if isinstance(expr, ast.BoolOp):
+            return all(self.plain_value(v) for v in expr.values)
+        if isinstance(expr, ast.Compare):
+            return all(self.plain_value(v) for v in [expr.left, *expr.comparators])
+        if isinstance(expr, ast.IfExp):
+            return self.plain_value(expr.body) and self.plain_value(expr.orelse)
+        if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name):
+            parts = expr.slice.elts if isinstance(expr.slice, ast.Tuple) else [expr.slice]
+            ndim = self.ndim.get(expr.value.id)
+            return ndim == len(parts) and all(self.plain_value(p) for p in parts)
+        return False
+
+
+UNKNOWN = NameTypes()
+"""No typed view: every question about a name's type is answered "unknown"."""
+
+
+OPTIMISTIC = "(not known before the first call)"
+
+
+def optimistic(fn: ast.FunctionDef) -> NameTypes:
+    """The types a first call may still give: every name the kernel binds is a number,
+    unless its source shows an array (a store into it, a method call on it, a binding
+    from NumPy or from a slice). Parameters stay unknown.
+
+    At decoration a kernel refused with no types and accepted with these is not refused
+    yet: whether it can be blocked depends on types only numba's view at the first call
+    knows (``s = helper(x[i]); s += 1`` updates a number, or a view of ``x``).
+    """
+    params = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
+    arrays: set[str] = set()
+    for node in walk(fn.body):
+        base: ast.AST | None = None
+        if isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load):
+            base = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            base = node.func.value
+        elif isinstance(node, ast.Assign) and _array_valued(node.value):
+            arrays |= {n.id for t in node.targets for n in walk([t]) if isinstance(n, ast.Name)}
+        while isinstance(base, (ast.Subscript, ast.Attribute)):
+            base = base.value
+        if isinstance(base, ast.Name):
+            arrays.add(base.id)
+    plain = set(names_stored(fn.body)) - params - arrays
+    return NameTypes(memory=dict.fromkeys(plain, False), signature=OPTIMISTIC)
+
+
+def _array_valued(value: ast.expr) -> bool:
+    """Whether the syntax shows ``value`` to be an array: a NumPy call, or a slice."""
+    if isinstance(value, ast.Call):
+        path = dotted(value.func) or ""
+        return path.split(".")[0] in {"np", "numpy"}
+    if isinstance(value, ast.Subscript):
+        parts = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
+        return any(isinstance(p, ast.Slice) for p in parts)
+    return False

@@ -1,0 +1,231 @@
+"""numba's typed view of a kernel: the type of each of its names for one call's arguments.
+
+At the first call the argument types are known, and numba's own front end and type
+inference, run on the original kernel, say what each name is: a number, an array of
+how many dimensions, or something that may refer to memory. Nothing is lowered or
+compiled (helpers the kernel calls are compiled for their argument types, as the blocked
+kernel's compile would do next). The analysis (:mod:`blockloop.transform.types`) then
+decides with these answers where the syntax alone leaves a question open.
+
+Where numba cannot type the kernel as it stands (a feature its front end does not take
+this way, an argument it cannot type), the view is :data:`~blockloop.transform.types.UNKNOWN`
+and the analysis keeps its conservative reading; the compile that follows reports a
+real typing error the way numba does.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numba
+from numba.core import compiler, cpu, typed_passes
+from numba.core import types as nt
+from numba.core.compiler_machinery import FunctionPass, register_pass
+from numba.core.registry import cpu_target
+
+from .. import config
+from .._version import __version__
+from ..storage.fingerprint import closure_values, digest, helpers_fingerprint
+from ..transform.source import Source
+from ..transform.syntax import names_loaded, names_stored
+from ..transform.types import UNKNOWN, NameTypes
+
+__all__ = ["argument_types", "typed_view"]
+
+log = logging.getLogger("blockloop")
+
+_USER_NAME = re.compile(r"([A-Za-z_]\w*)(?:\.\d+)?")  # ``t``, or its SSA version ``t.2``
+# types whose values neither hold nor refer to array memory
+_PLAIN = (
+    nt.Number,
+    nt.Boolean,
+    nt.NPDatetime,
+    nt.NPTimedelta,
+    nt.NoneType,
+    nt.Omitted,
+    nt.RangeType,
+    nt.RangeIteratorType,
+    nt.UnicodeType,
+    nt.Literal,
+    nt.EnumMember,
+    nt.Module,
+    nt.Function,
+    nt.Dispatcher,
+    nt.NumberClass,
+    nt.DType,
+)
+
+
+@register_pass(mutates_CFG=False, analysis_only=True)
+class _KeepTypes(FunctionPass):
+    """The last pass of the typing pipeline: hand the type map back as the result."""
+
+    _name = "blockloop_keep_types"
+
+    def __init__(self) -> None:
+        FunctionPass.__init__(self)
+
+    def run_pass(self, state) -> bool:  # type: ignore[no-untyped-def]
+        state.cr = state.typemap
+        return False
+
+
+class _TypeOnly(compiler.CompilerBase):
+    """numba's untyped passes and type inference, and nothing after them."""
+
+    def define_pipelines(self) -> list:
+        pm = compiler.DefaultPassBuilder.define_untyped_pipeline(self.state)
+        pm.add_pass(typed_passes.NopythonTypeInference, "nopython frontend")
+        pm.add_pass(_KeepTypes, "blockloop: keep the types")
+        pm.finalize()
+        return [pm]
+
+
+def typed_view(
+    func: Callable, source: Source, values: Sequence[object], numba_options: dict[str, object]
+) -> NameTypes:
+    """numba's types of ``func``'s names for a call with ``values``.
+
+    The answer is kept in the cache directory beside the generated modules, under a key
+    of everything it depends on (the kernel's source, its helpers and globals, the
+    argument types, the numba and blockloop versions): typing the kernel compiles its
+    helpers, which a process that loads the blocked kernel from numba's cache does not
+    otherwise need.
+
+    Parameters
+    ----------
+    func : callable
+        The kernel's Python function (not its dispatcher).
+    source : Source
+        Its source.
+    values : sequence
+        The call's arguments, in the order of ``func``'s parameters.
+    numba_options : dict
+        The kernel's ``@njit`` options (``locals`` and ``parallel`` matter to typing).
+
+    Returns
+    -------
+    NameTypes
+        The kinds of the kernel's own names, or :data:`UNKNOWN` where numba cannot type
+        the kernel this way.
+    """
+    try:
+        argtypes = tuple(numba.typeof(v) for v in values)
+    except (ValueError, TypeError) as exc:
+        log.debug("no typed view of %s: %s", getattr(func, "__name__", func), exc)
+        return UNKNOWN
+    signature = ", ".join(str(t) for t in argtypes) or "()"
+    path = _cached_at(func, source, signature, numba_options)
+    kept = _load(path)
+    if kept is not None:
+        return kept
+    types = _infer(func, argtypes, numba_options, signature)
+    if types.typed:
+        _keep(path, types)
+    return types
+
+
+def argument_types(values: Sequence[object]) -> tuple:
+    """What numba compiles a call for: its arguments' numba types (a Python type where
+    numba has none)."""
+    out: list[object] = []
+    for value in values:
+        try:
+            out.append(numba.typeof(value))
+        except (ValueError, TypeError):
+            out.append(type(value))
+    return tuple(out)
+
+
+def _infer(
+    func: Callable, argtypes: tuple, numba_options: dict[str, object], signature: str
+) -> NameTypes:
+    """Run numba's front end and type inference on ``func`` for ``argtypes``."""
+    typing, target = cpu_target.typing_context, cpu_target.target_context
+    typing.refresh()
+    target.refresh()
+    flags: Any = compiler.Flags()
+    flags.nrt = True
+    flags.auto_parallel = cpu.ParallelOptions(numba_options.get("parallel", True))
+    local_types = numba_options.get("locals") or {}
+    pipeline = _TypeOnly(typing, target, None, argtypes, None, flags, local_types)
+    try:
+        typemap = pipeline.compile_extra(func)
+    except Exception as exc:  # numba's own errors; the compile after this reports them
+        log.debug("no typed view of %s: %s", getattr(func, "__name__", func), exc)
+        return UNKNOWN
+    return _kinds(typemap, signature)
+
+
+def _cached_at(
+    func: Callable, source: Source, signature: str, numba_options: dict[str, object]
+) -> os.PathLike[str]:
+    """Where the typed view of ``func`` for ``signature`` is kept."""
+    fn = ast.parse(source.text).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    params = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
+    used = set(names_loaded(fn.body)) - set(names_stored(fn.body)) - params
+    globals_ = getattr(func, "__globals__", {})
+    helpers = helpers_fingerprint(used, globals_, closure_values(func))  # type: ignore[arg-type]
+    options = repr(sorted((k, repr(v)) for k, v in numba_options.items()))
+    key = digest(source.text, helpers, signature, options, numba.__version__, __version__)
+    return config.cache_dir() / "types" / f"{fn.name}_{key[:32]}.json"
+
+
+def _load(path: os.PathLike[str]) -> NameTypes | None:
+    """A kept typed view (JSON: names and plain values only), or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        memory = {str(k): bool(v) for k, v in data["memory"].items()}
+        ndim = {str(k): int(v) for k, v in data["ndim"].items()}
+        return NameTypes(memory=memory, ndim=ndim, signature=str(data["signature"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _keep(path: os.PathLike[str], types: NameTypes) -> None:
+    """Keep a typed view (atomically; a cache that cannot be written is no error)."""
+    data = {"memory": dict(types.memory), "ndim": dict(types.ndim), "signature": types.signature}
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("cannot keep the typed view in %s: %s", directory, exc)
+
+
+def _kinds(typemap: dict[str, nt.Type], signature: str) -> NameTypes:
+    memory: dict[str, bool] = {}
+    dims: dict[str, set[int | None]] = {}
+    for key, ty in typemap.items():
+        match = _USER_NAME.fullmatch(key)
+        if match is None:
+            continue  # numba's temporaries (``$12load_global``) and ``arg.x``
+        name = match.group(1)
+        memory[name] = memory.get(name, False) or _holds_memory(ty)
+        plain_array = isinstance(ty, nt.Array) and isinstance(ty.dtype, _PLAIN)
+        dims.setdefault(name, set()).add(
+            ty.ndim if isinstance(ty, nt.Array) and plain_array else None
+        )
+    ndim = {n: k for n, d in dims.items() if len(d) == 1 for k in d if k is not None}
+    return NameTypes(memory=memory, ndim=ndim, signature=signature or "()")
+
+
+def _holds_memory(ty: nt.Type) -> bool:
+    """Whether a value of numba type ``ty`` may hold or refer to array memory."""
+    if isinstance(ty, nt.Optional):
+        return _holds_memory(ty.type)
+    if isinstance(ty, nt.BaseTuple):
+        return any(_holds_memory(t) for t in ty)  # type: ignore[attr-defined]
+    return not isinstance(ty, _PLAIN)

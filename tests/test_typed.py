@@ -1,0 +1,140 @@
+"""numba's typed view of a kernel decides what the syntax leaves open (issue 29).
+
+A name bound from a helper's result, a conditional expression or a helper's tuple may be
+a number or a view of an array; the source alone cannot tell, numba's type inference can.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import numpy as np
+import pytest
+
+from blockloop import BlockingError, checkpointed_loop
+from blockloop.testing import Crash, Ticks, crashing_store, injected
+from blockloop.transform import read_source
+from blockloop.view import typed
+from blockloop.view.blocked import block_alternatives
+from blockloop.view.helpers import scope_of
+from tests import typed_kernels as tk
+
+ACCEPTED = ["edge_attraction", "weighted_scores", "centred_mean", "scale_rows"]
+FILE = inspect.getsourcefile(tk)
+
+
+def _bits(value) -> bytes:
+    return np.asarray(value).tobytes()
+
+
+def _line(func, text: str) -> int:
+    lines, first = inspect.getsourcelines(func)
+    return first + next(k for k, line in enumerate(lines) if text in line)
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_accepted_with_plain_numbas_bits(name, tmp_path):
+    want_args = tk.inputs(name)
+    want = getattr(tk, name)(*want_args)
+    args = tk.inputs(name)
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(getattr(tk, name))
+    got = kernel(*args)
+    assert _bits(got) == _bits(want)
+    assert [_bits(a) for a in args] == [_bits(a) for a in want_args]
+    assert "analysed with numba's types for the arguments (array(float64" in kernel.blocked_source
+
+
+@pytest.mark.parametrize("name", ["edge_attraction", "centred_mean"])
+def test_the_syntax_alone_refuses_and_decoration_waits_for_the_types(name, tmp_path):
+    func = getattr(tk, name)
+    with pytest.raises(BlockingError) as info:  # a number updated in place, taken for a view
+        block_alternatives(func.py_func, read_source(func), scope_of(func.py_func), {}, False)
+    assert "reads `" in info.value.msg or "writes" in info.value.msg
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(func)
+    assert "provisional: the first call decides with numba's types" in kernel.blocked_source
+    kernel(*tk.inputs(name))
+    assert "provisional" not in kernel.blocked_source
+
+
+def test_a_number_from_a_conditional_expression_is_not_state(tmp_path):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(tk.weighted_scores)
+    assert "weights" in kernel.plan.blocks  # the syntax: `w` may be a view of `weights`
+    kernel(*tk.inputs("weighted_scores"))
+    assert kernel.plan.blocks == ()  # numba: `w` is a float64
+    assert kernel.last_report is not None
+
+
+def test_a_view_returned_by_a_helper_stays_a_write(tmp_path):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(tk.scale_rows)
+    kernel(*tk.inputs("scale_rows"))
+    assert kernel.plan.blocks == ("x",)  # numba: `row` is an array that may alias `x`
+
+
+def test_a_race_through_a_helpers_view_is_refused_naming_both_lines(tmp_path):
+    with pytest.raises(BlockingError) as info:
+        checkpointed_loop(checkpoint_dir=tmp_path)(tk.shifted_rows)(*tk.inputs("shifted_rows"))
+    err = info.value
+    assert err.filename == FILE
+    assert err.lineno == _line(tk.shifted_rows, "out[i] = x[(i + 1)")
+    assert "x[(i + 1) % x.shape[0], 0]" in err.msg and "reads `x`" in err.msg
+
+
+@pytest.mark.parametrize("name", ["edge_attraction", "scale_rows"])
+def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
+    want_args = tk.inputs(name)
+    want = getattr(tk, name)(*want_args)
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(getattr(tk, name))
+    with injected(kernel, clock=Ticks(1.0)):  # every chunk "takes" a second
+        with injected(kernel, store=crashing_store(1)), pytest.raises(Crash):
+            kernel(*tk.inputs(name))
+        args = tk.inputs(name)
+        got = kernel(*args)
+    assert kernel.last_report.resumed_from is not None
+    assert _bits(got) == _bits(want)
+    assert [_bits(a) for a in args] == [_bits(a) for a in want_args]
+
+
+def test_other_argument_types_are_analysed_again(tmp_path):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(tk.weighted_scores)
+    x, weights, scale, out = tk.inputs("weighted_scores")
+    kernel(x, weights, scale, out)
+    want_out, out32 = np.zeros(x.size, np.float32), np.zeros(x.size, np.float32)
+    x32, weights32 = x.astype(np.float32), weights.astype(np.float32)
+    tk.weighted_scores(x32, weights32, scale, want_out)
+    kernel(x32, weights32, scale, out32)
+    assert _bits(out32) == _bits(want_out)
+    assert "array(float32, 1d, C)" in kernel.blocked_source
+
+
+def test_the_view_says_what_numba_typed():
+    func = tk.centred_mean
+    view = typed.typed_view(func.py_func, read_source(func), tk.inputs("centred_mean"), {})
+    assert view.typed
+    assert view.plain("lo") and view.plain("hi") and view.plain("s") and view.plain("half")
+    assert view.holds_memory("x") and view.ndim["x"] == 1 and view.ndim["out"] == 1
+
+
+def test_the_view_is_kept_as_json_and_read_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("BLOCKLOOP_CACHE_DIR", str(tmp_path))
+    func, args = tk.centred_mean, tk.inputs("centred_mean")
+    first = typed.typed_view(func.py_func, read_source(func), args, {})
+    (kept,) = (tmp_path / "types").glob("centred_mean_*.json")
+    assert json.loads(kept.read_text())["memory"]["lo"] is False
+
+    def no_typing(*a):
+        raise AssertionError("typed again")
+
+    monkeypatch.setattr(typed, "_infer", no_typing)
+    assert typed.typed_view(func.py_func, read_source(func), args, {}) == first
+    kept.write_text("{not json")  # a damaged file is typed again, not trusted
+    monkeypatch.undo()
+    monkeypatch.setenv("BLOCKLOOP_CACHE_DIR", str(tmp_path))
+    assert typed.typed_view(func.py_func, read_source(func), args, {}) == first
+    assert json.loads(kept.read_text())["memory"]["lo"] is False
+
+
+def test_arguments_numba_cannot_type_leave_the_syntax_to_decide():
+    func = tk.centred_mean
+    view = typed.typed_view(func.py_func, read_source(func), (object(), 7, None), {})
+    assert not view.typed and not view.plain("lo")

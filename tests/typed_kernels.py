@@ -1,0 +1,105 @@
+"""Kernels whose loops only numba's types make blockable (issue 29, the typed view).
+
+Each binds a name from an expression the syntax cannot type (a helper's result, a
+conditional expression, a tuple a helper returns) and updates it in place: a number for
+the calls below, so nothing is written into the arrays it was computed from. Each follows
+the shape of a library function named in its comment; the code is our own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def squared_distance(a, b):
+    s = 0.0
+    for k in range(a.shape[0]):
+        d = a[k] - b[k]
+        s += d * d
+    return s
+
+
+@njit(parallel=True, cache=True)
+def edge_attraction(emb, heads, tails, out):
+    # shape of umap.layouts.optimize_layout_euclidean: a distance from a helper, scaled
+    for e in prange(heads.shape[0]):
+        current = emb[heads[e]]
+        other = emb[tails[e]]
+        d = squared_distance(current, other)
+        coeff = 0.0
+        if d > 0.0:
+            coeff = -2.0 / (1.0 + d)
+        d *= coeff
+        out[e] = d
+
+
+@njit(parallel=True, cache=True)
+def weighted_scores(x, weights, scale, out):
+    # shape of sklearn-style sample weighting: a weight or 1 when none are given
+    for i in prange(x.shape[0]):
+        w = weights[i] if weights.shape[0] > 0 else 1.0
+        w *= scale
+        out[i] = w * x[i]
+
+
+@njit(cache=True)
+def window(x, i, half):
+    lo = max(0, i - half)
+    hi = min(x.shape[0], i + half + 1)
+    return lo, hi
+
+
+@njit(parallel=True, cache=True)
+def centred_mean(x, half, out):
+    # shape of numbagg's moving-window functions: bounds from a helper, then narrowed
+    for i in prange(x.shape[0]):
+        lo, hi = window(x, i, half)
+        lo += 1 if hi - lo > 2 * half else 0
+        s = 0.0
+        for k in range(lo, hi):
+            s += x[k]
+        out[i] = s / (hi - lo)
+
+
+@njit(cache=True)
+def row_of(x, i):
+    return x[i]
+
+
+@njit(parallel=True, cache=True)
+def scale_rows(x, factors):
+    # shape of a per-row normalisation through a helper that returns the row (a view)
+    for i in prange(x.shape[0]):
+        row = row_of(x, i)
+        row *= factors[i]
+
+
+@njit(parallel=True, cache=True)
+def shifted_rows(x, out):
+    # a true race: each iteration updates its row through the helper's view and reads
+    # the next row, which another iteration updates
+    for i in prange(x.shape[0]):
+        row = row_of(x, i)
+        row += 1.0
+        out[i] = x[(i + 1) % x.shape[0], 0]
+
+
+def inputs(name: str) -> tuple:
+    """Fresh arguments for the kernel ``name`` (the same values each time)."""
+    rng = np.random.default_rng(29)
+    if name == "edge_attraction":
+        emb = rng.normal(size=(400, 3))
+        heads = rng.integers(0, 400, 3000)
+        tails = rng.integers(0, 400, 3000)
+        return emb, heads, tails, np.zeros(3000)
+    if name == "weighted_scores":
+        return rng.normal(size=5000), rng.random(5000), 3, np.zeros(5000)
+    if name == "centred_mean":
+        return rng.normal(size=5000), 7, np.zeros(5000)
+    if name == "scale_rows":
+        return rng.normal(size=(2000, 4)), rng.random(2000)
+    if name == "shifted_rows":
+        return rng.normal(size=(300, 2)), np.zeros(300)
+    raise KeyError(name)
