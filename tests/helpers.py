@@ -4,10 +4,38 @@ Test clocks, crashing stores and the seams to inject them are in ``blockloop.tes
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import pytest
 from numba import njit, prange
 
-__all__ = ["fresh", "swap_kernel"]
+from blockloop import checkpointed_loop
+from blockloop.testing import Crash, Ticks, crashing_store, injected
+
+__all__ = ["bits", "crashed_then_resumed", "fresh", "swap_kernel"]
+
+
+def bits(value) -> bytes:
+    """A value's bytes, for comparing results bit for bit."""
+    return np.asarray(value).tobytes()
+
+
+def crashed_then_resumed(func, inputs: Callable[[], tuple], checkpoint_dir) -> None:
+    """Crash ``func``'s blocked kernel after its first checkpoint (each chunk "takes" a
+    second, so a checkpoint follows each), resume it, and check the result and every
+    argument against plain numba's bits."""
+    want_args = inputs()
+    want = func(*want_args)
+    kernel = checkpointed_loop(checkpoint_dir=checkpoint_dir, interval=1.0)(func)
+    with injected(kernel, clock=Ticks(1.0)):
+        with injected(kernel, store=crashing_store(1)), pytest.raises(Crash):
+            kernel(*inputs())
+        args = inputs()
+        got = kernel(*args)
+    assert kernel.last_report is not None and kernel.last_report.resumed_from is not None
+    assert bits(got) == bits(want)
+    assert [bits(a) for a in args] == [bits(a) for a in want_args]
 
 
 @njit(parallel=True, cache=True)

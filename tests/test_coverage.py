@@ -3,12 +3,12 @@ plain numba's bits; and a write it used to miss (a ufunc's positional output).""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from blockloop import BlockingError, checkpointed_loop
-from blockloop.testing import Crash, Ticks, crashing_store, injected
 from tests import coverage_kernels as ck
+from tests.helpers import bits as _bits
+from tests.helpers import crashed_then_resumed
 
 NAMES = [
     "nested_prange",
@@ -19,10 +19,6 @@ NAMES = [
     "seeded_draws",
     "ufunc_with_positional_out",
 ]
-
-
-def _bits(value) -> bytes:
-    return np.asarray(value).tobytes()
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -49,18 +45,7 @@ def test_a_ufuncs_positional_output_is_a_write():
 
 @pytest.mark.parametrize("name", ["ufunc_with_positional_out", "seeded_draws", "csr_row_sums"])
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
-    want_args = ck.inputs(name)
-    want = getattr(ck, name)(*want_args)
-    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(getattr(ck, name))
-    # every chunk "takes" a second: a checkpoint after each
-    with injected(kernel, clock=Ticks(1.0)):
-        with injected(kernel, store=crashing_store(1)), pytest.raises(Crash):
-            kernel(*ck.inputs(name))
-        args = ck.inputs(name)
-        got = kernel(*args)
-    assert kernel.last_report.resumed_from is not None
-    assert _bits(got) == _bits(want)
-    assert [_bits(a) for a in args] == [_bits(a) for a in want_args]
+    crashed_then_resumed(getattr(ck, name), lambda: ck.inputs(name), tmp_path)
 
 
 def test_loops_chosen_by_an_argument_take_the_branch_of_each_call(tmp_path):

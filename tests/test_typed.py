@@ -13,19 +13,16 @@ import numpy as np
 import pytest
 
 from blockloop import BlockingError, checkpointed_loop
-from blockloop.testing import Crash, Ticks, crashing_store, injected
 from blockloop.transform import read_source
 from blockloop.view import typed
 from blockloop.view.blocked import block_alternatives
 from blockloop.view.helpers import scope_of
 from tests import typed_kernels as tk
+from tests.helpers import bits as _bits
+from tests.helpers import crashed_then_resumed
 
 ACCEPTED = ["edge_attraction", "weighted_scores", "centred_mean", "scale_rows"]
 FILE = inspect.getsourcefile(tk)
-
-
-def _bits(value) -> bytes:
-    return np.asarray(value).tobytes()
 
 
 def _line(func, text: str) -> int:
@@ -82,17 +79,7 @@ def test_a_race_through_a_helpers_view_is_refused_naming_both_lines(tmp_path):
 
 @pytest.mark.parametrize("name", ["edge_attraction", "scale_rows"])
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
-    want_args = tk.inputs(name)
-    want = getattr(tk, name)(*want_args)
-    kernel = checkpointed_loop(checkpoint_dir=tmp_path, interval=1.0)(getattr(tk, name))
-    with injected(kernel, clock=Ticks(1.0)):  # every chunk "takes" a second
-        with injected(kernel, store=crashing_store(1)), pytest.raises(Crash):
-            kernel(*tk.inputs(name))
-        args = tk.inputs(name)
-        got = kernel(*args)
-    assert kernel.last_report.resumed_from is not None
-    assert _bits(got) == _bits(want)
-    assert [_bits(a) for a in args] == [_bits(a) for a in want_args]
+    crashed_then_resumed(getattr(tk, name), lambda: tk.inputs(name), tmp_path)
 
 
 def test_other_argument_types_are_analysed_again(tmp_path):
