@@ -82,6 +82,28 @@ def ufunc_with_positional_out(x, y, out):
     return out
 
 
+@njit(parallel=True, cache=True)
+def pair_rows(neighbors, pairs):
+    # shape of PaCMAP's sample_neighbors_pair: row r of a flat pair list, chained indexing
+    k = neighbors.shape[1]
+    for i in prange(neighbors.shape[0]):
+        for j in range(k):
+            r = i * k + j
+            pairs[r][0] = i
+            pairs[r][1] = neighbors[i, j]
+
+
+@njit(parallel=True, cache=True)
+def bounded_histogram(energies, edges):
+    # shape of tardis's packet loop: a histogram whose bounds are read from its shape
+    hist = np.zeros(edges.shape[0] - 1)
+    for p in prange(energies.shape[0]):
+        b = np.searchsorted(edges, energies[p]) - 1
+        if 0 <= b < hist.shape[0]:
+            hist[b] += energies[p]
+    return hist
+
+
 def inputs(name):
     g = np.random.default_rng(5)
     x2 = g.random((300, 40))
@@ -94,6 +116,8 @@ def inputs(name):
         "ufunc_of_elements": (x2, g.random(40)),
         "seeded_draws": (5000, 11),
         "ufunc_with_positional_out": (tall, tall * 2.0, np.zeros_like(tall)),
+        "pair_rows": (g.integers(0, 300, (300, 6)), np.zeros((1800, 2), np.int64)),
+        "bounded_histogram": (g.integers(1, 9, 4000).astype(np.float64), np.arange(0.5, 8.0)),
     }[name]
 
 

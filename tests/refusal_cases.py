@@ -368,3 +368,14 @@ def bad_argmin_through_a_local(a):
         here = IndexValue(i, a[i])
         best = min(best, here)  # refused: numba's argmin idiom
     return best.index
+
+
+def bad_shared_temporary(img, size):
+    # the shape of a focal filter with its window buffer made once, before the loop
+    out = np.zeros_like(img)
+    vals = np.empty(size)
+    for y in prange(img.shape[0]):
+        for k in range(size):
+            vals[k] = img[y, k]  # refused: every iteration writes the same elements
+        out[y, 0] = vals.mean()
+    return out

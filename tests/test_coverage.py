@@ -4,6 +4,7 @@ plain numba's bits; and a write it used to miss (a ufunc's positional output).""
 from __future__ import annotations
 
 import pytest
+from numba import njit
 
 from blockloop import BlockingError, checkpointed_loop
 from tests import coverage_kernels as ck
@@ -18,6 +19,7 @@ NAMES = [
     "ufunc_of_elements",
     "seeded_draws",
     "ufunc_with_positional_out",
+    "pair_rows",
 ]
 
 
@@ -66,3 +68,18 @@ def test_a_branch_without_a_loop_is_refused_when_a_call_takes_it(tmp_path):
         kernel(x, 2)
     assert "no top-level loop" in info.value.msg
     assert _bits(kernel(x, 1)) == _bits(ck.by_method(x, 1))
+
+
+def test_a_reduction_arrays_shape_read_in_the_loop_is_not_a_partial_read(tmp_path):
+    # plain numba races on `hist[b] += e` (lost updates): the reference is its serial build
+    energies, edges = ck.inputs("bounded_histogram")
+    want = njit(ck.bounded_histogram.py_func)(energies, edges)
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(ck.bounded_histogram)
+    assert _bits(kernel(energies, edges)) == _bits(want)
+    assert [a.name for a in kernel.plan.accumulators] == ["hist"]
+
+
+def test_a_chained_store_finds_its_row_and_reads_nothing(tmp_path):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(ck.pair_rows)
+    kernel(*ck.inputs("pair_rows"))
+    assert kernel.plan.blocks == ("pairs",)  # written through `pairs[r]`, saved whole

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from .syntax import dotted, walk
 
-__all__ = ["carried_read", "map_targets", "own_index", "owned_at"]
+__all__ = ["carried_read", "map_targets", "own_index", "owned_at", "shared_store"]
 
 
 def own_index(node: ast.Subscript, index: str) -> bool:
@@ -96,6 +96,12 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
     an iteration surely owns: any read of it counts."""
     names = set(written)
     columns = {n: _column_owner(body, n, index) for n in names}
+    # ``pairs[r][0] = v`` reads no value of ``pairs[r]``: it only finds the row it stores to
+    addresses = {
+        id(node.value)
+        for node in walk(body)
+        if isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load)
+    }
     scattered = {
         node.value.id
         for node in walk(body)
@@ -110,6 +116,7 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
             and isinstance(node.ctx, ast.Load)
             and isinstance(node.value, ast.Name)
             and node.value.id in names
+            and id(node) not in addresses
             and (
                 node.value.id in scattered
                 or not (own_index(node, index) or owned_at(node, index) & columns[node.value.id])
@@ -117,3 +124,65 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
         ):
             return node
     return None
+
+
+def shared_store(
+    body: list[ast.stmt], outer: Iterable[str], index: str, skip: frozenset[int]
+) -> ast.Subscript | None:
+    """The first store into an outer array at an index that is the same for every
+    iteration: one that reads neither the loop variable nor anything computed from it
+    (``tmp[k] = x[i, k]`` into a buffer made before the loop), outside any ``if``,
+    ``while`` or ``for`` whose header reads such a value. ``skip`` holds the ``id()`` of
+    store targets accounted for elsewhere (reductions, maps)."""
+    arrays = set(outer)
+    derived = {index}
+    changed = True
+    while changed:  # names computed from the loop variable, at any distance
+        changed = False
+        for node in walk(body):
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
+                value = node.iter if isinstance(node, ast.For) else node.value
+                if value is None or not _reads(value, derived):
+                    continue
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    bound = {
+                        n.id
+                        for n in walk([target])
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                    }
+                    if not bound <= derived:
+                        derived |= bound
+                        changed = True
+
+    def visit(stmts: list[ast.stmt]) -> ast.Subscript | None:
+        for stmt in stmts:
+            if isinstance(stmt, (ast.If, ast.While, ast.For)):
+                header = stmt.iter if isinstance(stmt, ast.For) else stmt.test
+                if _reads(header, derived):
+                    continue  # iterations that differ in it do different things
+                found = visit(stmt.body) or visit(stmt.orelse)
+                if found is not None:
+                    return found
+                continue
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+            if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+                targets = [stmt.target]
+            for target in targets:
+                for node in walk([target]):
+                    if (
+                        isinstance(node, ast.Subscript)
+                        and isinstance(node.ctx, ast.Store)
+                        and isinstance(node.value, ast.Name)
+                        and node.value.id in arrays
+                        and id(node) not in skip
+                        and not _reads(node.slice, derived)
+                    ):
+                        return node
+        return None
+
+    return visit(body)
+
+
+def _reads(node: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in walk([node]))

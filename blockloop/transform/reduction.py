@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..operators import REDUCTIONS
 from .checks import RESERVED, loop_header, refuse_reserved
-from .maps import carried_read, map_targets
+from .maps import carried_read, map_targets, shared_store
 from .normalise import normalise
 from .plans import Accumulator, ReductionLoop, RowUpdate
 from .source import Source
@@ -91,11 +91,28 @@ def refuse_inner_carried_reads(
         outer = variables - set(names_stored(loop.body)) - {index}
         maps = map_targets(loop.body, outer, index)
         mapped = frozenset(id(t) for targets in maps.values() for t in targets)
+        refuse_shared_stores(source, loop.body, outer, index, mapped)
         writes = outer_writes(loop.body, outer, skip=mapped, call_writes=call_writes, types=types)
         certain = {n for n, w in writes.items() if w.rows is None}
         read = carried_read(loop.body, {*maps, *certain}, index)
         if read is not None:
             raise source.error(read, carried_read_reason(source, read, index, loop.body))
+
+
+def refuse_shared_stores(
+    source: Source, body: list[ast.stmt], outer: set[str], index: str, skip: frozenset[int]
+) -> None:
+    """Refuse a store that every iteration makes at the same index of an outer array."""
+    store = shared_store(body, outer, index, skip)
+    if store is not None:
+        name = dotted(store.value)
+        raise source.error(
+            store,
+            f"`{source.snippet(store)}` writes `{name}` at an index that does not depend on "
+            f"`{index}`: every iteration writes the same elements at once, so they overwrite "
+            f"each other (a race, in plain numba too). Make `{name}` the iteration's own "
+            f"(allocate it inside the loop), or index it by `{index}`",
+        )
 
 
 def iteration_private(
@@ -312,6 +329,8 @@ def _outer_arrays(
     )
     maps = map_targets(body, defined_before - set(accs), index)
     mapped = frozenset(id(t) for targets in maps.values() for t in targets)
+    shared = defined_before - set(accs) - set(names_stored(body))
+    refuse_shared_stores(source, body, shared, index, indexed_targets | mapped)
     writes = outer_writes(
         body,
         defined_before,

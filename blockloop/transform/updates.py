@@ -106,8 +106,14 @@ def refuse_partial_reads(
     source: Source, body: list[ast.stmt], accs: set[str], found: list[Update], where: str
 ) -> None:
     """Refuse a read of an accumulator in ``body`` other than by its own update (the
-    ``own_read`` of one of ``found``): a tile holds only its partial value."""
+    ``own_read`` of one of ``found``): a tile holds only its partial value. Its shape,
+    size or dtype (``hist.shape[0]``) are the same in every tile."""
     own = {id(u.own_read) for u in found if u.own_read is not None}
+    own |= {
+        id(node.value)
+        for node in walk(body)
+        if isinstance(node, ast.Attribute) and node.attr in {"shape", "size", "ndim", "dtype"}
+    }
     for node in walk(body):
         if (
             isinstance(node, ast.Name)
