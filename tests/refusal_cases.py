@@ -379,3 +379,14 @@ def bad_shared_temporary(img, size):
             vals[k] = img[y, k]  # refused: every iteration writes the same elements
         out[y, 0] = vals.mean()
     return out
+
+
+def bad_shared_buffer_refilled(img):
+    out = np.zeros_like(img)
+    window = np.zeros(3)
+    for y in prange(1, img.shape[0] - 1):
+        window.fill(0.0)  # refused: every iteration writes the same elements
+        for k in range(3):
+            window[k] = img[y - 1 + k, 0]
+        out[y, 0] = window.sum()
+    return out

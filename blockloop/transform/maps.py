@@ -12,6 +12,7 @@ import ast
 from collections.abc import Iterable
 
 from .syntax import dotted, walk
+from .writes import READ_ONLY_METHODS
 
 __all__ = ["carried_read", "map_targets", "own_index", "owned_at", "shared_store"]
 
@@ -128,12 +129,14 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
 
 def shared_store(
     body: list[ast.stmt], outer: Iterable[str], index: str, skip: frozenset[int]
-) -> ast.Subscript | None:
+) -> tuple[str, ast.AST] | None:
     """The first store into an outer array at an index that is the same for every
     iteration: one that reads neither the loop variable nor anything computed from it
     (``tmp[k] = x[i, k]`` into a buffer made before the loop), outside any ``if``,
-    ``while`` or ``for`` whose header reads such a value. ``skip`` holds the ``id()`` of
-    store targets accounted for elsewhere (reductions, maps)."""
+    ``while`` or ``for`` whose header reads such a value, or a method that changes the
+    whole array in place (``vals.fill(0.0)``). ``skip`` holds the ``id()`` of store
+    targets accounted for elsewhere (reductions, maps). Returns the array's name and the
+    store."""
     arrays = set(outer)
     derived = {index}
     changed = True
@@ -155,7 +158,7 @@ def shared_store(
                         derived |= bound
                         changed = True
 
-    def visit(stmts: list[ast.stmt]) -> ast.Subscript | None:
+    def visit(stmts: list[ast.stmt]) -> tuple[str, ast.AST] | None:
         for stmt in stmts:
             if isinstance(stmt, (ast.If, ast.While, ast.For)):
                 header = stmt.iter if isinstance(stmt, ast.For) else stmt.test
@@ -165,6 +168,15 @@ def shared_store(
                 if found is not None:
                     return found
                 continue
+            call = stmt.value if isinstance(stmt, ast.Expr) else None
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id in arrays
+                and call.func.attr not in READ_ONLY_METHODS
+            ):
+                return call.func.value.id, call
             targets = stmt.targets if isinstance(stmt, ast.Assign) else []
             if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
                 targets = [stmt.target]
@@ -178,7 +190,7 @@ def shared_store(
                         and id(node) not in skip
                         and not _reads(node.slice, derived)
                     ):
-                        return node
+                        return node.value.id, node
         return None
 
     return visit(body)

@@ -103,13 +103,18 @@ def refuse_shared_stores(
     source: Source, body: list[ast.stmt], outer: set[str], index: str, skip: frozenset[int]
 ) -> None:
     """Refuse a store that every iteration makes at the same index of an outer array."""
-    store = shared_store(body, outer, index, skip)
-    if store is not None:
-        name = dotted(store.value)
+    found = shared_store(body, outer, index, skip)
+    if found is not None:
+        name, store = found
+        what = (
+            f"changes all of `{name}` in place"
+            if isinstance(store, ast.Call)
+            else f"writes `{name}` at an index that does not depend on `{index}`"
+        )
         raise source.error(
             store,
-            f"`{source.snippet(store)}` writes `{name}` at an index that does not depend on "
-            f"`{index}`: every iteration writes the same elements at once, so they overwrite "
+            f"`{source.snippet(store)}` {what}: every iteration writes the same elements at "
+            "once, so they overwrite "
             f"each other (a race, in plain numba too). Make `{name}` the iteration's own "
             f"(allocate it inside the loop), or index it by `{index}`",
         )
