@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from .syntax import dotted, walk
+from .syntax import dotted, names_stored, walk
 from .writes import READ_ONLY_METHODS
 
 __all__ = ["carried_read", "map_targets", "own_index", "owned_at", "shared_store"]
@@ -149,11 +149,7 @@ def shared_store(
                     continue
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
-                    bound = {
-                        n.id
-                        for n in walk([target])
-                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-                    }
+                    bound = set(names_stored([target]))
                     if not bound <= derived:
                         derived |= bound
                         changed = True

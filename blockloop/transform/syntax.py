@@ -92,6 +92,11 @@ def reads_before_binding(stmts: list[ast.stmt], names: Iterable[str]) -> dict[st
     return found
 
 
+def parameters(fn: ast.FunctionDef) -> tuple[str, ...]:
+    """The names of ``fn``'s parameters: positional-only, then positional, then keyword-only."""
+    return tuple(a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs])
+
+
 def names_stored(nodes: Iterable[ast.AST]) -> dict[str, ast.AST]:
     """First node binding each name in ``nodes`` (assignments, loop targets, ``with``)."""
     out: dict[str, ast.AST] = {}

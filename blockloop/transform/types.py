@@ -15,7 +15,7 @@ import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .syntax import dotted, names_stored, walk
+from .syntax import dotted, names_stored, parameters, walk
 
 __all__ = ["UNKNOWN", "NameTypes", "optimistic"]
 
@@ -101,7 +101,7 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
     yet: whether it can be blocked depends on types only numba's view at the first call
     knows (``s = helper(x[i]); s += 1`` updates a number, or a view of ``x``).
     """
-    params = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
+    params = set(parameters(fn))
     arrays: set[str] = set()
     for node in walk(fn.body):
         base: ast.AST | None = None
@@ -123,7 +123,7 @@ def _array_valued(value: ast.expr) -> bool:
     """Whether the syntax shows ``value`` to be an array: a NumPy call, or a slice."""
     if isinstance(value, ast.Call):
         path = dotted(value.func) or ""
-        return path.split(".")[0] in {"np", "numpy"}
+        return path.split(".")[0] in {"np", "numpy"}  # writes.NUMPY_MODULES (it imports us)
     if isinstance(value, ast.Subscript):
         parts = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
         return any(isinstance(p, ast.Slice) for p in parts)

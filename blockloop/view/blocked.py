@@ -15,7 +15,7 @@ from ..transform import Rendered, analyse, joined_text, render_module
 from ..transform.branches import branches, choices
 from ..transform.plans import LoopPlan, PhasedKernel, ReductionLoop
 from ..transform.source import Source
-from ..transform.syntax import names_loaded
+from ..transform.syntax import names_loaded, parameters
 from ..transform.types import UNKNOWN, NameTypes, optimistic
 from ..transform.writes import written_parameters
 from .draws import refuse_hidden_draws
@@ -168,7 +168,7 @@ def block_alternatives(
     """
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
-    params = tuple(a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs])
+    params = parameters(fn)
     found = branches(fn, params, prange_names(func))
     blocked: dict[tuple[int, ...], Blocked | BlockingError] = {}
     for chosen in choices(found):

@@ -34,7 +34,7 @@ from .. import config
 from .._version import __version__
 from ..storage.fingerprint import closure_values, digest, helpers_fingerprint
 from ..transform.source import Source
-from ..transform.syntax import names_loaded, names_stored
+from ..transform.syntax import names_loaded, names_stored, parameters
 from ..transform.types import UNKNOWN, NameTypes
 
 __all__ = ["argument_types", "typed_view"]
@@ -170,8 +170,7 @@ def _cached_at(
     """Where the typed view of ``func`` for ``signature`` is kept."""
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
-    params = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
-    used = set(names_loaded(fn.body)) - set(names_stored(fn.body)) - params
+    used = set(names_loaded(fn.body)) - set(names_stored(fn.body)) - set(parameters(fn))
     globals_ = getattr(func, "__globals__", {})
     helpers = helpers_fingerprint(used, globals_, closure_values(func))  # type: ignore[arg-type]
     options = repr(sorted((k, repr(v)) for k, v in numba_options.items()))
