@@ -2,7 +2,9 @@
 
 ``python benchmarks/mpi_overhead.py`` launches, interleaved and ``--repeat`` times each, the
 map kernel ``features`` (a map beside a reduction), the stencil ``heat2d`` (two buffers, one
-halo row each side) and the reduction ``pi``:
+halo row each side), the time loops with reductions in every step ``jacobi`` (a residual
+``max``) and ``cg`` (dot products; both ``while`` loops, here run to their step limit) and the
+reduction ``pi`` (``--only`` picks some):
 
 - one process with 2 numba threads (no launcher), and
 - ``mpiexec -n 2`` with 1 numba thread per rank,
@@ -33,8 +35,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHAPES = {"features": (1_500_000, {}), "heat2d": (300, {"size": 3000}), "pi": (400_000_000, {})}
-WHAT = {"features": "map + reduction", "heat2d": "stencil", "pi": "reduction"}
+SHAPES = {
+    "features": (1_500_000, {}),
+    "heat2d": (300, {"size": 3000}),
+    "jacobi": (1000, {"size": 1500}),
+    "cg": (600, {"size": 1500}),
+    "pi": (400_000_000, {}),
+}
+WHAT = {
+    "features": "map + reduction",
+    "heat2d": "stencil",
+    "jacobi": "stencil, max in each step",
+    "cg": "dot products in each step",
+    "pi": "reduction",
+}
 
 
 def worker(name: str, n: int, size: int | None) -> None:
@@ -94,13 +108,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--worker", nargs=3, metavar=("NAME", "N", "SIZE"))
+    parser.add_argument("--only", nargs="+", choices=sorted(SHAPES), default=list(SHAPES))
     args = parser.parse_args()
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), int(args.worker[2]))
         return
     head = f"{'1 rank x 2 thr':>15}{'2 ranks x 1 thr':>17}{'ratio':>7}{'combine':>9}"
     print(f"{'kernel':<22}{head}  bytes")
-    for name, (n, extra) in SHAPES.items():
+    for name in args.only:
+        n, extra = SHAPES[name]
         times: dict[int, list[float]] = {1: [], 2: []}
         last: dict[int, dict] = {}
         for _ in range(args.repeat):

@@ -27,6 +27,7 @@ __all__ = [
     "Reduction",
     "by_ast_op",
     "table",
+    "tile_for",
 ]
 
 
@@ -115,6 +116,17 @@ TILE_HELPERS = (
     *(f"_bl_{what}_{op}" for op in sorted(set(HELPER_OPS.values())) for what in ("id", "fold")),
 )
 """What a sequential loop's generated module imports from :mod:`blockloop.numerics.tiles`."""
+
+
+def tile_for(n: int) -> int:
+    """Iterations per tile of an in-step reduction over ``n``: a power of two that gives
+    at most 128 tiles; a function of ``n`` only, never of the thread count (the compiled
+    ``_bl_tile_for``, and the MPI ranks when they cut their blocks of rows at tiles)."""
+    tile = 1
+    while tile * 128 < n:
+        tile *= 2
+    return tile
+
 
 EXACT_HELPERS = (
     "_bl_xadd",

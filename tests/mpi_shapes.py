@@ -155,6 +155,73 @@ def residual(u, steps):
     return u, err
 
 
+# a power iteration run to convergence (the shape of networkx's / scipy's PageRank): a map
+# that reads every row of the iterate, then an L1 change reduced over the rows; the test
+# reads the reduced value, so every rank stops at the same step
+@checkpointed_loop
+@njit(parallel=True, cache=True)
+def rank_until(links, damping, tol):
+    n = links.shape[0]
+    x = np.full(n, 1.0 / n)
+    y = np.empty(n)
+    delta = 1.0
+    sweeps = 0
+    while delta > tol:
+        for i in prange(n):
+            s = 0.0
+            for j in range(n):
+                s += links[i, j] * x[j]
+            y[i] = (1.0 - damping) / n + damping * s
+        delta = 0.0
+        for i in prange(n):
+            delta += abs(y[i] - x[i])
+        x, y = y, x
+        sweeps += 1
+    return x, sweeps, delta
+
+
+# a predictor-corrector step (Heun's method, as in explicit PDE codes such as pyclaw's
+# two-stage Runge-Kutta): the corrector reads the predictor's rows around its own, which
+# the neighbouring rank wrote in the same step
+@checkpointed_loop
+@njit(parallel=True, cache=True)
+def heun(u, steps, dt):
+    n = u.shape[0]
+    w = u.copy()
+    v = u.copy()
+    for _ in range(steps):
+        for i in prange(1, n - 1):
+            for j in range(u.shape[1]):
+                w[i, j] = u[i, j] + dt * (u[i - 1, j] - 2.0 * u[i, j] + u[i + 1, j])
+        for i in prange(1, n - 1):
+            for j in range(u.shape[1]):
+                lap = w[i - 1, j] - 2.0 * w[i, j] + w[i + 1, j]
+                v[i, j] = 0.5 * (u[i, j] + w[i, j] + dt * lap)
+        u, v = v, u
+    return u
+
+
+# two reductions in a step whose tiles start on different rows: no cut between ranks
+# leaves both whole, so it runs on one rank only
+@checkpointed_loop
+@njit(parallel=True, cache=True)
+def offgrid(u, steps):
+    n = u.shape[0]
+    v = u.copy()
+    inner = 0.0
+    change = 0.0
+    for _ in range(steps):
+        inner = 0.0
+        for i in prange(1, n - 1):
+            v[i] = 0.5 * (u[i - 1] + u[i + 1])
+            inner += v[i]
+        change = 0.0
+        for i in prange(n):
+            change += abs(v[i] - u[i])
+        u, v = v, u
+    return u, inner, change
+
+
 # a kernel of three loops (the shape of a preprocessing pipeline such as scanpy's
 # normalise, smooth, then score): a map into a new array, time steps on it, a total
 @checkpointed_loop
@@ -197,8 +264,13 @@ def make(shape: str, n: int) -> tuple:
         return (rng.random(n), 200)
     if shape == "until":
         return (rng.random(n), 1.0, 0.001)
-    if shape == "residual":
+    if shape in ("residual", "offgrid"):
         return (rng.random(n), 50)
+    if shape == "rank_until":
+        links = np.roll(np.eye(n), 1, axis=0) + 1e-6 * rng.random((n, n))  # a ring, and noise
+        return (links / links.sum(axis=0), 0.85, 1e-13)
+    if shape == "heun":
+        return (rng.random((n, 64)), 400, 0.2)
     if shape == "pipeline":
         return (rng.random((n, 96)) + 0.5, 1200, 0.2)
     raise SystemExit(f"unknown shape {shape}")
@@ -213,6 +285,9 @@ KERNELS = {
     "mirror": mirror,
     "until": until,
     "residual": residual,
+    "rank_until": rank_until,
+    "heun": heun,
+    "offgrid": offgrid,
     "pipeline": pipeline,
 }
 

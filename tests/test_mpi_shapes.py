@@ -1,6 +1,7 @@
 """Map loops and time loops across real MPI ranks (``mpiexec -n 1..4``): every rank returns
-a single process's bits, each rank checkpoints the rows it computed, a stencil sends only
-its halo rows, and a job stopped on N ranks resumes on M.
+a single process's bits (reductions inside steps and convergence tests on them included),
+each rank checkpoints the rows it computed, a stencil sends only its halo rows, and a job
+stopped on N ranks resumes on M.
 
 The kernels are in ``tests/mpi_shapes.py``; every rank prints what it returned.
 """
@@ -26,10 +27,12 @@ from tests.test_mpi import launch, needs_mpi, ranks_of
 pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
 MAPS = {"distances": 20_000, "standardise": 40_000, "smoothed": 2_000_000}
-STEPS = {"diffuse": 2400, "relax": 600, "mirror": 20_000, "until": 200_000}
+STEPS = {"diffuse": 2400, "relax": 600, "mirror": 20_000, "until": 200_000, "heun": 1200}
+REDUCING = {"residual": 4000, "rank_until": 1500}  # a reduction in every step
 PHASES = {"pipeline": 3000}
-SIZES = {**MAPS, **STEPS, **PHASES, "residual": 1000}
-SUMMED = {"smoothed", "pipeline"}  # a float reduction: blockloop's bits, not numba's
+SIZES = {**MAPS, **STEPS, **REDUCING, **PHASES, "offgrid": 1000}
+SHAPES = [*MAPS, *STEPS, *REDUCING, *PHASES]
+SUMMED = {"smoothed", "pipeline", *REDUCING}  # a float reduction: blockloop's bits
 
 
 def job(ranks: int, shapes: list[str], root: Path, *extra: str, **env: str) -> subprocess.Popen:
@@ -56,7 +59,7 @@ def outputs(proc: subprocess.Popen, root: Path) -> tuple[int, dict[str, list[dic
 def single(tmp_path_factory) -> dict[str, dict]:
     """Each shape's bits from one process (no launcher), and from plain numba."""
     root = tmp_path_factory.mktemp("single")
-    shapes = [*MAPS, *STEPS, *PHASES]
+    shapes = SHAPES
     code, blocked, err = outputs(job(0, shapes, root), root)
     assert code == 0, err
     code, plain, err = outputs(job(0, shapes, root, "--plain"), root)
@@ -84,7 +87,7 @@ def rows_by_rank(run_dir: Path) -> dict[int, list[tuple[int, int]]]:
 @pytest.mark.parametrize("ranks", [1, 2, 3, 4])
 def test_every_rank_returns_a_single_process_bits(ranks, single, tmp_path):
     """Every shape in one launch (checkpoints every 0.02 s of compute)."""
-    shapes = [*MAPS, *STEPS, *PHASES]
+    shapes = SHAPES
     code, found, err = outputs(job(ranks, shapes, tmp_path, BLOCKLOOP_INTERVAL="0.02"), tmp_path)
     assert code == 0, err
     for shape in shapes:
@@ -156,18 +159,26 @@ def test_a_stencil_sends_only_its_halo_rows(ranks, tmp_path):
 
 
 @needs_mpi
-def test_a_step_with_a_reduction_is_refused_on_several_ranks(tmp_path):
-    code, found, err = outputs(job(2, ["residual"], tmp_path), tmp_path)
+def test_reductions_whose_tiles_cannot_be_cut_alike_are_refused(tmp_path):
+    """``offgrid``'s two reductions tile rows from 1 and from 0: no cut between two ranks
+    keeps every tile of both whole, so the kernel is refused before its first step."""
+    code, found, err = outputs(job(2, ["offgrid"], tmp_path), tmp_path)
     assert code != 0 and not found
-    assert "a prange reduction inside each step; run it on one rank" in err, err
-    assert "mpi_shapes.py" in err
+    assert "the tiles of its prange reductions do not line up" in err, err
+    assert "run it on one rank" in err and "mpi_shapes.py" in err
     assert not list(tmp_path.glob("*/ckpt-*.json"))
 
 
 @needs_mpi
 @pytest.mark.parametrize(
     ("shape", "first", "then"),
-    [("distances", 2, 3), ("standardise", 3, 1), ("diffuse", 2, 3), ("until", 3, 1)],
+    [
+        ("distances", 2, 3),
+        ("standardise", 3, 1),
+        ("diffuse", 2, 3),
+        ("until", 3, 1),
+        ("rank_until", 2, 3),
+    ],
 )
 def test_stopped_on_some_ranks_resumes_on_others(shape, first, then, single, tmp_path):
     """SIGTERM to the last rank while rank 0 is stopped in its second checkpoint (the

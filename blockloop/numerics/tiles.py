@@ -10,7 +10,7 @@ from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
 from ..operators import HELPER_OPS as OPS
-from ..operators import REDUCTIONS
+from ..operators import REDUCTIONS, tile_for
 
 __all__ = [
     "_bl_close",
@@ -18,6 +18,7 @@ __all__ = [
     "_bl_open",
     "_bl_parts",
     "_bl_popcount",
+    "_bl_rank_tiles",
     "_bl_rlen",
     "_bl_tile_for",
 ]
@@ -109,14 +110,24 @@ def _bl_rlen(start, stop, step):
     return max(0, (start - stop - step - 1) // -step)
 
 
+_bl_tile_for = register_jitable(tile_for)
+
+
 @register_jitable
-def _bl_tile_for(n):
-    """Iterations per tile of an in-step reduction over ``n``: a power of two that gives
-    at most 128 tiles; a function of ``n`` only, never of the thread count."""
-    tile = 1
-    while tile * 128 < n:
-        tile *= 2
-    return tile
+def _bl_rank_tiles(start, count, tile, lo, hi, rows, aligned):
+    """The tiles ``first .. last`` of an in-step reduction over ``count`` iterations from
+    ``start`` that an MPI rank owning rows ``lo .. hi`` of ``rows`` computes (those whose
+    first iteration lies in its block; the first and last ranks take any before and
+    after), and whether no tile straddles its block's edges (needed when ``aligned``)."""
+    total = (count + tile - 1) // tile
+    first = 0 if lo <= 0 else min(max((lo - start + tile - 1) // tile, 0), total)
+    last = total if hi >= rows else min(max((hi - start + tile - 1) // tile, 0), total)
+    ok = True
+    if aligned:
+        for edge in (lo, hi):
+            if start < edge < start + count and (edge - start) % tile != 0:
+                ok = False
+    return first, last, ok
 
 
 def _bl_parts(count, like):  # pragma: no cover - replaced by the overload

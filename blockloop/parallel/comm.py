@@ -88,6 +88,13 @@ class MPIComm:
             for s, n in zip(starts, sizes, strict=True)
         ]
 
+    def allgather_rows(self, values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> None:
+        """Rank ``r``'s ``counts[r]`` elements from ``starts[r]`` of the contiguous
+        ``values``, in place on every rank (each holds its own there already)."""
+        self.comm.Allgatherv(  # type: ignore[attr-defined]
+            self._mpi.IN_PLACE, [values, (counts.tolist(), starts.tolist())]
+        )
+
     def shift(
         self, send: np.ndarray, dest: int | None, recv: np.ndarray | None, source: int | None
     ) -> None:

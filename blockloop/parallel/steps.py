@@ -8,6 +8,13 @@ read -- the *halo* the subscripts bound (``u[i - 1, j]``, ``u[i + 1, j]``: one r
 side) -- and receives theirs; where the reads are not bounded, every rank receives every
 written row. Statements outside the prange loops run on every rank alike.
 
+A prange reduction inside the step runs, on each rank, the tiles that begin in its block
+of rows; the ranks then share the tiles' partials (:func:`share_tiles`, called from the
+compiled step through ``numba.objmode``) and each folds all of them in the same fixed
+order, so every rank holds one process's bits. The blocks are cut at tile boundaries so
+that no tile straddles two ranks. A prange loop that reads beyond its own row what an
+earlier loop of the step wrote first receives those rows (:func:`exchange_rows`).
+
 A checkpoint holds each rank's rows of every split array, written by that rank; every
 rank reads a checkpoint back whole, so a run stopped on N ranks resumes on M. At the end
 every rank receives all rows, so every rank returns what one process returns.
@@ -15,12 +22,17 @@ every rank receives all rows, so every rank returns what one process returns.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
+from numba.core.errors import NumbaWarning
 
 from .._errors import BlockingError
+from ..operators import tile_for
 from ..report import Report
 from ..runtime.checkpointer import Checkpointer
 from ..runtime.coordinator import Coordinator, Resumed
@@ -32,7 +44,45 @@ from .comm import MPIComm
 from .mpi import MPICoordinator
 from .rows import RankCheckpointer
 
-__all__ = ["SplitCoordinator"]
+__all__ = ["SplitCoordinator", "cut_rows", "exchange_rows", "share_tiles"]
+
+_RUNNING: list[SplitCoordinator] = []  # the coordinator whose step is running, if any
+_NAMES = {"min": min, "max": max, "len": len, "abs": abs, "int": int, "np": np, "numpy": np}
+"""What the bounds of an in-step reduction may use besides the kernel's own values."""
+_GIL_WARNING = "Code running in object mode won't allow parallel execution"
+"""numba's warning that the step's exchanges (``objmode``) take the GIL, as they must."""
+
+
+def cut_rows(n: int, size: int, grids: list[tuple[int, int, int]]) -> list[tuple[int, int]] | None:
+    """Each of ``size`` ranks' block of ``n`` rows, as even as the tiles of the step's
+    reductions allow (each a first row, a count and a tile): no tile straddles two blocks.
+    None if the tiles leave a rank no rows although there are enough."""
+
+    def fits(x: int) -> bool:
+        return all(x <= s or x >= s + c or (x - s) % t == 0 for s, c, t in grids)
+
+    cuts = [0]
+    for r in range(1, size):
+        ideal = n * r // size
+        near = (x for d in range(n + 1) for x in (ideal - d, ideal + d) if 0 <= x <= n)
+        cuts.append(max(next((x for x in near if fits(x)), cuts[-1]), cuts[-1]))
+    cuts.append(n)
+    if grids and n >= size and any(a == b for a, b in itertools.pairwise(cuts)):
+        return None
+    return list(itertools.pairwise(cuts))
+
+
+def share_tiles(parts: np.ndarray, first: int, last: int, aligned: bool, line: int) -> None:
+    """Every rank's rows of tile partials ``parts`` (this rank's: ``first .. last``), in
+    place on every rank; called from the compiled step between a reduction's tiles and its
+    fold."""
+    _RUNNING[-1].share(parts, first, last, aligned, line)
+
+
+def exchange_rows(buf: np.ndarray) -> None:
+    """The rows of ``buf`` near each rank's block that its neighbours wrote, in the middle
+    of a step; called from the compiled step."""
+    _RUNNING[-1].exchange(buf)
 
 
 class SplitCoordinator(MPICoordinator):
@@ -43,6 +93,8 @@ class SplitCoordinator(MPICoordinator):
         self.blocks: list[tuple[int, int]] = []
         self.halo: int | None = 0
         self.written: dict[int, np.ndarray] = {}  # the buffers a step of this call wrote
+        self.rows = 0  # the rows of the split arrays
+        self.filename = ""
 
     def checkpointer(
         self, store: Store, report: Report, clock: Callable[[], float]
@@ -94,7 +146,15 @@ class SplitCoordinator(MPICoordinator):
                 "C-contiguous arrays with one number of rows",
             )
         (n,) = rows
-        self.blocks = [(n * r // self.size, n * (r + 1) // self.size) for r in range(self.size)]
+        self.rows, self.filename = n, kind.plan.source.filename
+        blocks = cut_rows(n, self.size, self._grids(kind, values))
+        if blocks is None:
+            raise self._refuse(
+                kind,
+                "the tiles of its prange reductions do not line up (give every reduction in "
+                "the step the same bounds), so the rows cannot be cut between ranks",
+            )
+        self.blocks = blocks
         self.halo = split.halo
         if self.halo is not None and any(hi - lo < self.halo for lo, hi in self.blocks):
             self.halo = None  # a block thinner than the halo: send every row
@@ -104,6 +164,27 @@ class SplitCoordinator(MPICoordinator):
             if b.ndim and b.shape[0] == n and b.flags.c_contiguous
         }
         kind.rows = self.blocks[self.rank]
+
+    def _grids(self, kind: SequentialKind, values: dict) -> list[tuple[int, int, int]]:
+        """The first row, the count and the tile of each in-step reduction whose tiles
+        touch rows of the state, from the bounds as the kernel's values give them."""
+        grids = []
+        for r in kind.plan.split.reductions:
+            if not r.rows:
+                continue
+            try:
+                start, stop = (
+                    int(eval(e, {"__builtins__": _NAMES}, values)) for e in (r.start, r.stop)
+                )
+            except Exception:
+                raise self._refuse(
+                    kind,
+                    f"the bounds of the prange reduction at line {r.line} "
+                    f"(`prange({r.start}, {r.stop})`) use values the step computes, and the "
+                    "ranks cut their rows at its tiles before the step runs",
+                ) from None
+            grids.append((start, max(0, stop - start), tile_for(max(0, stop - start))))
+        return grids
 
     def prepare(self, kind: LoopKind, max_units: int) -> int:
         return max_units
@@ -120,13 +201,49 @@ class SplitCoordinator(MPICoordinator):
         for k in range(count):
             targets = {id(b): b for b in (kind.state[name] for name in names)}  # this step's
             self.written.update(targets)
-            kind.advance_rows(first + k, lo, hi)
+            with self._running(), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", _GIL_WARNING, NumbaWarning)
+                kind.advance_rows(first + k, lo, hi, self.rows)
             t0 = time.perf_counter()
             for buf in targets.values():
                 self._exchange(buf)
             self.report.combine_time += time.perf_counter() - t0
             if kind.stopped:
                 break
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        _RUNNING.append(self)
+        try:
+            yield
+        finally:
+            _RUNNING.pop()
+
+    def share(self, parts: np.ndarray, first: int, last: int, aligned: bool, line: int) -> None:
+        """See :func:`share_tiles`. Every rank learns which tiles each computed; if any
+        found a tile that straddles its block's edge (the bounds changed since the blocks
+        were cut), every rank raises."""
+        t0 = time.perf_counter()
+        ranges = self.comm.allgather(np.array([first, last, aligned], np.int64))
+        if not ranges[:, 2].all():
+            raise BlockingError(
+                f"the tiles of the prange reduction at line {line} straddle the blocks of "
+                f"rows the {self.size} MPI ranks own (its bounds changed since the blocks "
+                "were cut); run it on one rank",
+                self.filename,
+                line,
+                0,
+            )
+        width = parts.shape[1] if parts.ndim == 2 else 1
+        self.comm.allgather_rows(parts, ranges[:, 0] * width, (ranges[:, 1] - ranges[:, 0]) * width)
+        self.report.bytes_sent += (last - first) * width * parts.itemsize * (self.size - 1)
+        self.report.combine_time += time.perf_counter() - t0
+
+    def exchange(self, buf: np.ndarray) -> None:
+        """See :func:`exchange_rows`."""
+        t0 = time.perf_counter()
+        self._exchange(buf)
+        self.report.combine_time += time.perf_counter() - t0
 
     def _exchange(self, buf: np.ndarray) -> None:
         """The rows of ``buf`` others will read: the halo, or every block."""

@@ -141,10 +141,10 @@ class SequentialKind(LoopKind):
     def advance(self, first: int, count: int) -> None:
         self._steps("_bl_steps", first, count)
 
-    def advance_rows(self, first: int, lo: int, hi: int) -> None:
-        """Step ``first``, computing the rows ``lo .. hi`` of its prange loops only (an MPI
-        rank's block; see :mod:`blockloop.transform.split`)."""
-        self._steps("_bl_split", first, 1, _bl_lo=lo, _bl_hi=hi)
+    def advance_rows(self, first: int, lo: int, hi: int, rows: int) -> None:
+        """Step ``first``, computing the rows ``lo .. hi`` of ``rows`` of its prange loops
+        only (an MPI rank's block; see :mod:`blockloop.transform.split`)."""
+        self._steps("_bl_split", first, 1, _bl_lo=lo, _bl_hi=hi, _bl_rows=rows)
 
     def _steps(self, function: str, first: int, count: int, **rows: int) -> None:
         values = {**self.carry, **self.state, "_bl_range": self.bounds, **rows}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import copy
 import itertools
+from dataclasses import dataclass
 
 from ..operators import HELPER_OPS as OPS
 from ..operators import REDUCTIONS
@@ -23,7 +24,7 @@ from .source import Source
 from .syntax import SCOPES, is_call_to, names_stored, walk
 from .updates import Update, refuse_partial_reads, updates
 
-__all__ = ["exact_reductions"]
+__all__ = ["Tiled", "exact_reductions", "tiled_at"]
 
 
 class _Rename(ast.NodeTransformer):
@@ -180,3 +181,96 @@ def _only_updates(body: list[ast.stmt], name: str, found: list[Update]) -> bool:
             if id(node) not in updates_of:
                 return False
     return True
+
+
+@dataclass(frozen=True)
+class Tiled:
+    """A prange reduction as :func:`exact_reductions` rewrote it, among a step's statements.
+
+    Attributes
+    ----------
+    first, loop, end : int
+        The positions of its first statement, of its loop over tiles, and one past its
+        last statement (the folds).
+    k : int
+        Its number in the step (the suffix of its ``_bl_`` names).
+    index : str
+        The user's loop variable.
+    start, stop, stride : ast.expr
+        The bounds of the user's ``prange``.
+    names : tuple of str
+        The variables it reduces into.
+    body : list of ast.stmt
+        The user's loop body, as each tile runs it.
+    line : int
+        The line of the user's loop in the kernel's source text.
+    """
+
+    first: int
+    loop: int
+    end: int
+    k: int
+    index: str
+    start: ast.expr
+    stop: ast.expr
+    stride: ast.expr
+    names: tuple[str, ...]
+    body: list[ast.stmt]
+    line: int
+
+
+def tiled_at(step: list[ast.stmt], first: int) -> Tiled | None:
+    """The reduction :func:`_tiled` wrote from ``step[first]`` on, or None if it begins no
+    such reduction."""
+    head = step[first]
+    if not (isinstance(head, ast.Assign) and isinstance(head.targets[0], ast.Tuple)):
+        return None
+    targets = [e.id for e in head.targets[0].elts if isinstance(e, ast.Name)]
+    k = targets[0][len("_bl_lo") :] if targets and targets[0].startswith("_bl_lo") else ""
+    if not k.isdigit() or targets[1:] != [f"_bl_c{k}"] or not isinstance(head.value, ast.Tuple):
+        return None
+    length = step[first + 1]
+    assert isinstance(length, ast.Assign) and isinstance(length.value, ast.Call)
+    loop = next(
+        j
+        for j in range(first, len(step))
+        if isinstance(step[j], ast.For) and ast.unparse(step[j].target) == f"_bl_j{k}"  # type: ignore[attr-defined]
+    )
+    tile = step[loop]
+    assert isinstance(tile, ast.For)
+    inner = next(s for s in tile.body if isinstance(s, ast.For))
+    assert isinstance(inner.target, ast.Name)
+    end, names = loop + 1, []
+    while end < len(step) and _fold_of(step[end], k) is not None:
+        names.append(_fold_of(step[end], k))
+        end += 1
+    start, stride = head.value.elts
+    stop = length.value.args[1]
+    found = tuple(n for n in names if n)
+    return Tiled(
+        first,
+        loop,
+        end,
+        int(k),
+        inner.target.id,
+        start,
+        stop,
+        stride,
+        found,
+        inner.body,
+        head.lineno,
+    )
+
+
+def _fold_of(stmt: ast.stmt, k: str) -> str | None:
+    """The variable ``stmt`` folds reduction ``k``'s partials into, if it is such a fold."""
+    if (
+        isinstance(stmt, ast.Assign)
+        and isinstance(stmt.value, ast.Call)
+        and isinstance(stmt.value.func, ast.Name)
+        and stmt.value.func.id.startswith("_bl_fold_")
+        and ast.unparse(stmt.value.args[1]).startswith(f"_bl_p{k}_")
+        and isinstance(stmt.targets[0], ast.Name)
+    ):
+        return stmt.targets[0].id
+    return None

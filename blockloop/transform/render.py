@@ -25,6 +25,14 @@ __all__ = ["RENDERERS", "Rendered", "joined_text", "render", "render_module", "r
 _JIT_NAMES = TILE_HELPERS
 
 
+_SPLIT_IMPORTS = (
+    "from numba import objmode as _bl_objmode\n"
+    "from blockloop.numerics.tiles import _bl_rank_tiles\n"
+    "from blockloop.parallel.steps import exchange_rows as _bl_halo\n"
+    "from blockloop.parallel.steps import share_tiles as _bl_share\n"
+)
+"""What ``_bl_split`` imports when the ranks talk in the middle of a step."""
+
 _FIXED = ("cache", "nogil", "parallel", "nopython", "forceobj", "looplift", "target")
 
 
@@ -305,7 +313,10 @@ def _render_sequential(
     w("# Regenerated whenever the kernel or a helper changes; do not edit.\n")
     w("import numpy as _bl_np\n")
     w("from numba import njit as _bl_njit, prange as _bl_prange\n")
-    w(f"from blockloop.numerics.tiles import {', '.join(_JIT_NAMES)}\n\n\n")
+    w(f"from blockloop.numerics.tiles import {', '.join(_JIT_NAMES)}\n")
+    if plan.split.refusal is None and (plan.split.reductions or plan.split.exchanges):
+        w(_SPLIT_IMPORTS)
+    w("\n\n")
 
     # prologue: the user's statements, the loop range, and a never-run copy of the step so
     # that numba unifies the type of each state variable exactly as in the original loop
@@ -315,7 +326,8 @@ def _render_sequential(
     w(_steps(plan, par, "_bl_steps", plan.step, []))
     if plan.split.refusal is None:  # over MPI ranks: the rows _bl_lo .. _bl_hi of each step
         w("\n\n")
-        w(_steps(plan, par, "_bl_split", split_step(plan.step, plan.split), ["_bl_lo", "_bl_hi"]))
+        split = split_step(plan.step, plan.split)
+        w(_steps(plan, par, "_bl_split", split, ["_bl_lo", "_bl_hi", "_bl_rows"]))
 
     if plan.epilogue:
         w(f"\n\n@_bl_njit({user})\n")

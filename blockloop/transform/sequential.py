@@ -127,7 +127,7 @@ def sequential(
         condition=condition,
         stops=condition is not None or breaks,
         step=step,
-        split=split_plan(step, tuple(state), condition, prange_names),
+        split=split_plan(step, tuple(state), condition, prange_names, source.first_line),
         state=tuple(state),
         invariants=tuple(invariants),
         carry=tuple(carry),

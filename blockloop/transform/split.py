@@ -5,7 +5,14 @@ A step splits when each of its prange loops writes rows of the state at its own 
 rows, and before the next step receives the rows near its block that its neighbours wrote
 and it will read. The reads decide how many: ``u[i - 1, j]`` and ``u[i + 1, j]`` need one
 row each side (the *halo*); a read whose row is not the index plus a constant cannot be
-bounded, and then every rank receives every written row after each step.
+bounded, and then every rank receives every written row after each step. A prange loop
+that reads, beyond its own row, an array an earlier prange loop of the same step wrote
+receives those rows before it starts, in the middle of the step.
+
+A prange reduction of the step (tiled by :mod:`blockloop.transform.instep`) runs on each
+rank for the tiles whose first row lies in its block; the ranks then share their tiles'
+partials, and each folds all of them as one process does, so every rank holds the same
+bits. The ranks' blocks of rows are cut at tile boundaries for that.
 
 Statements of the step outside its prange loops run on every rank alike (``u, v = v, u``,
 ``t += dt``); they must not touch the rows of an array, which only some ranks hold. Which
@@ -19,9 +26,40 @@ import ast
 import copy
 from dataclasses import dataclass
 
+from .instep import Tiled, tiled_at
 from .syntax import is_call_to, names_loaded, walk
 
-__all__ = ["SplitPlan", "split_plan", "split_step"]
+__all__ = ["SplitPlan", "SplitReduction", "split_plan", "split_step"]
+
+
+@dataclass(frozen=True)
+class SplitReduction:
+    """A prange reduction of the step, as the ranks share it.
+
+    Attributes
+    ----------
+    loop : int
+        The position of its loop over tiles among the step's statements.
+    k : int
+        Its number in the step (the suffix of its ``_bl_`` names).
+    names : tuple of str
+        The variables it reduces into.
+    start, stop : str
+        The bounds of the user's ``prange``, as source text.
+    rows : bool
+        Whether its iterations touch rows of the state (then its tiles must not straddle
+        two ranks' blocks).
+    line : int
+        The line of the user's loop.
+    """
+
+    loop: int
+    k: int
+    names: tuple[str, ...]
+    start: str
+    stop: str
+    rows: bool
+    line: int
 
 
 @dataclass(frozen=True)
@@ -38,7 +76,12 @@ class SplitPlan:
         State names statements outside the prange loops (and a ``while`` test) read; none
         may hold an array.
     loops : tuple of int
-        The positions of the prange loops among the step's statements.
+        The positions of the plain prange loops among the step's statements.
+    reductions : tuple of SplitReduction
+        The step's prange reductions.
+    exchanges : tuple of (int, tuple of str)
+        Before the statement at a position, the rows of these arrays (written earlier in
+        the step) that the ranks must exchange.
     refusal : str or None
         Why the step cannot be split, in the user's words.
     """
@@ -47,6 +90,8 @@ class SplitPlan:
     halo: int | None = 0
     outside: tuple[str, ...] = ()
     loops: tuple[int, ...] = ()
+    reductions: tuple[SplitReduction, ...] = ()
+    exchanges: tuple[tuple[int, tuple[str, ...]], ...] = ()
     refusal: str | None = None
 
 
@@ -81,57 +126,118 @@ def split_plan(
     state: tuple[str, ...],
     condition: ast.expr | None,
     pranges: frozenset[str],
+    first_line: int = 1,
 ) -> SplitPlan:
-    """How ``step`` (the body as the generated steps run it) splits over ranks."""
+    """How ``step`` (the body as the generated steps run it) splits over ranks; the
+    kernel's source begins at ``first_line`` of its file."""
     states = set(state)
-    written: set[str] = set()
-    halo: int | None = 0
+    written: set[str] = set()  # by the prange loops so far
+    offsets: dict[str, int | None] = {}  # the largest row offset read of each state name
     outside = set(names_loaded([condition])) & states if condition is not None else set()
     loops: list[int] = []
-    for k, stmt in enumerate(step):
+    reductions: list[SplitReduction] = []
+    exchanges: list[tuple[int, tuple[str, ...]]] = []
+    k = 0
+    while k < len(step):
+        stmt, at = step[k], k
+        tiled = tiled_at(step, k)
         loop = _prange_loop(stmt, pranges)
-        if loop is None:
+        if tiled is not None:
+            body, var, stride, k = tiled.body, tiled.index, ast.unparse(tiled.stride), tiled.end
+        elif loop is not None:
+            call = loop.iter
+            assert isinstance(call, ast.Call)
+            if not isinstance(loop.target, ast.Name) or call.keywords:
+                return SplitPlan(refusal="a prange loop with keywords or a tuple target")
+            body, var, k = loop.body, loop.target.id, k + 1
+            stride = "1" if len(call.args) < 3 else ast.unparse(call.args[2])
+        else:
             if any(is_call_to(n, pranges) for n in walk([stmt])):
                 return SplitPlan(refusal="a prange loop inside another statement of the step")
             if any(_generated(n) for n in walk([stmt])):
-                return SplitPlan(refusal="a prange reduction inside each step")
+                return SplitPlan(refusal="a prange reduction inside another statement of the step")
             outside |= _used_outside(stmt, states)
+            k += 1
             continue
-        loops.append(k)
-        call = loop.iter
-        assert isinstance(call, ast.Call)
-        if not isinstance(loop.target, ast.Name) or len(call.args) not in (1, 2) or call.keywords:
+        if stride != "1":
             return SplitPlan(refusal="a prange loop with a step (`prange(a, b, s)`)")
-        var = loop.target.id
-        for node in walk(loop.body):
-            if isinstance(node, ast.Name) and node.id in states and not _indexed(node, loop):
-                return SplitPlan(refusal=f"`{node.id}` is used whole inside the prange loop")
-            if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
-                continue
-            name = node.value.id
-            if name not in states:
-                continue
-            offset = _offset(_row(node), var)
-            if isinstance(node.ctx, ast.Store) or _augmented(node, loop):
-                if offset != 0:
-                    return SplitPlan(
-                        refusal=f"`{name}` is written at a row other than the loop's index"
-                    )
-                written.add(name)
-            if offset is None:
-                halo = None
-            elif halo is not None:
-                halo = max(halo, abs(offset))
-    if not loops:
+        found = _rows(body, var, states)
+        if isinstance(found, str):
+            return SplitPlan(refusal=found)
+        stores, reads = found
+        stale = tuple(sorted(n for n, off in reads.items() if n in written and off != 0))
+        if stale:  # rows an earlier loop of this step wrote, beyond this loop's own
+            exchanges.append((at, stale))
+        if tiled is not None:
+            both = set(tiled.names) & (written | stores)
+            if both:
+                name = min(both)
+                return SplitPlan(refusal=f"`{name}` is both written by rows and reduced into")
+            reductions.append(_reduction(tiled, bool(reads), first_line))
+        else:
+            loops.append(at)
+        written |= stores
+        for name, off in reads.items():
+            old = offsets.get(name, 0)
+            offsets[name] = None if off is None or old is None else max(old, off)
+    if not loops and not reductions:
         return SplitPlan(refusal="no prange loop in the step")
-    return SplitPlan(tuple(sorted(written)), halo, tuple(sorted(outside)), tuple(loops))
+    halos = list(offsets.values())
+    halo = None if None in halos else max([0, *(h for h in halos if h is not None)])
+    return SplitPlan(
+        tuple(sorted(written)),
+        halo,
+        tuple(sorted(outside)),
+        tuple(loops),
+        tuple(reductions),
+        tuple(exchanges),
+    )
+
+
+def _reduction(tiled: Tiled, rows: bool, first_line: int) -> SplitReduction:
+    start, stop, line = ast.unparse(tiled.start), ast.unparse(tiled.stop), tiled.line
+    return SplitReduction(
+        tiled.loop, tiled.k, tiled.names, start, stop, rows, line + first_line - 1
+    )
+
+
+def _rows(
+    body: list[ast.stmt], var: str, states: set[str]
+) -> tuple[set[str], dict[str, int | None]] | str:
+    """The state names a prange loop over ``var`` writes (at its own row), and the largest
+    row offset it reads of each (None: not bounded); or why it does not split."""
+    stores: set[str] = set()
+    reads: dict[str, int | None] = {}
+    for node in walk(body):
+        if isinstance(node, ast.Name) and node.id in states and not _indexed(node, body):
+            return f"`{node.id}` is used whole inside the prange loop"
+        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
+            continue
+        name = node.value.id
+        if name not in states:
+            continue
+        offset = _offset(_row(node), var)
+        if isinstance(node.ctx, ast.Store) or _augmented(node, body):
+            if offset != 0:
+                return f"`{name}` is written at a row other than the loop's index"
+            stores.add(name)
+        old = reads.get(name, 0)
+        reads[name] = None if offset is None or old is None else max(old, abs(offset))
+    return stores, reads
 
 
 def split_step(step: list[ast.stmt], split: SplitPlan) -> list[ast.stmt]:
-    """``step`` with each prange loop cut to the rows ``_bl_lo .. _bl_hi`` of this rank:
-    ``prange(a, b)`` becomes ``prange(max(a, _bl_lo), min(b, _bl_hi))``."""
-    out = []
+    """``step`` as one rank runs it: each prange loop cut to the rows ``_bl_lo .. _bl_hi``
+    of this rank (``prange(a, b)`` becomes ``prange(max(a, _bl_lo), min(b, _bl_hi))``),
+    each reduction to the tiles that begin in them, its partials then shared with the
+    other ranks (``_bl_share``), and the rows a loop reads that an earlier loop of the
+    step wrote received before it (``_bl_halo``)."""
+    exchanges = dict(split.exchanges)
+    reductions = {r.loop: r for r in split.reductions}
+    out: list[ast.stmt] = []
     for k, stmt in enumerate(step):
+        if k in exchanges:
+            out += _objmode([f"_bl_halo({name})" for name in exchanges[k]], stmt)
         stmt = copy.deepcopy(stmt)
         if k in split.loops:
             assert isinstance(stmt, ast.For) and isinstance(stmt.iter, ast.Call)
@@ -141,8 +247,35 @@ def split_step(step: list[ast.stmt], split: SplitPlan) -> list[ast.stmt]:
             hi = ast.Call(ast.Name("min", ast.Load()), [stop, ast.Name("_bl_hi", ast.Load())], [])
             call.args = [lo, hi]
             ast.fix_missing_locations(stmt)
+        elif k in reductions:
+            assert isinstance(stmt, ast.For)
+            r, n = reductions[k], reductions[k].k
+            tiles = f"_bl_tlo{n}, _bl_thi{n}, _bl_ok{n}"
+            out += _located(
+                f"{tiles} = _bl_rank_tiles(_bl_lo{n}, _bl_n{n}, _bl_t{n}, _bl_lo, _bl_hi, "
+                f"_bl_rows, {r.rows})",
+                stmt,
+            )
+            stmt.iter = _located(f"_bl_prange(_bl_tlo{n}, _bl_thi{n})", stmt)[0].value  # type: ignore[attr-defined]
+            out.append(stmt)
+            shares = [f"_bl_share(_bl_p{n}_{a}, {tiles}, {r.line})" for a in r.names]
+            out += _objmode(shares, stmt)
+            continue
         out.append(stmt)
     return out
+
+
+def _located(text: str, where: ast.AST) -> list[ast.stmt]:
+    stmts = ast.parse(text).body
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            ast.copy_location(node, where)
+    return stmts
+
+
+def _objmode(calls: list[str], where: ast.AST) -> list[ast.stmt]:
+    """A ``with numba.objmode():`` block of ``calls`` (to the ranks' Python side)."""
+    return _located("with _bl_objmode():\n" + "".join(f"    {c}\n" for c in calls), where)
 
 
 def _generated(node: ast.AST) -> bool:
@@ -150,13 +283,13 @@ def _generated(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id.startswith("_bl_") and node.id != "_bl_stop"
 
 
-def _augmented(node: ast.Subscript, loop: ast.For) -> bool:
-    return any(isinstance(n, ast.AugAssign) and n.target is node for n in walk(loop.body))
+def _augmented(node: ast.Subscript, body: list[ast.stmt]) -> bool:
+    return any(isinstance(n, ast.AugAssign) and n.target is node for n in walk(body))
 
 
-def _indexed(name: ast.Name, loop: ast.For) -> bool:
+def _indexed(name: ast.Name, body: list[ast.stmt]) -> bool:
     """Whether ``name`` is the array of a subscript or of an attribute (``u.shape``)."""
-    for n in walk(loop.body):
+    for n in walk(body):
         if isinstance(n, (ast.Subscript, ast.Attribute)) and n.value is name:
             return True
     return False

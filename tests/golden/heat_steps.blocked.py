@@ -41,7 +41,7 @@ def _bl_steps(alpha, m, n, u, v, _bl_range, _bl_first, _bl_count):
 
 
 @_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
-def _bl_split(alpha, m, n, u, v, _bl_range, _bl_first, _bl_count, _bl_lo, _bl_hi):
+def _bl_split(alpha, m, n, u, v, _bl_range, _bl_first, _bl_count, _bl_lo, _bl_hi, _bl_rows):
     _bl_start, _bl_step = _bl_range[0], _bl_range[2]
     _bl_ran = 0
     _bl_stop = False

@@ -5,6 +5,10 @@
 import numpy as _bl_np
 from numba import njit as _bl_njit, prange as _bl_prange
 from blockloop.numerics.tiles import _bl_close, _bl_open, _bl_parts, _bl_rlen, _bl_tile_for, _bl_id_add, _bl_fold_add, _bl_id_and, _bl_fold_and, _bl_id_max, _bl_fold_max, _bl_id_min, _bl_fold_min, _bl_id_mul, _bl_fold_mul, _bl_id_or, _bl_fold_or, _bl_id_xor, _bl_fold_xor
+from numba import objmode as _bl_objmode
+from blockloop.numerics.tiles import _bl_rank_tiles
+from blockloop.parallel.steps import exchange_rows as _bl_halo
+from blockloop.parallel.steps import share_tiles as _bl_share
 
 
 @_bl_njit(fastmath=True, cache=True, nogil=True)
@@ -50,6 +54,42 @@ def _bl_steps(b, tol, r, sweeps, x, _bl_range, _bl_first, _bl_count):
                 _bl_a1_r = max(_bl_a1_r, abs(new - x[i]))
                 x[i] = new
             _bl_close(_bl_p1_r, _bl_j1, _bl_a1_r)
+        r = _bl_fold_max(r, _bl_p1_r)
+        sweeps += 1
+    return (r, sweeps, x), _bl_ran, _bl_stop
+
+
+@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def _bl_split(b, tol, r, sweeps, x, _bl_range, _bl_first, _bl_count, _bl_lo, _bl_hi, _bl_rows):
+    _bl_start, _bl_step = _bl_range[0], _bl_range[2]
+    _bl_ran = 0
+    _bl_stop = False
+    for _bl_t in range(_bl_count):
+        if not (r > tol):
+            _bl_stop = True
+            break
+        _bl_ran += 1
+        r = 0.0
+        _bl_lo1, _bl_c1 = (0, 1)
+        _bl_n1 = _bl_rlen(_bl_lo1, x.shape[0], _bl_c1)
+        _bl_t1 = _bl_tile_for(_bl_n1)
+        _bl_nt1 = (_bl_n1 + _bl_t1 - 1) // _bl_t1
+        for i in range(0):
+            new = 0.5 * (x[i] + b[i] / (1.0 + x[i] * x[i]))
+            r = max(r, abs(new - x[i]))
+            x[i] = new
+        _bl_p1_r = _bl_parts(_bl_nt1, r)
+        _bl_i1_r = _bl_id_max(r)
+        _bl_tlo1, _bl_thi1, _bl_ok1 = _bl_rank_tiles(_bl_lo1, _bl_n1, _bl_t1, _bl_lo, _bl_hi, _bl_rows, True)
+        for _bl_j1 in _bl_prange(_bl_tlo1, _bl_thi1):
+            _bl_a1_r = _bl_open(_bl_p1_r, _bl_j1, _bl_i1_r, r)
+            for i in range(_bl_lo1 + _bl_j1 * _bl_t1 * _bl_c1, _bl_lo1 + min((_bl_j1 + 1) * _bl_t1, _bl_n1) * _bl_c1, _bl_c1):
+                new = 0.5 * (x[i] + b[i] / (1.0 + x[i] * x[i]))
+                _bl_a1_r = max(_bl_a1_r, abs(new - x[i]))
+                x[i] = new
+            _bl_close(_bl_p1_r, _bl_j1, _bl_a1_r)
+        with _bl_objmode():
+            _bl_share(_bl_p1_r, _bl_tlo1, _bl_thi1, _bl_ok1, 13)
         r = _bl_fold_max(r, _bl_p1_r)
         sweeps += 1
     return (r, sweeps, x), _bl_ran, _bl_stop
