@@ -236,3 +236,32 @@ def test_a_kernel_of_several_loops_stopped_resumes_on_other_ranks(single, tmp_pa
         assert d["report"]["ranks"] == 3 and d["report"]["phase"] == 3
         assert d["hash"] == single["pipeline"]["blocked"]["hash"]
         assert d["inputs"] == single["pipeline"]["blocked"]["inputs"]
+
+
+@needs_mpi
+@pytest.mark.parametrize("shape", ["distances", "diffuse"])
+def test_a_rank_that_dies_mid_commit_ends_the_job_and_the_last_whole_checkpoint_resumes(
+    shape, single, tmp_path
+):
+    """Rank 0 stopped with its second manifest written but not yet renamed (every rank's
+    rows of that checkpoint on disk), rank 1 killed with SIGKILL: MPI ends the job, the
+    second checkpoint was never committed, and the next launch, on 3 ranks, resumes from the
+    first with the bits."""
+    marker, root = uuid.uuid4().hex, tmp_path / "run"
+    env = {"BLOCKLOOP_INTERVAL": "0.02", "BLOCKLOOP_TEST_JOB": marker}
+    proc = job(2, [shape], root, BLOCKLOOP_FAULT="stop:json-written@2", **env)
+    pids = stopped_rank0(marker, 2, proc)
+    os.kill(pids[1], signal.SIGKILL)
+    code, found, err = outputs(proc, root)
+    assert code != 0 and not found, err  # no rank returned
+    (run_dir,) = run_dirs(root, shape)
+    (manifest,) = sorted(run_dir.glob("ckpt-*.json"))  # the first only: the second never was
+    first = read_manifest(manifest)
+    done = first.get("next_tile", first.get("next_step"))
+    assert done > 0
+    code, found, err = outputs(job(3, [shape], root), root)
+    assert code == 0, err
+    for d in found[shape]:
+        assert d["report"]["resumed_from"] == done and d["report"]["ranks"] == 3
+        assert d["hash"] == single[shape]["blocked"]["hash"]
+        assert d["inputs"] == single[shape]["blocked"]["inputs"]
