@@ -32,6 +32,7 @@ def checkpointed_loop(
     deadline: float | str | datetime.datetime | None = ...,
     exact: bool | None = ...,
     copy_budget: int | str | None = ...,
+    gather: str = ...,
 ) -> Callable[[Callable], CheckpointedKernel]: ...
 
 
@@ -49,6 +50,7 @@ def checkpointed_loop(
     deadline: float | str | datetime.datetime | None = None,
     exact: bool | None = None,
     copy_budget: int | str | None = None,
+    gather: str = "all",
 ) -> CheckpointedKernel | Callable[[Callable], CheckpointedKernel]:
     """Make a numba prange reduction kernel checkpointed, resumable and deterministic.
 
@@ -86,7 +88,7 @@ def checkpointed_loop(
     signals : iterable of int
         Signals that stop the run at the next chunk boundary after a checkpoint.
     comm : mpi4py communicator, optional
-        Spread a reduction over this communicator's ranks. Without it, a kernel launched
+        Spread the kernel over this communicator's ranks. Without it, a kernel launched
         under ``mpiexec`` (or ``srun``) with several ranks uses ``MPI.COMM_WORLD``.
     deadline : datetime, str or float, optional
         When the process will be killed: a datetime or ISO date-time string, or a duration
@@ -107,6 +109,14 @@ def checkpointed_loop(
         within plain numba's plus the budget. Default ``BLOCKLOOP_COPY_BUDGET``, else
         max(64 MiB, 10 % of the state). ``last_report.writes`` says how each checkpoint
         was written.
+    gather : {"all", "root", "own"}, optional
+        Over several MPI ranks, who holds the whole of the arrays a map loop or the steps
+        of a time loop wrote when the call returns. ``"all"`` (the default): every rank,
+        so every rank returns what one process returns. ``"root"``: rank 0 only; the others
+        hold the rows they computed. ``"own"``: each rank its own rows, and nothing is
+        sent at the end. Elsewhere the other ranks' rows are undefined, and so is what the
+        statements after the loop compute from them. Reduced values are the same on every
+        rank whatever the choice.
 
     Returns
     -------

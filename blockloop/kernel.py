@@ -289,6 +289,7 @@ class CheckpointedKernel:
                 else config.copy_budget()
             ),
             watch=watch,
+            gather=self.options.gather,
         )
         report = Report(kernel=self.plan.name, run_dir=str(paths.run_dir))
         report.phases = len(self.phases)
@@ -372,10 +373,7 @@ class CheckpointedKernel:
 
 log = logging.getLogger(__name__)
 
-KINDS: dict[type, type[LoopKind]] = {
-    ReductionLoop: ReductionKind,
-    SequentialLoop: SequentialKind,
-}
+KINDS: dict[type, type[LoopKind]] = {ReductionLoop: ReductionKind, SequentialLoop: SequentialKind}
 """The loop kind that runs each plan type."""
 
 

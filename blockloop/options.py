@@ -11,7 +11,10 @@ from . import config
 from .scheduling.deadline import resolve_deadline
 from .scheduling.signals import DEFAULT_SIGNALS, parse_signals
 
-__all__ = ["Options"]
+__all__ = ["GATHER", "Options"]
+
+GATHER = ("all", "root", "own")
+"""Who holds a distributed loop's written arrays at the end (``gather=``)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Options:
     deadline: float | str | datetime.datetime | None = None
     exact: bool | None = None
     copy_budget: int | None = None
+    gather: str = "all"
 
     @classmethod
     def make(cls, **given: Any) -> Options:
@@ -52,6 +56,10 @@ class Options:
             raise ValueError(f"exit_code must be an integer in 0..255, not {exit_code!r}")
         if given["deadline"] is not None:
             resolve_deadline(given["deadline"])  # a bad value fails here, at decoration
+        if given["gather"] not in GATHER:
+            raise ValueError(
+                f"gather must be one of {', '.join(map(repr, GATHER))}, not {given['gather']!r}"
+            )
         if given["exact"] not in (None, True, False):
             raise ValueError(f"exact must be True or False, not {given['exact']!r}")
         values = dict(given)

@@ -5,8 +5,9 @@ its arguments for size ``N`` in turn (one launch: MPI and numba start once), wit
 under ``ROOT``, and each rank writes ``ROOT/out-SHAPE-RANK.json``
 (ranks print over each other): the hash of the result and of every argument array
 (arrays written in place), and the call's report. ``--plain`` runs the plain numba
-kernel (the reference bits). An interrupted run writes ``{"exit": 85}`` and exits with
-that code. Every kernel is written here, in a shape found in real code.
+kernel (the reference bits); ``--gather=root`` or ``--gather=own`` decorates it with that
+option. An interrupted run writes ``{"exit": 85}`` and exits with that code. Every kernel
+is written here, in a shape found in real code.
 """
 
 from __future__ import annotations
@@ -307,6 +308,9 @@ def main(argv: list[str]) -> int:
 def run(shape: str, n: int, rank: int, path: str, rest: list[str]) -> int:
     """Run one kernel and write what this rank returned to ``path``; the exit code."""
     kernel = KERNELS[shape]
+    gather = [a.partition("=")[2] for a in rest if a.startswith("--gather=")]
+    if gather:  # the same kernel with another `gather=`
+        kernel = checkpointed_loop(gather=gather[0])(kernel.original)
     args = make(shape, n)
     try:
         result = kernel.original(*args) if "--plain" in rest else kernel(*args)

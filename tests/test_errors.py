@@ -134,3 +134,8 @@ def test_the_copy_budget_is_read_from_the_environment(tmp_path, monkeypatch):
 def test_a_bad_copy_budget_is_refused_at_decoration():
     with pytest.raises(ValueError, match="copy_budget"):
         checkpointed_loop(copy_budget="lots")
+
+
+def test_a_bad_gather_is_refused_at_decoration():
+    with pytest.raises(ValueError, match="gather must be one of 'all', 'root', 'own', not 'rank0'"):
+        checkpointed_loop(gather="rank0")

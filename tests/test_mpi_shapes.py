@@ -265,3 +265,25 @@ def test_a_rank_that_dies_mid_commit_ends_the_job_and_the_last_whole_checkpoint_
         assert d["report"]["resumed_from"] == done and d["report"]["ranks"] == 3
         assert d["hash"] == single[shape]["blocked"]["hash"]
         assert d["inputs"] == single[shape]["blocked"]["inputs"]
+
+
+@needs_mpi
+def test_gather_root_gives_rank_0_the_whole_output_and_own_sends_nothing(single, tmp_path):
+    """``gather="root"``: rank 0 returns one process's bits and sends no rows at the end,
+    the others send it theirs and keep them; ``gather="own"``: no rank sends a row at the
+    end (the stencil only its halo rows, step by step)."""
+    shapes = ["distances", "diffuse"]
+    code, found, err = outputs(job(3, shapes, tmp_path, "--gather=root"), tmp_path)
+    assert code == 0, err
+    for shape in shapes:
+        first, *others = found[shape]
+        assert first["hash"] == single[shape]["blocked"]["hash"], shape
+        assert all(d["hash"] != first["hash"] for d in others), shape
+    assert found["distances"][0]["report"]["bytes_sent"] == 0
+    root = tmp_path / "own"  # a run of its own, not the completed one above
+    code, found, err = outputs(job(3, shapes, root, "--gather=own"), root)
+    assert code == 0, err
+    assert [d["report"]["bytes_sent"] for d in found["distances"]] == [0, 0, 0]
+    u = make("diffuse", STEPS["diffuse"])[0]
+    halo = u.shape[1] * u.itemsize * make("diffuse", STEPS["diffuse"])[2]  # a row a step
+    assert [d["report"]["bytes_sent"] for d in found["diffuse"]] == [halo, 2 * halo, halo]

@@ -88,6 +88,20 @@ class MPIComm:
             for s, n in zip(starts, sizes, strict=True)
         ]
 
+    def hand_on(self, values: np.ndarray, owner: int, gather: str) -> int:
+        """Rank ``owner``'s contiguous ``values`` to every rank (``gather="all"``), to rank
+        0 (``"root"``) or to none (``"own"``), in place; the bytes this rank sent."""
+        if gather == "all":
+            self.bcast_array(values, root=owner)
+            return values.nbytes * (self.size - 1) if owner == self.rank else 0
+        if gather == "root" and owner != 0:
+            if self.rank == owner:
+                self.comm.Send(values, dest=0)  # type: ignore[attr-defined]
+                return values.nbytes
+            if self.rank == 0:
+                self.comm.Recv(values, source=owner)  # type: ignore[attr-defined]
+        return 0
+
     def allgather_rows(self, values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> None:
         """Rank ``r``'s ``counts[r]`` elements from ``starts[r]`` of the contiguous
         ``values``, in place on every rank (each holds its own there already)."""

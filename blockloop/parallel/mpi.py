@@ -181,9 +181,9 @@ class MPICoordinator(Coordinator):
         self._agreed = int(out[3])
         return Stop.decode(int(out[0]), int(out[1])), bool(out[2])
 
-    def finish(self, kind: LoopKind, done: int) -> object:
-        """Every rank's map rows to every rank, then the epilogue on each."""
-        exchange_rows(self.comm, self.ledger, kind, self.report)
+    def finish(self, kind: LoopKind, done: int, gather: str = "all") -> object:
+        """Every rank's map rows to the ranks ``gather`` names, then the epilogue on each."""
+        exchange_rows(self.comm, self.ledger, kind, self.report, gather)
         return kind.finish(done)
 
     def committed(self, forced: bool) -> None:

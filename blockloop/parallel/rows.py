@@ -109,17 +109,18 @@ def _flat_ranges(
     return out
 
 
-def exchange_rows(comm: MPIComm, ledger: RowLedger, kind: LoopKind, report: Report) -> None:
-    """Give every rank the rows every other rank computed in this call: each rank's ranges
-    broadcast from it, straight into each rank's output (no copy, no extra memory)."""
+def exchange_rows(
+    comm: MPIComm, ledger: RowLedger, kind: LoopKind, report: Report, gather: str = "all"
+) -> None:
+    """Give the ranks ``gather`` names (every rank, rank 0, or none: ``"own"``) the rows
+    every other rank computed in this call, straight into their output (no copy, no extra
+    memory)."""
     assert isinstance(kind, ReductionKind)
     for tracker in map_rows(kind):
         flat = tracker.array.reshape(-1)
         for rank in range(comm.size):
             for lo, hi in _flat_ranges(kind, tracker, ledger.owned(rank)):
-                comm.bcast_array(flat[lo:hi], root=rank)
-                if rank == comm.rank:
-                    report.bytes_sent += (hi - lo) * flat.itemsize * (comm.size - 1)
+                report.bytes_sent += comm.hand_on(flat[lo:hi], rank, gather)
 
 
 def receive_rows(comm: MPIComm, kind: LoopKind, done: int) -> None:

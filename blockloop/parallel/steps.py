@@ -267,18 +267,16 @@ class SplitCoordinator(MPICoordinator):
         sent = (above is not None) + (below is not None)
         self.report.bytes_sent += sent * h * (buf.nbytes // max(buf.shape[0], 1))
 
-    def _everyone(self, buf: np.ndarray) -> None:
-        """Every rank's block of ``buf`` to every rank."""
+    def _everyone(self, buf: np.ndarray, gather: str = "all") -> None:
+        """Every rank's block of ``buf`` to the ranks ``gather`` names."""
         for rank, (lo, hi) in enumerate(self.blocks):
             if hi > lo:
-                self.comm.bcast_array(buf[lo:hi], root=rank)
-                if rank == self.rank:
-                    self.report.bytes_sent += buf[lo:hi].nbytes * (self.size - 1)
+                self.report.bytes_sent += self.comm.hand_on(buf[lo:hi], rank, gather)
 
-    def finish(self, kind: LoopKind, done: int) -> object:
-        """Every rank's rows of the buffers this call wrote to every rank (the others are
-        the same on all: as the prologue made them, or as every rank read them back), then
-        the epilogue on each."""
+    def finish(self, kind: LoopKind, done: int, gather: str = "all") -> object:
+        """Every rank's rows of the buffers this call wrote to the ranks ``gather`` names
+        (the others are the same on all: as the prologue made them, or as every rank read
+        them back), then the epilogue on each."""
         for buf in self.written.values():
-            self._everyone(buf)
+            self._everyone(buf, gather)
         return kind.finish(done)

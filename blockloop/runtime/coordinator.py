@@ -99,8 +99,9 @@ class Coordinator:
         """After a round: the stop every rank acts on, and whether a checkpoint is due."""
         return stop, due
 
-    def finish(self, kind: LoopKind, done: int) -> object:
-        """The loop's result once every unit is done (the epilogue run)."""
+    def finish(self, kind: LoopKind, done: int, gather: str = "all") -> object:
+        """The loop's result once every unit is done (the epilogue run); over MPI ranks,
+        after the rows each computed reach the ranks ``gather`` names."""
         return kind.finish(done)
 
     def committed(self, forced: bool) -> None:

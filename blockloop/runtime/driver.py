@@ -84,7 +84,7 @@ class Driver:
                 if self.records_completion():
                     self.commit(COMPLETION)
             self.report.complete = True
-            return self.coordinator.finish(self.kind, self.done)
+            return self.coordinator.finish(self.kind, self.done, self.settings.gather)
 
     # -- the actions, in the order they run -------------------------------------------
     def start(self) -> None:
@@ -150,7 +150,7 @@ class Driver:
         report.interval = self.policy.interval
         report.units_total = self.kind.total
         report.wall_time = self.clock() - self.wall0
-        return self.coordinator.finish(self.kind, self.done)
+        return self.coordinator.finish(self.kind, self.done, self.settings.gather)
 
     def warm_up(self) -> None:
         """Compile (or load from cache) the chunk function before timing anything.

@@ -111,7 +111,11 @@ class Phases:
             kind = make_kind(values, report)
             if k > first:
                 coordinator = coordinators(plan)
-            phase_settings = dataclasses.replace(settings, store=self.store(f"phase-{k + 1}"))
+            store, last = self.store(f"phase-{k + 1}"), k == count - 1
+            # a later phase reads this one's whole result on every rank
+            phase_settings = dataclasses.replace(
+                settings, store=store, gather=settings.gather if last else "all"
+            )
             try:
                 result = Driver(kind, coordinator, phase_settings, idents[k], report).run()
             finally:

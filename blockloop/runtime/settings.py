@@ -42,6 +42,9 @@ class RunSettings:
     watch : SignalWatch or None
         The signal watch of the whole call (compiling included), which every loop's stops
         share; None: each loop watches from its first chunk.
+    gather : str
+        Over MPI ranks, which ranks receive every rank's rows at the end: ``"all"``,
+        ``"root"`` or ``"own"`` (none).
     """
 
     store: Callable[[Identity], Store]
@@ -55,6 +58,7 @@ class RunSettings:
     wall_clock: Callable[[], float] = time.time
     copy_budget: int | None = None
     watch: SignalWatch | None = None
+    gather: str = "all"
 
 
 def refine_mtbf(prior: float, sessions: Sequence[Session | dict]) -> float:
