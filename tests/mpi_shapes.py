@@ -202,6 +202,21 @@ def heun(u, steps, dt):
     return u
 
 
+# a histogram reduced in every step (the shape of a Monte Carlo transport code's estimator,
+# as tardis bins its packets' energies): the tiles' partials are whole arrays of bins
+@checkpointed_loop
+@njit(parallel=True, cache=True)
+def binned(x, steps):
+    weights = np.zeros(16)
+    y = x.copy()
+    for _ in range(steps):
+        for i in prange(y.shape[0]):
+            y[i] = (y[i] * 3.7 + 0.1) % 1.0
+        for i in prange(y.shape[0]):
+            weights[int(y[i] * 16)] += y[i]
+    return weights, y
+
+
 # two reductions in a step whose tiles start on different rows: no cut between ranks
 # leaves both whole, so it runs on one rank only
 @checkpointed_loop
@@ -267,6 +282,8 @@ def make(shape: str, n: int) -> tuple:
         return (rng.random(n), 1.0, 0.001)
     if shape in ("residual", "offgrid"):
         return (rng.random(n), 50)
+    if shape == "binned":
+        return (rng.random(n), 60)
     if shape == "rank_until":
         links = np.roll(np.eye(n), 1, axis=0) + 1e-6 * rng.random((n, n))  # a ring, and noise
         return (links / links.sum(axis=0), 0.85, 1e-13)
@@ -287,6 +304,7 @@ KERNELS = {
     "until": until,
     "residual": residual,
     "rank_until": rank_until,
+    "binned": binned,
     "heun": heun,
     "offgrid": offgrid,
     "pipeline": pipeline,

@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
 MAPS = {"distances": 20_000, "standardise": 40_000, "smoothed": 2_000_000}
 STEPS = {"diffuse": 2400, "relax": 600, "mirror": 20_000, "until": 200_000, "heun": 1200}
-REDUCING = {"residual": 4000, "rank_until": 1500}  # a reduction in every step
+REDUCING = {"residual": 4000, "rank_until": 1500, "binned": 50_000}  # one in every step
 PHASES = {"pipeline": 3000}
 SIZES = {**MAPS, **STEPS, **REDUCING, **PHASES, "offgrid": 1000}
 SHAPES = [*MAPS, *STEPS, *REDUCING, *PHASES]
