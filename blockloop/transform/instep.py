@@ -24,7 +24,7 @@ from .source import Source
 from .syntax import SCOPES, is_call_to, names_stored, walk
 from .updates import Update, refuse_partial_reads, updates
 
-__all__ = ["Tiled", "exact_reductions", "tiled_at"]
+__all__ = ["Tiled", "exact_reductions", "parsed_at", "tiled_at"]
 
 
 class _Rename(ast.NodeTransformer):
@@ -42,7 +42,8 @@ class _Rename(ast.NodeTransformer):
         return super().generic_visit(node)
 
 
-def _parse(text: str, where: ast.AST) -> list[ast.stmt]:
+def parsed_at(text: str, where: ast.AST) -> list[ast.stmt]:
+    """The statements of ``text``, every node at ``where``'s place in the user's source."""
     stmts = ast.parse(text).body
     for stmt in stmts:
         for node in ast.walk(stmt):
@@ -132,7 +133,7 @@ def _tiled(source: Source, loop: ast.For, bound: set[str], k: int) -> list[ast.s
         f"{t} = _bl_tile_for({n})",
         f"{nt} = ({n} + {t} - 1) // {t}",
     ]
-    out = _parse("\n".join(head), loop)
+    out = parsed_at("\n".join(head), loop)
     # a loop that never runs, so that numba types each variable as in the original loop
     probe = ast.For(
         target=ast.Name(index, ast.Store()),
@@ -145,7 +146,7 @@ def _tiled(source: Source, loop: ast.For, bound: set[str], k: int) -> list[ast.s
     for name, (op, _) in accs.items():
         lines.append(f"_bl_p{k}_{name} = _bl_parts({nt}, {name})")
         lines.append(f"_bl_i{k}_{name} = _bl_id_{OPS[op]}({name})")
-    out += _parse("\n".join(lines), loop)
+    out += parsed_at("\n".join(lines), loop)
     renamed = _Rename({name: f"_bl_a{k}_{name}" for name in accs})
     tile_body = [renamed.visit(copy.deepcopy(s)) for s in body]
     opens = "\n".join(
@@ -153,7 +154,7 @@ def _tiled(source: Source, loop: ast.For, bound: set[str], k: int) -> list[ast.s
         for name in accs
     )
     closes = "\n".join(f"_bl_close(_bl_p{k}_{name}, {j}, _bl_a{k}_{name})" for name in accs)
-    tile = _parse(
+    tile = parsed_at(
         f"for {j} in _bl_prange({nt}):\n"
         + "\n".join("    " + line for line in opens.splitlines())
         + f"\n    for {index} in range({lo} + {j} * {t} * {step}, "
@@ -169,7 +170,7 @@ def _tiled(source: Source, loop: ast.For, bound: set[str], k: int) -> list[ast.s
     folds = [
         f"{name} = _bl_fold_{OPS[op]}({name}, _bl_p{k}_{name})" for name, (op, _) in accs.items()
     ]
-    out += _parse("\n".join(folds), loop)
+    out += parsed_at("\n".join(folds), loop)
     return out
 
 

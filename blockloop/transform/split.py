@@ -26,7 +26,7 @@ import ast
 import copy
 from dataclasses import dataclass
 
-from .instep import Tiled, tiled_at
+from .instep import Tiled, parsed_at, tiled_at
 from .syntax import is_call_to, names_loaded, walk
 
 __all__ = ["SplitPlan", "SplitReduction", "split_plan", "split_step"]
@@ -251,12 +251,12 @@ def split_step(step: list[ast.stmt], split: SplitPlan) -> list[ast.stmt]:
             assert isinstance(stmt, ast.For)
             r, n = reductions[k], reductions[k].k
             tiles = f"_bl_tlo{n}, _bl_thi{n}, _bl_ok{n}"
-            out += _located(
+            out += parsed_at(
                 f"{tiles} = _bl_rank_tiles(_bl_lo{n}, _bl_n{n}, _bl_t{n}, _bl_lo, _bl_hi, "
                 f"_bl_rows, {r.rows})",
                 stmt,
             )
-            stmt.iter = _located(f"_bl_prange(_bl_tlo{n}, _bl_thi{n})", stmt)[0].value  # type: ignore[attr-defined]
+            stmt.iter = parsed_at(f"_bl_prange(_bl_tlo{n}, _bl_thi{n})", stmt)[0].value  # type: ignore[attr-defined]
             out.append(stmt)
             shares = [f"_bl_share(_bl_p{n}_{a}, {tiles}, {r.line})" for a in r.names]
             out += _objmode(shares, stmt)
@@ -265,17 +265,9 @@ def split_step(step: list[ast.stmt], split: SplitPlan) -> list[ast.stmt]:
     return out
 
 
-def _located(text: str, where: ast.AST) -> list[ast.stmt]:
-    stmts = ast.parse(text).body
-    for stmt in stmts:
-        for node in ast.walk(stmt):
-            ast.copy_location(node, where)
-    return stmts
-
-
 def _objmode(calls: list[str], where: ast.AST) -> list[ast.stmt]:
     """A ``with numba.objmode():`` block of ``calls`` (to the ranks' Python side)."""
-    return _located("with _bl_objmode():\n" + "".join(f"    {c}\n" for c in calls), where)
+    return parsed_at("with _bl_objmode():\n" + "".join(f"    {c}\n" for c in calls), where)
 
 
 def _generated(node: ast.AST) -> bool:
