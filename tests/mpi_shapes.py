@@ -21,6 +21,8 @@ from numba import njit, prange
 
 from blockloop import Interrupted, checkpointed_loop
 from blockloop.tools.selftest import describe
+from kernels.kmeans import kmeans
+from kernels.kmeans import make_args as kmeans_args
 
 
 # the shape of pynndescent's / umap's pairwise distance rows: each iteration fills the row
@@ -238,6 +240,21 @@ def offgrid(u, steps):
     return u, inner, change
 
 
+# a step that reads, outside its prange loops, a row of an array they write (the middle
+# value as a scale): only one rank holds that row, so it runs on one rank only
+@checkpointed_loop
+@njit(parallel=True, cache=True)
+def peek(u, steps):
+    v = u.copy()
+    for _ in range(steps):
+        for i in prange(u.shape[0]):
+            v[i] = 0.5 * (u[i] + u[i] * u[i])
+        mid = v[v.shape[0] // 2]
+        for i in prange(u.shape[0]):
+            u[i] = v[i] / mid
+    return u
+
+
 # a kernel of three loops (the shape of a preprocessing pipeline such as scanpy's
 # normalise, smooth, then score): a map into a new array, time steps on it, a total
 @checkpointed_loop
@@ -280,7 +297,9 @@ def make(shape: str, n: int) -> tuple:
         return (rng.random(n), 200)
     if shape == "until":
         return (rng.random(n), 1.0, 0.001)
-    if shape in ("residual", "offgrid"):
+    if shape == "kmeans":
+        return kmeans_args(n)
+    if shape in ("residual", "offgrid", "peek"):
         return (rng.random(n), 50)
     if shape == "binned":
         return (rng.random(n), 60)
@@ -307,6 +326,8 @@ KERNELS = {
     "binned": binned,
     "heun": heun,
     "offgrid": offgrid,
+    "peek": peek,
+    "kmeans": kmeans,
     "pipeline": pipeline,
 }
 

@@ -28,9 +28,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
 MAPS = {"distances": 20_000, "standardise": 40_000, "smoothed": 2_000_000}
 STEPS = {"diffuse": 2400, "relax": 600, "mirror": 20_000, "until": 200_000, "heun": 1200}
-REDUCING = {"residual": 4000, "rank_until": 1500, "binned": 50_000}  # one in every step
+# a reduction in every step (kmeans: the example, its centres moved outside the loops)
+REDUCING = {"residual": 4000, "rank_until": 1500, "binned": 50_000, "kmeans": 20_000}
 PHASES = {"pipeline": 3000}
-SIZES = {**MAPS, **STEPS, **REDUCING, **PHASES, "offgrid": 1000}
+SIZES = {**MAPS, **STEPS, **REDUCING, **PHASES, "offgrid": 1000, "peek": 1000}
 SHAPES = [*MAPS, *STEPS, *REDUCING, *PHASES]
 SUMMED = {"smoothed", "pipeline", *REDUCING}  # a float reduction: blockloop's bits
 
@@ -159,12 +160,20 @@ def test_a_stencil_sends_only_its_halo_rows(ranks, tmp_path):
 
 
 @needs_mpi
-def test_reductions_whose_tiles_cannot_be_cut_alike_are_refused(tmp_path):
-    """``offgrid``'s two reductions tile rows from 1 and from 0: no cut between two ranks
-    keeps every tile of both whole, so the kernel is refused before its first step."""
-    code, found, err = outputs(job(2, ["offgrid"], tmp_path), tmp_path)
+@pytest.mark.parametrize(
+    ("shape", "why"),
+    [
+        ("offgrid", "the tiles of its prange reductions do not line up"),
+        ("peek", "`v` is used outside the step's prange loops"),
+    ],
+)
+def test_steps_that_cannot_be_split_are_refused_with_the_reason(shape, why, tmp_path):
+    """``offgrid``'s two reductions tile rows from 1 and from 0, so no cut between two ranks
+    keeps every tile of both whole; ``peek`` reads outside its prange loops a row that one
+    rank holds. Each is refused before its first step."""
+    code, found, err = outputs(job(2, [shape], tmp_path), tmp_path)
     assert code != 0 and not found
-    assert "the tiles of its prange reductions do not line up" in err, err
+    assert why in err, err
     assert "run it on one rank" in err and "mpi_shapes.py" in err
     assert not list(tmp_path.glob("*/ckpt-*.json"))
 

@@ -132,3 +132,23 @@ def test_tiles_that_start_on_different_rows_leave_no_cut():
     grids = [(1, 998, 8), (0, 1000, 8)]
     assert cut_rows(1000, 2, grids) is None
     assert cut_rows(1000, 2, []) == [(0, 500), (500, 1000)]
+
+
+def test_only_arrays_written_by_rows_under_any_name_bound_the_halo():
+    """``u`` is never written in the step, but it is ``v`` of the step before: its reads
+    set the halo. ``centres`` changes only outside the loops (the same on every rank), so
+    its read at a data-dependent row does not make every row travel."""
+    text = """
+    def k(x, centres, steps):
+        u = x.copy()
+        v = x.copy()
+        for _ in range(steps):
+            for i in prange(1, u.shape[0] - 1):
+                v[i] = 0.5 * (u[i - 1] + u[i + 1]) + centres[int(u[i]) % 4]
+            centres[0] = centres[0] * 0.5
+            u, v = v, u
+        return u
+    """
+    split = plan_of(text).split
+    assert split.written == ("v",) and split.rows == ("u", "v")
+    assert split.halo == 1 and "centres" in split.outside

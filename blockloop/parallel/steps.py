@@ -128,14 +128,18 @@ class SplitCoordinator(MPICoordinator):
         if split.refusal is not None:
             raise self._refuse(kind, split.refusal)
         values = {**kind.carry, **kind.state}
+        written = [values.get(name) for name in split.written]
+        by_rows = [values.get(name) for name in split.rows]
         for name in split.outside:
-            if isinstance(values.get(name), np.ndarray):
+            used = values.get(name)
+            if isinstance(used, np.ndarray) and any(
+                isinstance(a, np.ndarray) and np.may_share_memory(used, a) for a in by_rows
+            ):
                 raise self._refuse(
                     kind,
-                    f"`{name}` is an array used outside the step's prange loops (or in the "
-                    "loop's test), and each rank holds only its own rows of it",
+                    f"`{name}` is used outside the step's prange loops (or in the loop's "
+                    "test), and each rank holds only its own rows of it",
                 )
-        written = [values.get(name) for name in split.written]
         rows = {a.shape[0] for a in written if isinstance(a, np.ndarray) and a.ndim}
         if len(rows) != 1 or not all(
             isinstance(a, np.ndarray) and a.ndim and a.flags.c_contiguous for a in written

@@ -15,9 +15,11 @@ partials, and each folds all of them as one process does, so every rank holds th
 bits. The ranks' blocks of rows are cut at tile boundaries for that.
 
 Statements of the step outside its prange loops run on every rank alike (``u, v = v, u``,
-``t += dt``); they must not touch the rows of an array, which only some ranks hold. Which
-names hold arrays is known at run time, so the plan lists the names such statements use,
-and the runtime refuses the split if one of them is an array.
+``t += dt``, k-means moving its centres from the reduced sums); they must not touch an
+array the prange loops write by rows, which each rank holds only in part. Which names hold
+which arrays is known at run time, so the plan lists the names such statements use, and
+the runtime refuses the split if one of them shares memory with such an array. Arrays the
+prange loops only read, or reduce into, are the same on every rank.
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ class SplitPlan:
     halo : int or None
         Rows each side a rank reads beyond its block (None: reads not bounded).
     outside : tuple of str
-        State names statements outside the prange loops (and a ``while`` test) read; none
-        may hold an array.
+        State names statements outside the prange loops (and a ``while`` test) use; none
+        may hold an array that the prange loops write by rows.
     loops : tuple of int
         The positions of the plain prange loops among the step's statements.
     reductions : tuple of SplitReduction
@@ -82,6 +84,9 @@ class SplitPlan:
     exchanges : tuple of (int, tuple of str)
         Before the statement at a position, the rows of these arrays (written earlier in
         the step) that the ranks must exchange.
+    rows : tuple of str
+        The names that may hold an array the prange loops write by rows: ``written`` and
+        the names the step binds to them (``u, v = v, u``).
     refusal : str or None
         Why the step cannot be split, in the user's words.
     """
@@ -92,6 +97,7 @@ class SplitPlan:
     loops: tuple[int, ...] = ()
     reductions: tuple[SplitReduction, ...] = ()
     exchanges: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    rows: tuple[str, ...] = ()
     refusal: str | None = None
 
 
@@ -182,7 +188,11 @@ def split_plan(
             offsets[name] = None if off is None or old is None else max(old, off)
     if not loops and not reductions:
         return SplitPlan(refusal="no prange loop in the step")
-    halos = list(offsets.values())
+    # the rows ranks exchange: of the arrays the loops write, under every name they take
+    # (`u, v = v, u`); the others are the same on every rank, since only reductions' folds
+    # and statements outside the loops change them
+    rows = _renamed(step, written)
+    halos = [offsets[name] for name in rows if name in offsets]
     halo = None if None in halos else max([0, *(h for h in halos if h is not None)])
     return SplitPlan(
         tuple(sorted(written)),
@@ -191,7 +201,29 @@ def split_plan(
         tuple(loops),
         tuple(reductions),
         tuple(exchanges),
+        tuple(sorted(rows)),
     )
+
+
+def _renamed(step: list[ast.stmt], names: set[str]) -> set[str]:
+    """``names`` and every name the step binds to one of them, or them to (``u, v = v, u``),
+    as a closure."""
+    pairs = []
+    for stmt in step:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            targets, values = _elements(stmt.targets[0]), _elements(stmt.value)
+            if len(targets) == len(values):
+                pairs += [
+                    (t.id, v.id)
+                    for t, v in zip(targets, values, strict=True)
+                    if isinstance(t, ast.Name) and isinstance(v, ast.Name)
+                ]
+    out = set(names)
+    while True:
+        more = {b for a, b in pairs if a in out} | {a for a, b in pairs if b in out}
+        if more <= out:
+            return out
+        out |= more
 
 
 def _reduction(tiled: Tiled, rows: bool, first_line: int) -> SplitReduction:
