@@ -13,7 +13,7 @@ of rows; the ranks then share the tiles' partials (:func:`share_tiles`, called f
 compiled step through ``numba.objmode``) and each folds all of them in the same fixed
 order, so every rank holds one process's bits. The blocks are cut at tile boundaries so
 that no tile straddles two ranks. A prange loop that reads beyond its own row what an
-earlier loop of the step wrote first receives those rows (:func:`exchange_rows`).
+earlier loop of the step wrote first receives those rows (:func:`exchange_halo`).
 
 A checkpoint holds each rank's rows of every split array, written by that rank; every
 rank reads a checkpoint back whole, so a run stopped on N ranks resumes on M. At the end
@@ -44,7 +44,7 @@ from .comm import MPIComm
 from .mpi import MPICoordinator
 from .rows import RankCheckpointer
 
-__all__ = ["SplitCoordinator", "cut_rows", "exchange_rows", "share_tiles"]
+__all__ = ["SplitCoordinator", "cut_rows", "exchange_halo", "share_tiles"]
 
 _RUNNING: list[SplitCoordinator] = []  # the coordinator whose step is running, if any
 _NAMES = {"min": min, "max": max, "len": len, "abs": abs, "int": int, "np": np, "numpy": np}
@@ -79,7 +79,7 @@ def share_tiles(parts: np.ndarray, first: int, last: int, aligned: bool, line: i
     _RUNNING[-1].share(parts, first, last, aligned, line)
 
 
-def exchange_rows(buf: np.ndarray) -> None:
+def exchange_halo(buf: np.ndarray) -> None:
     """The rows of ``buf`` near each rank's block that its neighbours wrote, in the middle
     of a step; called from the compiled step."""
     _RUNNING[-1].exchange(buf)
@@ -202,18 +202,18 @@ class SplitCoordinator(MPICoordinator):
         assert isinstance(kind, SequentialKind)
         lo, hi = self.blocks[self.rank]
         names = kind.plan.split.written
-        for k in range(count):
-            targets = {id(b): b for b in (kind.state[name] for name in names)}  # this step's
-            self.written.update(targets)
-            with self._running(), warnings.catch_warnings():
-                warnings.filterwarnings("ignore", _GIL_WARNING, NumbaWarning)
+        with self._running(), warnings.catch_warnings():  # once a round, not once a step
+            warnings.filterwarnings("ignore", _GIL_WARNING, NumbaWarning)
+            for k in range(count):
+                targets = {id(b): b for b in (kind.state[name] for name in names)}  # this step's
+                self.written.update(targets)
                 kind.advance_rows(first + k, lo, hi, self.rows)
-            t0 = time.perf_counter()
-            for buf in targets.values():
-                self._exchange(buf)
-            self.report.combine_time += time.perf_counter() - t0
-            if kind.stopped:
-                break
+                t0 = time.perf_counter()
+                for buf in targets.values():
+                    self._exchange(buf)
+                self.report.combine_time += time.perf_counter() - t0
+                if kind.stopped:
+                    break
 
     @contextmanager
     def _running(self) -> Iterator[None]:
@@ -244,7 +244,7 @@ class SplitCoordinator(MPICoordinator):
         self.report.combine_time += time.perf_counter() - t0
 
     def exchange(self, buf: np.ndarray) -> None:
-        """See :func:`exchange_rows`."""
+        """See :func:`exchange_halo`."""
         t0 = time.perf_counter()
         self._exchange(buf)
         self.report.combine_time += time.perf_counter() - t0

@@ -28,7 +28,7 @@ _JIT_NAMES = TILE_HELPERS
 _SPLIT_IMPORTS = (
     "from numba import objmode as _bl_objmode\n"
     "from blockloop.numerics.tiles import _bl_rank_tiles\n"
-    "from blockloop.parallel.steps import exchange_rows as _bl_halo\n"
+    "from blockloop.parallel.steps import exchange_halo as _bl_halo\n"
     "from blockloop.parallel.steps import share_tiles as _bl_share\n"
 )
 """What ``_bl_split`` imports when the ranks talk in the middle of a step."""

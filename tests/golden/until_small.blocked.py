@@ -7,7 +7,7 @@ from numba import njit as _bl_njit, prange as _bl_prange
 from blockloop.numerics.tiles import _bl_close, _bl_open, _bl_parts, _bl_rlen, _bl_tile_for, _bl_id_add, _bl_fold_add, _bl_id_and, _bl_fold_and, _bl_id_max, _bl_fold_max, _bl_id_min, _bl_fold_min, _bl_id_mul, _bl_fold_mul, _bl_id_or, _bl_fold_or, _bl_id_xor, _bl_fold_xor
 from numba import objmode as _bl_objmode
 from blockloop.numerics.tiles import _bl_rank_tiles
-from blockloop.parallel.steps import exchange_rows as _bl_halo
+from blockloop.parallel.steps import exchange_halo as _bl_halo
 from blockloop.parallel.steps import share_tiles as _bl_share
 
 
