@@ -3,8 +3,10 @@
 ``python benchmarks/mpi_overhead.py`` launches, interleaved and ``--repeat`` times each, the
 map kernel ``features`` (a map beside a reduction), the stencil ``heat2d`` (two buffers, one
 halo row each side), the time loops with reductions in every step ``jacobi`` (a residual
-``max``) and ``cg`` (dot products; both ``while`` loops, here run to their step limit) and the
-reduction ``pi`` (``--only`` picks some):
+``max``) and ``cg`` (dot products; both ``while`` loops, here run to their step limit),
+``kmeans`` (labels written by rows, sums and counts reduced, run to convergence), the kernel
+of two phases ``moments`` (the second reduction uses the first's result) and the reduction
+``pi`` (``--only`` picks some):
 
 - one process with 2 numba threads (no launcher), and
 - ``mpiexec -n 2`` with 1 numba thread per rank,
@@ -13,8 +15,11 @@ and prints the median seconds of the blocked call (after a warm-up call that com
 each rank timed from a barrier to its return, the slowest rank counted), their ratio
 (throughput of 2 ranks over 1 rank; the goal is at least 0.9 for the map and the stencil),
 the time rank 0 spent combining across ranks (gathering nodes, the halo exchange,
-agreeing on stops) as a fraction of its chunks, and the bytes each rank sent and wrote,
-against the state.
+agreeing on stops) as a fraction of its chunks, the bytes each rank sent and wrote in the
+timed call (which ends by giving every rank the whole output), and the bytes rank 0 sends
+while the loop runs, per step or tile, against the output's size (counted in one more,
+untimed call with ``gather="own"``, which leaves each rank its own rows: a map sends only
+its reductions' partials, a stencil only its halo rows).
 
 Run as a worker (``mpiexec -n R python benchmarks/mpi_overhead.py --worker NAME N SIZE``), it
 times one call and rank 0 prints one JSON line.
@@ -23,6 +28,7 @@ times one call and rank 0 prints one JSON line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
@@ -40,19 +46,26 @@ SHAPES = {
     "heat2d": (300, {"size": 3000}),
     "jacobi": (1000, {"size": 1500}),
     "cg": (600, {"size": 1500}),
-    "pi": (400_000_000, {}),
+    "kmeans": (500_000, {"size": 16}),
+    "moments": (60_000_000, {}),
+    "pi": (2_000_000_000, {}),
 }
 WHAT = {
     "features": "map + reduction",
     "heat2d": "stencil",
     "jacobi": "stencil, max in each step",
     "cg": "dot products in each step",
+    "kmeans": "map, sums, break",
+    "moments": "two phases",
     "pi": "reduction",
 }
 
 
 def worker(name: str, n: int, size: int | None) -> None:
-    """Time one call of ``kernels.NAME`` on this rank; rank 0 prints the job's figures."""
+    """Time one call of ``kernels.NAME`` on this rank; rank 0 prints the job's figures.
+
+    Over several ranks, one more call (untimed, ``gather="own"``) counts the bytes rank 0
+    sends while the loop runs."""
     sys.path.insert(0, str(ROOT))  # the examples, not benchmarks/kernels.py beside this file
     module = importlib.import_module(f"kernels.{name}")
     kernel = getattr(module, name)
@@ -79,6 +92,12 @@ def worker(name: str, n: int, size: int | None) -> None:
         "written": report.bytes_written,
         "combine": report.combine_time / chunks if chunks > 0 else 0.0,
     }
+    if comm is not None:  # what the loop sends, without the final gather
+        kernel.options = dataclasses.replace(kernel.options, gather="own")
+        os.environ["BLOCKLOOP_DIR"] = os.path.join(root, "own")
+        kernel(*module.make_args(n, **extra))
+        mine["running"] = kernel.last_report.bytes_sent
+        mine["units"] = f"{kernel.last_report.units_total} {kernel.last_report.unit}s"
     every = comm.gather(mine, root=0) if comm is not None else [mine]
     if _rank() == 0:
         assert every is not None
@@ -114,7 +133,7 @@ def main() -> None:
         worker(args.worker[0], int(args.worker[1]), int(args.worker[2]))
         return
     head = f"{'1 rank x 2 thr':>15}{'2 ranks x 1 thr':>17}{'ratio':>7}{'combine':>9}"
-    print(f"{'kernel':<22}{head}  bytes")
+    print(f"{'kernel':<38}{head}  bytes")
     for name in args.only:
         n, extra = SHAPES[name]
         times: dict[int, list[float]] = {1: [], 2: []}
@@ -127,10 +146,13 @@ def main() -> None:
         job = last[2]
         ranks = enumerate(job["ranks"])
         sent = ", ".join(f"rank {k} sent {r['sent']:,} wrote {r['written']:,}" for k, r in ranks)
-        label, combine = f"{name} ({WHAT[name]})", job["ranks"][0]["combine"]
+        label, zero = f"{name} ({WHAT[name]})", job["ranks"][0]
+        units = zero["units"].split()
+        each = zero["running"] / max(int(units[0]), 1)
         print(
-            f"{label:<22}{one:>13.3f} s{two:>15.3f} s{one / two:>7.3f}{combine:>8.2%}  {sent}; "
-            f"output {job['state']:,}"
+            f"{label:<38}{one:>13.3f} s{two:>15.3f} s{one / two:>7.3f}{zero['combine']:>8.2%}  "
+            f"{sent}; output {job['state']:,}; while running, rank 0 sent {zero['running']:,} "
+            f"in {zero['units']} ({each:,.0f} a {units[1][:-1]})"
         )
 
 

@@ -70,7 +70,8 @@ class Report:
         computed, for every rank; the rest of the state, for rank 0).
     bytes_sent : int
         Bytes this rank sent to other ranks (rows of a map at the end of the run, rows
-        exchanged between steps). Zero when not distributed.
+        exchanged between steps, a reduction's partials each round). Zero when not
+        distributed.
     writes : list of str
         How each checkpoint of this call was written: ``"background"`` (a copy, written
         while the loop went on), ``"synchronous"`` (from the live arrays, the loop held:

@@ -132,6 +132,7 @@ def test_same_bits_on_any_number_of_ranks(name, ranks, single_process, tmp_path)
     assert code == 0, err
     assert data["report"]["ranks"] == ranks and data["report"]["complete"]
     assert data["hash"] == single_process[name]
+    assert (data["report"]["bytes_sent"] > 0) == (ranks > 1)  # partials or rows, counted
 
 
 @needs_mpi

@@ -83,6 +83,17 @@ def test_results_match_plain_numba(name, tmp_path):
     assert kernel.last_report.already_complete and _same_bits(again, got)
 
 
+@pytest.mark.parametrize("name", ["fill_then_sum", "column_scaler"])
+def test_the_report_times_the_whole_call_not_its_last_phase(name, tmp_path):
+    kernel = _kernel(name, tmp_path, ticks=True)
+    clock = Ticks(0.1)  # each reading "takes" 0.1 s: the call's wall time is its readings
+    with injected(kernel, clock=clock):
+        kernel(*pk.INPUTS[name]())
+    report = kernel.last_report
+    assert report.phases > 1 and report.wall_time >= report.compute_time
+    assert report.wall_time >= (clock.readings - 3) * clock.step
+
+
 class _Recorder(Store):
     """Counts saves per phase directory; with ``crash_at``, dies at that save."""
 

@@ -160,6 +160,7 @@ class MPICoordinator(Coordinator):
         for a in kind.accs:
             node = a.local[0] if mine else np.zeros(a.width, a.row_dtype)
             nodes[a.name] = self.comm.allgather(node)
+            self.report.bytes_sent += node.nbytes * (self.size - 1)
         stacks = {a.name: a.stack for a in kind.accs}
         for r, (pos, n) in enumerate(self._segments):
             if n:  # push rank r's node, a subtree of height log2(n), at its place

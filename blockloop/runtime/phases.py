@@ -120,6 +120,7 @@ class Phases:
                 result = Driver(kind, coordinator, phase_settings, idents[k], report).run()
             finally:
                 report.run_dir = root  # the run's directory, not the phase's
+                report.wall_time = settings.clock() - started  # the call's, not the phase's
             already = already and report.already_complete
             total += report.units_total
             if k + 1 < count:
