@@ -3,9 +3,13 @@ is a warning where the run can go on (issue 27, item 5)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +70,40 @@ def test_an_unwritable_cache_directory_falls_back_with_a_warning(tmp_path, monke
     want_u, want_total = swap_kernel(fresh(), 20)
     assert np.array_equal(u, want_u) and total == want_total
     assert str(kernel.module_path).startswith(str(compile_module._FALLBACK[0]))
+
+
+_FALLS_BACK = """
+import warnings
+from numba import njit, prange
+from blockloop import checkpointed_loop
+
+@checkpointed_loop(checkpoint_dir={runs!r}, progress=False)
+@njit(parallel=True)
+def total(n):
+    s = 0
+    for i in prange(n):
+        s += i
+    return s
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    assert total(1000) == 499500
+print(total.module_path)
+"""
+
+
+def test_the_fallback_cache_directory_is_removed_when_the_process_exits(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    env = dict(os.environ, BLOCKLOOP_CACHE_DIR=str(blocker / "cache"))
+    script = tmp_path / "falls_back.py"  # blockloop reads a kernel's source from its file
+    script.write_text(_FALLS_BACK.format(runs=str(tmp_path / "runs")))
+    out = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, check=True
+    )
+    used = Path(out.stdout.strip())
+    assert used.name.endswith(".py") and "blockloop-cache-" in str(used)
+    assert not used.parent.exists() and not used.parent.parent.exists()
 
 
 class _RootTurnsIntoAFile(Ticks):

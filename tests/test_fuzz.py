@@ -52,6 +52,12 @@ ROOT, NPZ, MANIFEST = _template()
 PATHS = RunPaths(ROOT, "run")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _remove_the_template():
+    yield
+    shutil.rmtree(ROOT, ignore_errors=True)
+
+
 def _check(npz: bytes, manifest: bytes | None = None) -> None:
     """Write the files, read them back; only CheckpointError or the original arrays."""
     PATHS.npz(1).write_bytes(npz)

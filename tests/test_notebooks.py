@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,10 @@ def test_notebook_executes_and_plots(name, monkeypatch):
     client = nbclient.NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
+    ours = sorted(Path(tempfile.gettempdir()).glob("blockloop-nb*"))  # other runs' dirs
     client.execute()
+    left = sorted(Path(tempfile.gettempdir()).glob("blockloop-nb*"))
+    assert left == ours, "the notebook's last cell removes its checkpoint directory"
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     images = [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})]
     figures, phrases = EXPECT[name]

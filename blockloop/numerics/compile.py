@@ -7,8 +7,10 @@ processes and a change to a helper gives a new file instead of a stale cache.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 import types
@@ -57,9 +59,11 @@ _FALLBACK: list[Path] = []
 
 def _fallback_dir(exc: OSError) -> Path:
     """A private temporary cache directory for this process, once the configured one
-    turned out unwritable (said once, with the variable that moves it)."""
+    turned out unwritable (said once, with the variable that moves it); removed when the
+    process exits."""
     if not _FALLBACK:
         _FALLBACK.append(Path(tempfile.mkdtemp(prefix="blockloop-cache-")))
+        atexit.register(shutil.rmtree, _FALLBACK[0], True)  # nobody else can use it
         warnings.warn(
             f"blockloop cannot write its compile cache in {config.cache_dir()} ({exc}); "
             f"compiling in {_FALLBACK[0]} for this process only, so every new process "
