@@ -390,3 +390,72 @@ def bad_shared_buffer_refilled(img):
             window[k] = img[y - 1 + k, 0]
         out[y, 0] = window.sum()
     return out
+
+
+# reads an array the loop writes, made through a helper or the whole array
+
+
+@njit(cache=True)
+def _previous(a, i):
+    return a[i - 1] if i > 0 else 0.0
+
+
+def bad_helper_reads_a_neighbour(x, a):
+    for i in prange(x.shape[0]):
+        a[i] = _previous(a, i) + x[i]  # refused: `_previous` reads it at `a[i - 1]`
+    return a
+
+
+@njit(cache=True)
+def _root(parent, v):
+    r = v
+    while parent[r] != r:
+        r = parent[r]
+    while parent[v] != r:  # shorten the path behind it
+        up = parent[v]
+        parent[v] = r
+        v = up
+    return r
+
+
+def bad_union_find(edges, parent):
+    for e in prange(edges.shape[0]):
+        a = _root(parent, edges[e, 0])  # refused: hands `parent` on, and `_root` reads it
+        b = _root(parent, edges[e, 1])
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return parent
+
+
+def bad_whole_array_read(x, out):
+    for i in prange(x.shape[0]):
+        out[i] = x[i] / (1.0 + out.max())  # refused: `out.max()` reads all of `out`
+    return out
+
+
+@njit(cache=True)
+def _count_at(h, k):
+    h[k] = h[k] + 1
+
+
+def bad_helper_update_at_data_index(keys, h):
+    for i in prange(keys.shape[0]):
+        _count_at(h, keys[i])  # refused: `_count_at` reads it at `h[k]`
+    return h
+
+
+@njit(cache=True)
+def _insert_sorted(rows, i, v):
+    k = rows.shape[1] - 1
+    if v < rows[i, k]:
+        rows[i, k] = v
+        while k > 0 and rows[i, k] < rows[i, k - 1]:
+            rows[i, k], rows[i, k - 1] = rows[i, k - 1], rows[i, k]
+            k -= 1
+
+
+def ok_helper_at_own_row(vals, rows):
+    for i in prange(rows.shape[0]):
+        for j in range(vals.shape[1]):
+            _insert_sorted(rows, i, vals[i, j])
+    return rows

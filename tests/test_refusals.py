@@ -6,7 +6,9 @@ from __future__ import annotations
 import inspect
 import re
 
+import numpy as np
 import pytest
+from numba import njit
 
 import blockloop
 from blockloop import BlockingError, checkpointed_loop
@@ -66,6 +68,16 @@ def test_np_random_after_a_seed_in_the_prologue_is_accepted():
 def test_inner_break_and_constant_closures_are_accepted():
     assert checkpointed_loop(cases.bad_break_allowed_in_inner_loop).plan.accumulators[0].name == "s"
     assert checkpointed_loop(cases.make_good_closure()).plan.accumulators[0].name == "s"
+
+
+def test_a_helper_given_the_loops_index_reads_only_its_own_row(tmp_path):
+    """``_insert_sorted(rows, i, v)`` reads and writes ``rows[i, ...]`` only: accepted,
+    with plain numba's bits."""
+    plain = njit(parallel=True)(cases.ok_helper_at_own_row)
+    vals = np.random.default_rng(5).random((40, 9))
+    want = plain(vals, np.full((40, 3), np.inf))
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(plain)
+    assert kernel(vals, np.full((40, 3), np.inf)).tobytes() == want.tobytes()
 
 
 def test_blocking_error_is_public_and_a_syntax_error():

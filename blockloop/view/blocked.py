@@ -20,6 +20,7 @@ from ..transform.types import UNKNOWN, NameTypes, optimistic
 from ..transform.writes import written_parameters
 from .draws import refuse_hidden_draws
 from .helpers import call_writes, prange_names
+from .reads import refuse_hidden_reads
 
 __all__ = [
     "Alternatives",
@@ -95,6 +96,7 @@ def block_kernel(
     closure = closure_values(func)
     check_closure(closure_error, plan.globals_used, closure)
     refuse_hidden_draws(source, plan, namespace)
+    refuse_hidden_reads(source, namespace, prange_names(func), types)
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
     written = written_parameters(fn, writes, types)

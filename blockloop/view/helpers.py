@@ -22,7 +22,7 @@ from ..storage.fingerprint import closure_values, is_dispatcher
 from ..transform.source import read_source
 from ..transform.writes import NUMPY_WRITERS, CallWrites, written_parameters
 
-__all__ = ["call_writes", "helper_tree", "prange_names", "resolve", "scope_of"]
+__all__ = ["call_writes", "helper_tree", "prange_names", "resolve", "scope_of", "ufunc_outputs"]
 
 _NOTHING: frozenset[int | str] = frozenset()
 
@@ -58,7 +58,7 @@ class _Resolver:
             return self.of_function(value.py_func)
         if inspect.isclass(value):
             return _NOTHING  # a constructor (namedtuple, record) keeps what it is given
-        outputs = _ufunc_outputs(value)
+        outputs = ufunc_outputs(value)
         if outputs is not None:
             return outputs
         if isinstance(value, types.BuiltinFunctionType):
@@ -99,7 +99,7 @@ def scope_of(func: types.FunctionType) -> dict[str, object]:
     return {**func.__globals__, **closure_values(func)}
 
 
-def _ufunc_outputs(value: object) -> frozenset[int | str] | None:
+def ufunc_outputs(value: object) -> frozenset[int | str] | None:
     """For a ufunc (NumPy's, numba's ``@vectorize`` or ``@guvectorize``), the parameters it
     writes: its output arrays, given after its inputs or as ``out=``; None for another
     object. Called with numbers (``f(c, bias[k])``), it writes nothing."""

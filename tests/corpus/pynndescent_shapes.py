@@ -345,7 +345,8 @@ def diversify_rows(ids, dists, pts, keep_prob, seed_state):
 @case(
     args=_diversify_args,
     follows="pynndescent: pynndescent/pynndescent_.py::diversify",
-    expect="unseen",
+    expect="race",
+    why="`_xorshift_unit` reads it at `state[0]`",
 )
 @njit(parallel=True, cache=True)
 def diversify_shared_state(ids, dists, pts, keep_prob, state):

@@ -1,0 +1,303 @@
+"""Reads of an array a prange loop writes that no subscript in the loop spells out.
+
+The loop analysis refuses ``a[i - 1]`` in a loop that writes ``a[i]``: an iteration may
+read what another writes. The same read hides in a use of the whole array (``a.sum()``,
+``np.max(a)``, ``for v in a``) and in an ``@njit`` helper the array is handed to
+(``prev(a, i)`` reading ``a[i - 1]``; a union-find ``find(parent, x)`` that follows and
+shortens ``parent``). This module finds them, through helpers at any depth.
+
+An access is the iteration's own when its subscript holds the loop's index at a position
+where every write of the array in the loop holds it too (``a[i, k]``; ``a[0][i, k]`` for a
+tuple of arrays; ``row[k]`` after ``row = a[i]``). A helper given the loop's index
+(``push(heap, i, v)`` touching only ``heap[i, ...]``) reads nothing another iteration
+writes; a helper that cannot be read counts as reading and writing all it is given.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import FunctionType
+from typing import cast
+
+from .._errors import BlockingError
+from ..storage.fingerprint import is_dispatcher
+from ..transform.source import Source, read_source
+from ..transform.syntax import Parents, dotted, is_call_to, names_stored, parameters, walk
+from ..transform.types import NameTypes
+from ..transform.writes import NUMPY_WRITERS, READ_ONLY_ATTRS, READ_ONLY_METHODS, outer_writes
+from .helpers import call_writes, resolve, scope_of, ufunc_outputs
+
+__all__ = ["refuse_hidden_reads"]
+
+# calls that look at an array's shape, never at its elements
+_SHAPE_ONLY = frozenset(
+    {"len", "shape", "ndim", "size", "empty_like", "zeros_like", "ones_like", "full_like"}
+)
+_NUMPY = ("np.", "numpy.")
+# attributes that are views of the array's elements (``T``: with their positions moved)
+_VIEWS = frozenset({"flat", "T", "real", "imag"})
+_PURE = (*_NUMPY, "math.", "cmath.")
+_READING_BUILTINS = frozenset({"min", "max", "sum", "abs", "float", "int", "round", "complex"})
+
+
+@dataclass(frozen=True)
+class Access:
+    """One read or write of elements of an array.
+
+    Attributes
+    ----------
+    write : bool
+        A write (an update ``a[k] += v`` is a read and a write).
+    own : frozenset of (int, str)
+        The positions of the (flattened) subscript that hold a fixed name (the loop's
+        index; a helper's parameter it never rebinds), with that name.
+    node : ast.AST
+        Where it happens in the code being looked at (a helper's access is its call).
+    direct : bool
+        A subscript read written in that code itself (not through a call or the whole
+        array).
+    detail : str
+        For an access inside a helper: which helper, and where.
+    rows : int or None
+        For an update through a name bound to ``x[k]`` (``rows`` indices): a write only
+        if the array has more dimensions.
+    """
+
+    write: bool
+    own: frozenset[tuple[int, str]]
+    node: ast.AST
+    direct: bool = False
+    detail: str = ""
+    rows: int | None = None
+
+
+def _counts(write: Access, ndim: int | None, typed: bool) -> bool:
+    """Whether a write counts: ``t = x[k]; t += 1.0`` (``rows`` indices in) writes ``x``
+    only if it has more dimensions than that, which only numba's types tell."""
+    return write.rows is None or (typed and (ndim is None or ndim > write.rows))
+
+
+class _Helpers:
+    """Each helper's accesses to its parameters (memoised; None where unreadable)."""
+
+    def __init__(self) -> None:
+        self.memo: dict[int, dict[str, list[Access]] | None] = {}
+
+    def of(self, value: object) -> tuple[dict[str, list[Access]], tuple[str, ...]] | None:
+        func = getattr(value, "py_func", None) if is_dispatcher(value) else value
+        if not isinstance(func, FunctionType):
+            return None
+        try:
+            source = read_source(func)
+            fn = ast.parse(source.text).body[0]
+        except (BlockingError, SyntaxError, IndexError):
+            return None
+        if not isinstance(fn, ast.FunctionDef):
+            return None
+        params = parameters(fn)
+        key = id(func)
+        if key not in self.memo:
+            self.memo[key] = None  # recursion: unknown while being looked at
+            rebound = set(names_stored(fn.body))
+            uses = _Uses(source, fn.body, frozenset(params) - rebound, scope_of(func), self)
+            found: dict[str, list[Access]] = {}
+            for p in params:
+                if p in rebound:  # ``x = x[1:]``: its subscripts no longer line up
+                    anywhere: frozenset[tuple[int, str]] = frozenset()
+                    found[p] = [Access(False, anywhere, fn), Access(True, anywhere, fn)]
+                else:
+                    found[p] = [_described(a, fn.name, source) for a in uses.of(p)]
+            self.memo[key] = found
+        known = self.memo[key]
+        return None if known is None else (known, params)
+
+
+class _Uses:
+    """The accesses, in ``body``, to elements of one name and of the views bound to it."""
+
+    def __init__(
+        self,
+        source: Source,
+        body: list[ast.stmt],
+        fixed: frozenset[str],
+        scope: Mapping[str, object],
+        helpers: _Helpers,
+    ) -> None:
+        self.source, self.body, self.fixed = source, body, fixed
+        self.scope, self.helpers = scope, helpers
+        self.parents = Parents(body)
+
+    def of(self, name: str, prefix: tuple = (), depth: int = 0) -> list[Access]:
+        """Every access to ``name`` (``prefix``: the subscripts of the array it views)."""
+        found: list[Access] = []
+        for node in walk(self.body):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+                found += self._use(node, prefix, depth)
+            elif isinstance(node, ast.AugAssign) and dotted(node.target) == name:
+                own = self._own(list(prefix))  # ``x *= 2`` of an array: all of it in place
+                rows = len(prefix) if prefix else None
+                found += [Access(False, own, node), Access(True, own, node, rows=rows)]
+        return found
+
+    def _own(self, parts: list) -> frozenset[tuple[int, str]]:
+        return frozenset(
+            (k, p.id) for k, p in enumerate(parts) if isinstance(p, ast.Name) and p.id in self.fixed
+        )
+
+    def _use(self, node: ast.Name, prefix: tuple, depth: int) -> list[Access]:
+        parts, top = list(prefix), cast(ast.AST, node)
+        parent = self.parents.of(top)
+        while (
+            isinstance(parent, (ast.Subscript, ast.Attribute))
+            and parent.value is top
+            and (isinstance(parent, ast.Subscript) or parent.attr in _VIEWS)
+        ):
+            if isinstance(parent, ast.Attribute):  # ``a.flat[k]``: a position of its own
+                parts.append("flat" if parent.attr == "flat" else None)
+                top, parent = parent, self.parents.of(parent)
+                continue
+            level = parent.slice.elts if isinstance(parent.slice, ast.Tuple) else [parent.slice]
+            sliced = any(isinstance(p, ast.Slice) for p in level)
+            parts += level
+            top, parent = parent, self.parents.of(parent)
+            if sliced and isinstance(parent, ast.Subscript) and parent.value is top:
+                parts.append(None)  # ``a[1:][k]``: later positions no longer line up
+        own = self._own(parts)
+        subscripted = top is not node
+        if isinstance(parent, ast.Attribute) and parent.attr in READ_ONLY_ATTRS:
+            return []
+        if subscripted and isinstance(top, ast.Subscript) and not isinstance(top.ctx, ast.Load):
+            update = isinstance(parent, ast.AugAssign) and parent.target is top
+            written = [Access(True, own, top)]
+            return [Access(False, own, top, direct=True), *written] if update else written
+        if isinstance(parent, ast.Assign) and parent.value is top and depth < 4:
+            aliases = [t.id for t in parent.targets if isinstance(t, ast.Name)]
+            here = [Access(False, own, top, direct=True)] if subscripted else []
+            for alias in aliases if len(aliases) == len(parent.targets) else ():
+                here += self.of(alias, tuple(parts), depth + 1)
+            return here if aliases else [Access(False, own, top), Access(True, own, top)]
+        if isinstance(parent, ast.Call) and top is not parent.func:
+            return self._handed(parent, top, own, len(parts))
+        method = self.parents.of(parent) if parent is not None else None
+        if (
+            isinstance(parent, ast.Attribute)
+            and isinstance(method, ast.Call)
+            and is_call_to(method, frozenset({parent.attr}))
+        ):
+            changes = parent.attr not in READ_ONLY_METHODS
+            return [Access(False, own, method), *([Access(True, own, method)] if changes else [])]
+        return [Access(False, own, top, direct=subscripted)]
+
+    def _handed(self, call: ast.Call, arg: ast.AST, own: frozenset, depth: int) -> list[Access]:
+        """The accesses of a call given ``arg`` (an array, or a view ``depth`` indices in)."""
+        name = dotted(call.func) or ""
+        short = name.rpartition(".")[2]
+        if short in _SHAPE_ONLY and (name == short or name.startswith(_NUMPY)):
+            return []
+        key: int | str | None = next((k for k, a in enumerate(call.args) if a is arg), None)
+        if key is None:
+            key = next((kw.arg for kw in call.keywords if kw.value is arg), None)
+        value = resolve(self.scope, name) if name else None
+        outputs = ufunc_outputs(value)
+        if name.startswith(_PURE) or name in _READING_BUILTINS or outputs is not None:
+            writes = short in NUMPY_WRITERS or any(k.arg == "out" for k in call.keywords)
+            writes = writes or (outputs is not None and key in outputs)
+            return [Access(False, own, call), *([Access(True, own, call)] if writes else [])]
+        seen = self.helpers.of(value)
+        if seen is None or key is None:
+            unseen = f"`{name}` may read any of it (blockloop cannot read its source)"
+            return [Access(False, own, call, detail=unseen), Access(True, own, call)]
+        found, params = seen
+        param = params[key] if isinstance(key, int) and key < len(params) else key
+        pairs = [*zip(params, call.args, strict=False), *((k.arg, k.value) for k in call.keywords)]
+        given = {p: a.id for p, a in pairs if p and isinstance(a, ast.Name)}  # names handed on
+        out = []
+        for inner in found.get(str(param), []):
+            mapped = {(k + depth, given[q]) for k, q in inner.own if given.get(q) in self.fixed}
+            rows = None if inner.rows is None else inner.rows + depth
+            out.append(Access(inner.write, own | mapped, call, detail=inner.detail, rows=rows))
+        return out
+
+
+def _described(access: Access, helper: str, source: Source) -> Access:
+    """``access`` (in ``helper``, from ``source``) saying where it is, for messages."""
+    if access.detail:
+        return access
+    what = "writes" if access.write else "reads"
+    at = f"`{source.snippet(access.node)}` ({source.filename}, line {source.line_of(access.node)})"
+    return dataclasses.replace(access, detail=f"`{helper}` {what} it at {at}")
+
+
+def refuse_hidden_reads(
+    source: Source, scope: Mapping[str, object], prange: frozenset[str], types: NameTypes
+) -> None:
+    """Refuse a read, in a prange loop, of an array the loop writes, made through the
+    whole array or a helper at other than the iteration's own elements.
+
+    Raises
+    ------
+    BlockingError
+        At the user's line of the read, naming the helper's read and the loop's write.
+    """
+    fn = ast.parse(source.text).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    helpers = _Helpers()
+    writers = call_writes(scope)
+    everything = set(parameters(fn)) | set(names_stored(fn.body))
+    for loop in _outermost_pranges(fn.body, prange):
+        assert isinstance(loop.target, ast.Name)
+        index = loop.target.id
+        outer = everything - set(names_stored(loop.body)) - {index}
+        written = outer_writes(loop.body, outer, call_writes=writers, types=types)
+        uses = _Uses(source, loop.body, frozenset({index}), scope, helpers)
+        for name in sorted(written):
+            found = uses.of(name)
+            seen = [a for a in found if a.write]
+            writes = [w for w in seen if _counts(w, types.ndim.get(name), types.typed)]
+            if seen and not writes:
+                continue  # updates of elements, not of rows
+            # a write seen only by the loop analysis (through a view a helper returns) is,
+            # as there, taken to be the iteration's own wherever its reads are
+            common = frozenset.intersection(*(w.own for w in writes)) if writes else None
+            for read in found:
+                if read.write or read.direct or read.own & (read.own if common is None else common):
+                    continue
+                write = writes[0] if writes else Access(True, frozenset(), written[name].node)
+                raise source.error(read.node, _reason(source, name, index, read, write))
+
+
+def _reason(source: Source, name: str, index: str, read: Access, write: Access) -> str:
+    what = f"hands `{name}` on, and {read.detail}" if read.detail else f"reads all of `{name}`"
+    writer = (
+        "the same call writes it"
+        if write.node is read.node
+        else f"`{source.snippet(write.node)}` (line {source.line_of(write.node)}) writes it"
+    )
+    row = f", hand the helper only the iteration's own row (`{name}[{index}]`)"
+    return (
+        f"`{source.snippet(read.node)}` {what}, and {writer}: an iteration may read what "
+        f"another writes (only `{name}[{index}, ...]` is the iteration's own), so its value "
+        "would depend on whether that other iteration ran first, even in plain numba. Read a "
+        f"copy made before the loop{row if read.detail else ''}, or make the loop sequential"
+    )
+
+
+def _outermost_pranges(body: list[ast.stmt], prange: frozenset[str]) -> list[ast.For]:
+    found: list[ast.For] = []
+
+    def visit(nodes: list[ast.AST]) -> None:
+        for node in nodes:
+            if (
+                isinstance(node, ast.For)
+                and is_call_to(node.iter, prange)
+                and isinstance(node.target, ast.Name)
+            ):
+                found.append(node)
+                continue  # a prange inside runs as a range, within the iteration
+            visit(list(ast.iter_child_nodes(node)))
+
+    visit(list(body))
+    return found
