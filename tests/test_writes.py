@@ -55,6 +55,8 @@ def _writes(src: str, names: set[str], helpers: dict | None = None) -> dict[str,
         ("f = writer\nf(x, out)", {"out": None, "x": None}),  # a function value
         ("obj.field = 1.0", {}),  # obj is a local here
         ("out.field = 1.0", {"out": None}),
+        ("one = type(x)(1)", {}),  # a computed callable given no array
+        ("steps[0](out)", {"out": None}),  # a computed callable: counts as writing
     ],
 )
 def test_outer_writes(src, expected):

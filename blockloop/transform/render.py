@@ -46,7 +46,9 @@ def render_options(options: dict[str, object], parallel: bool) -> str:
     parts = [f"{key}={value!r}" for key, value in sorted(options.items()) if key not in _FIXED]
     if parallel:
         parts.insert(0, "parallel=True")
-    parts += ["cache=True", "nogil=True"]
+    # numba optimises fastmath code loaded from its disk cache otherwise than code it has
+    # just compiled (other bits): a run resumed in a new process would mix the two
+    parts += ["cache=False" if options.get("fastmath") else "cache=True", "nogil=True"]
     return ", ".join(parts)
 
 

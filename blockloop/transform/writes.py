@@ -32,7 +32,7 @@ READ_ONLY_CALLS = frozenset(
     {
         "len", "min", "max", "abs", "range", "prange", "float", "int", "bool", "complex",
         "print", "round", "divmod", "pow", "sum", "enumerate", "zip", "reversed", "iter",
-        "next", "isinstance", "hash", "ord", "chr", "str", "tuple", "pndindex",
+        "next", "isinstance", "hash", "ord", "chr", "str", "tuple", "pndindex", "type",
     }
 )  # fmt: skip
 # builtins whose result refers to the arrays given to them (loop targets, iterators)
@@ -205,7 +205,8 @@ class _Body:
         path = dotted(func)
         root = path.split(".")[0] if path else None
         if root is None or root in self.outer or root in self.locals:
-            assert isinstance(func, ast.Attribute)
+            if not isinstance(func, ast.Attribute):
+                return "value", ""  # a computed callable: ``type(s)(1)``, ``steps[k](x)``
             return "method", func.attr
         assert path is not None and isinstance(func, ast.Attribute)
         if root in NUMPY_MODULES:

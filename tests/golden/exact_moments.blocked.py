@@ -8,7 +8,7 @@ from blockloop.numerics.tiles import _bl_close, _bl_flat, _bl_open, _bl_popcount
 from blockloop.numerics.exact import _bl_xadd, _bl_xbuf, _bl_xclose, _bl_xfinish, _bl_xmerge, _bl_xopen, _bl_xput, _bl_xsum, _bl_xupd
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_prologue(x, lo, _bl_probe):
     s1 = 0.0
     s2 = 0.0
@@ -22,7 +22,7 @@ def _bl_prologue(x, lo, _bl_probe):
     return (lo, x), (s1, s2, kept), _bl_range
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_chunk(lo, x, _bl_init_s1, _bl_id_s1, _bl_p_s1, _bl_xm_s1, _bl_init_s2, _bl_id_s2, _bl_p_s2, _bl_xm_s2, _bl_init_kept, _bl_id_kept, _bl_p_kept, _bl_xm_kept, _bl_range, _bl_first, _bl_tiles, _bl_tile, _bl_count):
     for _bl_j in _bl_prange(_bl_tiles):
         _bl_lo = (_bl_first + _bl_j) * _bl_tile
@@ -77,7 +77,7 @@ def _bl_finish(_bl_done, _bl_init_s1, _bl_s_s1, _bl_init_s2, _bl_s_s2, _bl_init_
     return (_bl_r_s1, _bl_r_s2, _bl_r_kept)
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_epilogue(s1, s2, kept):
     mean = s1 / kept
     return (mean, s2 / kept - mean * mean)

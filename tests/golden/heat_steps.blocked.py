@@ -7,7 +7,7 @@ from numba import njit as _bl_njit, prange as _bl_prange
 from blockloop.numerics.tiles import _bl_close, _bl_open, _bl_parts, _bl_rlen, _bl_tile_for, _bl_id_add, _bl_fold_add, _bl_id_and, _bl_fold_and, _bl_id_max, _bl_fold_max, _bl_id_min, _bl_fold_min, _bl_id_mul, _bl_fold_mul, _bl_id_or, _bl_fold_or, _bl_id_xor, _bl_fold_xor
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_prologue(u, steps, alpha, _bl_probe):
     v = np.empty_like(u)
     n, m = u.shape
@@ -23,7 +23,7 @@ def _bl_prologue(u, steps, alpha, _bl_probe):
     return (alpha, m, n), (u, v), _bl_range
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_steps(alpha, m, n, u, v, _bl_range, _bl_first, _bl_count):
     _bl_start, _bl_step = _bl_range[0], _bl_range[2]
     _bl_ran = 0
@@ -40,7 +40,7 @@ def _bl_steps(alpha, m, n, u, v, _bl_range, _bl_first, _bl_count):
     return (u, v), _bl_ran, _bl_stop
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_split(alpha, m, n, u, v, _bl_range, _bl_first, _bl_count, _bl_lo, _bl_hi, _bl_rows):
     _bl_start, _bl_step = _bl_range[0], _bl_range[2]
     _bl_ran = 0
@@ -57,6 +57,6 @@ def _bl_split(alpha, m, n, u, v, _bl_range, _bl_first, _bl_count, _bl_lo, _bl_hi
     return (u, v), _bl_ran, _bl_stop
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_epilogue(u):
     return u

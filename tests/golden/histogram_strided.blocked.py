@@ -7,7 +7,7 @@ from numba import njit as _bl_njit, prange as _bl_prange
 from blockloop.numerics.tiles import _bl_close, _bl_flat, _bl_open, _bl_popcount
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_prologue(x, nb, _bl_probe):
     h = np.zeros(nb)
     m = -1.0
@@ -19,7 +19,7 @@ def _bl_prologue(x, nb, _bl_probe):
     return (nb, x), (h, m), _bl_range
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_chunk(nb, x, _bl_init_h, _bl_id_h, _bl_p_h, _bl_init_m, _bl_id_m, _bl_p_m, _bl_range, _bl_first, _bl_tiles, _bl_tile, _bl_count):
     _bl_start = _bl_range[0]
     _bl_step = _bl_range[2]
@@ -74,6 +74,6 @@ def _bl_finish(_bl_done, _bl_init_h, _bl_s_h, _bl_init_m, _bl_s_m):
     return (_bl_r_h, _bl_r_m)
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_epilogue(h, m):
     return (h, m)

@@ -7,7 +7,7 @@ from numba import njit as _bl_njit, prange as _bl_prange
 from blockloop.numerics.tiles import _bl_close, _bl_flat, _bl_open, _bl_popcount
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_prologue(a, lo, _bl_probe):
     s = 0
     p = 1.0
@@ -29,7 +29,7 @@ def _bl_prologue(a, lo, _bl_probe):
     return (a,), (s, p, bits, both, odd, low), _bl_range
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_chunk(a, _bl_init_s, _bl_id_s, _bl_p_s, _bl_init_p, _bl_id_p, _bl_p_p, _bl_init_bits, _bl_id_bits, _bl_p_bits, _bl_init_both, _bl_id_both, _bl_p_both, _bl_init_odd, _bl_id_odd, _bl_p_odd, _bl_init_low, _bl_id_low, _bl_p_low, _bl_range, _bl_first, _bl_tiles, _bl_tile, _bl_count):
     _bl_start = _bl_range[0]
     for _bl_j in _bl_prange(_bl_tiles):
@@ -141,6 +141,6 @@ def _bl_finish(_bl_done, _bl_init_s, _bl_s_s, _bl_init_p, _bl_s_p, _bl_init_bits
     return (_bl_r_s, _bl_r_p, _bl_r_bits, _bl_r_both, _bl_r_odd, _bl_r_low)
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_epilogue(s, p, bits, both, odd, low):
     return (s, p, bits, both, odd, low)

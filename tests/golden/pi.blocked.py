@@ -7,7 +7,7 @@ from numba import njit as _bl_njit, prange as _bl_prange
 from blockloop.numerics.tiles import _bl_close, _bl_flat, _bl_open, _bl_popcount
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_prologue(n, _bl_probe):
     step = 1.0 / n
     total = 0.0
@@ -18,7 +18,7 @@ def _bl_prologue(n, _bl_probe):
     return (step,), (total,), _bl_range
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_chunk(step, _bl_init_total, _bl_id_total, _bl_p_total, _bl_range, _bl_first, _bl_tiles, _bl_tile, _bl_count):
     for _bl_j in _bl_prange(_bl_tiles):
         _bl_lo = (_bl_first + _bl_j) * _bl_tile
@@ -57,6 +57,6 @@ def _bl_finish(_bl_done, _bl_init_total, _bl_s_total):
     return (_bl_r_total,)
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_epilogue(step, total):
     return total * step

@@ -9,7 +9,7 @@ from numba import njit as _bl_njit, prange as _bl_prange
 from blockloop.numerics.tiles import _bl_close, _bl_flat, _bl_open, _bl_popcount
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_prologue(x, w, _bl_probe):
     y = np.empty_like(x)
     _bl_range = (0, x.shape[0], 1)
@@ -18,7 +18,7 @@ def _bl_prologue(x, w, _bl_probe):
     return (w, x, y), (), _bl_range
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_chunk(w, x, y, _bl_range, _bl_first, _bl_tiles, _bl_tile, _bl_count):
     for _bl_j in _bl_prange(_bl_tiles):
         _bl_lo = (_bl_first + _bl_j) * _bl_tile
@@ -44,7 +44,7 @@ def _bl_finish(_bl_done):
     return ()
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_epilogue(y):
     return (y,)
 
@@ -59,7 +59,7 @@ from numba import njit as _bl_njit, prange as _bl_prange
 from blockloop.numerics.tiles import _bl_close, _bl_flat, _bl_open, _bl_popcount
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_prologue(y, _bl_probe):
     total = 0.0
     _bl_range = (0, y.shape[0], 1)
@@ -68,7 +68,7 @@ def _bl_prologue(y, _bl_probe):
     return (y,), (total,), _bl_range
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_chunk(y, _bl_init_total, _bl_id_total, _bl_p_total, _bl_range, _bl_first, _bl_tiles, _bl_tile, _bl_count):
     for _bl_j in _bl_prange(_bl_tiles):
         _bl_lo = (_bl_first + _bl_j) * _bl_tile
@@ -106,6 +106,6 @@ def _bl_finish(_bl_done, _bl_init_total, _bl_s_total):
     return (_bl_r_total,)
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_epilogue(y, total):
     return (y, total)

@@ -11,7 +11,7 @@ from blockloop.parallel.steps import exchange_halo as _bl_halo
 from blockloop.parallel.steps import share_tiles as _bl_share
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_prologue(x, b, tol, _bl_probe):
     r = tol + 1.0
     sweeps = 0
@@ -26,7 +26,7 @@ def _bl_prologue(x, b, tol, _bl_probe):
     return (b, tol), (r, sweeps, x), _bl_range
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_steps(b, tol, r, sweeps, x, _bl_range, _bl_first, _bl_count):
     _bl_start, _bl_step = _bl_range[0], _bl_range[2]
     _bl_ran = 0
@@ -59,7 +59,7 @@ def _bl_steps(b, tol, r, sweeps, x, _bl_range, _bl_first, _bl_count):
     return (r, sweeps, x), _bl_ran, _bl_stop
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_split(b, tol, r, sweeps, x, _bl_range, _bl_first, _bl_count, _bl_lo, _bl_hi, _bl_rows):
     _bl_start, _bl_step = _bl_range[0], _bl_range[2]
     _bl_ran = 0
@@ -95,6 +95,6 @@ def _bl_split(b, tol, r, sweeps, x, _bl_range, _bl_first, _bl_count, _bl_lo, _bl
     return (r, sweeps, x), _bl_ran, _bl_stop
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_epilogue(r, sweeps):
     return (sweeps, r)

@@ -7,7 +7,7 @@ from numba import njit as _bl_njit, prange as _bl_prange
 from blockloop.numerics.tiles import _bl_close, _bl_flat, _bl_open, _bl_popcount
 
 
-@_bl_njit(fastmath=True, cache=True, nogil=True)
+@_bl_njit(fastmath=True, cache=False, nogil=True)
 def _bl_prologue(x, out, _bl_probe):
     _bl_range = (0, x.shape[0], 1)
     for i in range(_bl_range[0], _bl_range[0] + _bl_probe):
@@ -15,7 +15,7 @@ def _bl_prologue(x, out, _bl_probe):
     return (x,), (out,), _bl_range
 
 
-@_bl_njit(parallel=True, fastmath=True, cache=True, nogil=True)
+@_bl_njit(parallel=True, fastmath=True, cache=False, nogil=True)
 def _bl_chunk(x, _bl_init_out, _bl_id_out, _bl_p_out, _bl_range, _bl_first, _bl_tiles, _bl_tile, _bl_count):
     for _bl_j in _bl_prange(_bl_tiles):
         _bl_lo = (_bl_first + _bl_j) * _bl_tile
