@@ -60,8 +60,11 @@ def describe(result: object) -> dict:
     return {"repr": repr(result), "hash": repr(result)}
 
 
-def finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, dict | None, str]:
-    """Wait for a child; return its exit code, its last JSON line (if any) and stderr."""
+def finish(proc: subprocess.Popen, timeout: float | None = None) -> tuple[int, dict | None, str]:
+    """Wait for a child; return its exit code, its last JSON line (if any) and stderr.
+
+    By default it waits as long as the child runs: on a busy machine a run takes longer,
+    and a fixed limit would fail a correct run there (Ctrl-C stops the wait)."""
     out, err = proc.communicate(timeout=timeout)
     data = None
     for line in out.splitlines():
