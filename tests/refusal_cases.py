@@ -459,3 +459,11 @@ def ok_helper_at_own_row(vals, rows):
         for j in range(vals.shape[1]):
             _insert_sorted(rows, i, vals[i, j])
     return rows
+
+
+def ok_mirrored_pairs(x, d):
+    for i in prange(x.shape[0]):
+        for j in range(i + 1, x.shape[0]):
+            d[i, j] = abs(x[i] - x[j])
+            d[j, i] = d[i, j]  # reads back what this iteration just wrote: its own element
+    return d

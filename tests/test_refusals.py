@@ -80,6 +80,11 @@ def test_a_helper_given_the_loops_index_reads_only_its_own_row(tmp_path):
     assert kernel(vals, np.full((40, 3), np.inf)).tobytes() == want.tobytes()
 
 
+def test_a_store_of_the_iterations_own_element_elsewhere_is_not_a_whole_read():
+    plan = checkpointed_loop(cases.ok_mirrored_pairs).plan
+    assert plan.kind == "reduction"
+
+
 def test_blocking_error_is_public_and_a_syntax_error():
     assert issubclass(blockloop.BlockingError, SyntaxError)
 

@@ -178,7 +178,7 @@ class _Uses:
             here = [Access(False, own, top, direct=True)] if subscripted else []
             for alias in aliases if len(aliases) == len(parent.targets) else ():
                 here += self.of(alias, tuple(parts), depth + 1)
-            return here if aliases else [Access(False, own, top), Access(True, own, top)]
+            return here if aliases else [Access(False, own, top, direct=subscripted)]
         if isinstance(parent, ast.Call) and top is not parent.func:
             return self._handed(parent, top, own, len(parts))
         method = self.parents.of(parent) if parent is not None else None
