@@ -21,7 +21,7 @@ from tests import typed_kernels as tk
 from tests.helpers import bits as _bits
 from tests.helpers import crashed_then_resumed
 
-ACCEPTED = ["edge_attraction", "weighted_scores", "centred_mean", "scale_rows"]
+ACCEPTED = ["edge_attraction", "weighted_scores", "centred_mean", "scale_rows", "pair_count"]
 FILE = inspect.getsourcefile(tk)
 
 
@@ -77,7 +77,7 @@ def test_a_race_through_a_helpers_view_is_refused_naming_both_lines(tmp_path):
     assert "x[(i + 1) % x.shape[0], 0]" in err.msg and "reads `x`" in err.msg
 
 
-@pytest.mark.parametrize("name", ["edge_attraction", "scale_rows"])
+@pytest.mark.parametrize("name", ["edge_attraction", "scale_rows", "pair_count"])
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
     crashed_then_resumed(getattr(tk, name), lambda: tk.inputs(name), tmp_path)
 

@@ -86,6 +86,21 @@ def shifted_rows(x, out):
         out[i] = x[(i + 1) % x.shape[0], 0]
 
 
+@njit(cache=True)
+def earlier(a, b):
+    return 1.0 if a < b else 0.0
+
+
+@njit(parallel=True, cache=True)
+def pair_count(t, f):
+    # pycox's concordance shape: a function handed in as an argument, given numbers only
+    total = 0.0
+    for i in prange(t.shape[0]):
+        for j in range(t.shape[0]):
+            total += f(t[i], t[j])
+    return total
+
+
 def inputs(name: str) -> tuple:
     """Fresh arguments for the kernel ``name`` (the same values each time)."""
     rng = np.random.default_rng(29)
@@ -100,6 +115,8 @@ def inputs(name: str) -> tuple:
         return rng.normal(size=5000), 7, np.zeros(5000)
     if name == "scale_rows":
         return rng.normal(size=(2000, 4)), rng.random(2000)
+    if name == "pair_count":
+        return rng.random(600), earlier
     if name == "shifted_rows":
         return rng.normal(size=(300, 2)), np.zeros(300)
     raise KeyError(name)

@@ -175,9 +175,11 @@ def describe_arg(
     if isinstance(value, tuple):
         inner = ",".join(describe_arg(v, f"{where}[{k}]", sampled) for k, v in enumerate(value))
         return f"tuple:({inner})"
+    if is_dispatcher(value):  # an @njit function handed in: its source, helpers and options
+        return _describe_global(where, value, set())
     raise TypeError(
         f"{where} has type {type(value).__name__}, which blockloop cannot fingerprint; pass "
-        "numbers, strings, NumPy arrays or tuples of them"
+        "numbers, strings, NumPy arrays, @njit functions or tuples of them"
     )
 
 

@@ -116,7 +116,22 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
         if isinstance(base, ast.Name):
             arrays.add(base.id)
     plain = set(names_stored(fn.body)) - params - arrays
-    return NameTypes(memory=dict.fromkeys(plain, False), signature=OPTIMISTIC)
+    return NameTypes(
+        memory=dict.fromkeys(plain, False), ndim=_indexed_ndim(fn, params), signature=OPTIMISTIC
+    )
+
+
+def _indexed_ndim(fn: ast.FunctionDef, params: set[str]) -> dict[str, int]:
+    """For a parameter always subscripted with the same number of indices and no slice
+    (``t[i]``, ``t[j]``), that number: the dimensions a first call may still give it."""
+    counts: dict[str, set[int]] = {}
+    for node in walk(fn.body):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            name = node.value.id
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            sliced = any(isinstance(p, ast.Slice) for p in parts)
+            counts.setdefault(name, set()).add(-1 if sliced else len(parts))
+    return {n: c.pop() for n, c in counts.items() if n in params and len(c) == 1 and -1 not in c}
 
 
 def _array_valued(value: ast.expr) -> bool:

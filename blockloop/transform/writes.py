@@ -363,6 +363,8 @@ def _call(
     else:
         how = f" (it is passed to `{name}`, which writes into it)"
     for key, arg in args:
+        if written is None and info.types.plain_value(arg):
+            continue  # a number (``f(t[i], t[j])`` of a 1-D ``t``) cannot be written through
         if written is None or key is None or key in written:
             add(info.sources(arg), call, how)
 
