@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from .syntax import dotted, names_stored, walk
 from .writes import READ_ONLY_METHODS
 
-__all__ = ["carried_read", "map_targets", "own_index", "owned_at", "shared_store"]
+__all__ = ["VALUE_CALLS", "carried_read", "map_targets", "own_index", "owned_at", "shared_store"]
 
 
 def own_index(node: ast.Subscript, index: str) -> bool:
@@ -30,7 +30,7 @@ def owned_at(node: ast.Subscript, index: str) -> set[int]:
     return {k for k, p in enumerate(parts) if isinstance(p, ast.Name) and p.id == index}
 
 
-_VALUE_CALLS = ("np.", "numpy.", "math.", "cmath.")
+VALUE_CALLS = ("np.", "numpy.", "math.", "cmath.")  # calls that compute a value from elements
 _VALUE_BUILTINS = frozenset({"abs", "min", "max", "float", "int", "bool", "complex", "round"})
 
 
@@ -52,7 +52,7 @@ def _column_owner(body: list[ast.stmt], name: str, index: str) -> set[int]:
         up = parent.get(id(sub))
         if isinstance(sub.ctx, ast.Load) and isinstance(up, ast.Call):
             func = dotted(up.func) or ""
-            if not (func.startswith(_VALUE_CALLS) or func in _VALUE_BUILTINS):
+            if not (func.startswith(VALUE_CALLS) or func in _VALUE_BUILTINS):
                 return set()
         elif isinstance(sub.ctx, ast.Load) and not isinstance(
             up, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.AugAssign, ast.IfExp)

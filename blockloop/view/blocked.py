@@ -96,9 +96,9 @@ def block_kernel(
     closure = closure_values(func)
     check_closure(closure_error, plan.globals_used, closure)
     refuse_hidden_draws(source, plan, namespace)
-    refuse_hidden_reads(source, namespace, prange_names(func), types)
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
+    refuse_hidden_reads(source, fn, namespace, prange_names(func), writes, types)
     written = written_parameters(fn, writes, types)
     helpers = helpers_fingerprint(plan.globals_used, func.__globals__, closure)
     phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)

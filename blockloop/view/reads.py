@@ -24,11 +24,18 @@ from typing import cast
 
 from .._errors import BlockingError
 from ..storage.fingerprint import is_dispatcher
+from ..transform.maps import VALUE_CALLS
 from ..transform.source import Source, read_source
 from ..transform.syntax import Parents, dotted, is_call_to, names_stored, parameters, walk
 from ..transform.types import NameTypes
-from ..transform.writes import NUMPY_WRITERS, READ_ONLY_ATTRS, READ_ONLY_METHODS, outer_writes
-from .helpers import call_writes, resolve, scope_of, ufunc_outputs
+from ..transform.writes import (
+    NUMPY_WRITERS,
+    READ_ONLY_ATTRS,
+    READ_ONLY_METHODS,
+    CallWrites,
+    outer_writes,
+)
+from .helpers import resolve, scope_of, ufunc_outputs
 
 __all__ = ["refuse_hidden_reads"]
 
@@ -39,7 +46,6 @@ _SHAPE_ONLY = frozenset(
 _NUMPY = ("np.", "numpy.")
 # attributes that are views of the array's elements (``T``: with their positions moved)
 _VIEWS = frozenset({"flat", "T", "real", "imag"})
-_PURE = (*_NUMPY, "math.", "cmath.")
 _READING_BUILTINS = frozenset({"min", "max", "sum", "abs", "float", "int", "round", "complex"})
 
 
@@ -84,12 +90,19 @@ class _Helpers:
     """Each helper's accesses to its parameters (memoised; None where unreadable)."""
 
     def __init__(self) -> None:
-        self.memo: dict[int, dict[str, list[Access]] | None] = {}
+        self.memo: dict[int, tuple[dict[str, list[Access]], tuple[str, ...]] | None] = {}
 
     def of(self, value: object) -> tuple[dict[str, list[Access]], tuple[str, ...]] | None:
         func = getattr(value, "py_func", None) if is_dispatcher(value) else value
         if not isinstance(func, FunctionType):
             return None
+        key = id(func)
+        if key not in self.memo:
+            self.memo[key] = None  # unknown while being looked at (recursion) or unreadable
+            self.memo[key] = self._read(func)
+        return self.memo[key]
+
+    def _read(self, func: FunctionType) -> tuple[dict[str, list[Access]], tuple[str, ...]] | None:
         try:
             source = read_source(func)
             fn = ast.parse(source.text).body[0]
@@ -98,21 +111,16 @@ class _Helpers:
         if not isinstance(fn, ast.FunctionDef):
             return None
         params = parameters(fn)
-        key = id(func)
-        if key not in self.memo:
-            self.memo[key] = None  # recursion: unknown while being looked at
-            rebound = set(names_stored(fn.body))
-            uses = _Uses(source, fn.body, frozenset(params) - rebound, scope_of(func), self)
-            found: dict[str, list[Access]] = {}
-            for p in params:
-                if p in rebound:  # ``x = x[1:]``: its subscripts no longer line up
-                    anywhere: frozenset[tuple[int, str]] = frozenset()
-                    found[p] = [Access(False, anywhere, fn), Access(True, anywhere, fn)]
-                else:
-                    found[p] = [_described(a, fn.name, source) for a in uses.of(p)]
-            self.memo[key] = found
-        known = self.memo[key]
-        return None if known is None else (known, params)
+        rebound = set(names_stored(fn.body))
+        uses = _Uses(source, fn.body, frozenset(params) - rebound, scope_of(func), self)
+        found: dict[str, list[Access]] = {}
+        for p in params:
+            if p in rebound:  # ``x = x[1:]``: its subscripts no longer line up
+                anywhere: frozenset[tuple[int, str]] = frozenset()
+                found[p] = [Access(False, anywhere, fn), Access(True, anywhere, fn)]
+            else:
+                found[p] = [_described(a, fn.name, source) for a in uses.of(p)]
+        return found, params
 
 
 class _Uses:
@@ -202,7 +210,7 @@ class _Uses:
             key = next((kw.arg for kw in call.keywords if kw.value is arg), None)
         value = resolve(self.scope, name) if name else None
         outputs = ufunc_outputs(value)
-        if name.startswith(_PURE) or name in _READING_BUILTINS or outputs is not None:
+        if name.startswith(VALUE_CALLS) or name in _READING_BUILTINS or outputs is not None:
             writes = short in NUMPY_WRITERS or any(k.arg == "out" for k in call.keywords)
             writes = writes or (outputs is not None and key in outputs)
             return [Access(False, own, call), *([Access(True, own, call)] if writes else [])]
@@ -232,7 +240,12 @@ def _described(access: Access, helper: str, source: Source) -> Access:
 
 
 def refuse_hidden_reads(
-    source: Source, scope: Mapping[str, object], prange: frozenset[str], types: NameTypes
+    source: Source,
+    fn: ast.FunctionDef,
+    scope: Mapping[str, object],
+    prange: frozenset[str],
+    writers: CallWrites,
+    types: NameTypes,
 ) -> None:
     """Refuse a read, in a prange loop, of an array the loop writes, made through the
     whole array or a helper at other than the iteration's own elements.
@@ -241,11 +254,11 @@ def refuse_hidden_reads(
     ------
     BlockingError
         At the user's line of the read, naming the helper's read and the loop's write.
+
+    ``fn`` is the kernel's definition parsed from ``source``, ``writers`` the helpers'
+    written parameters (:func:`~blockloop.view.helpers.call_writes` of ``scope``).
     """
-    fn = ast.parse(source.text).body[0]
-    assert isinstance(fn, ast.FunctionDef)
     helpers = _Helpers()
-    writers = call_writes(scope)
     everything = set(parameters(fn)) | set(names_stored(fn.body))
     for loop in _outermost_pranges(fn.body, prange):
         assert isinstance(loop.target, ast.Name)
