@@ -35,21 +35,11 @@ from .scheduling.deadline import resolve_deadline
 from .scheduling.signals import SignalWatch
 from .storage import background, faults
 from .storage.durable import durable_write, read_small
-from .storage.fingerprint import (
-    Content,
-    args_fingerprint,
-    digest,
-    is_dispatcher,
-)
+from .storage.fingerprint import Content, args_fingerprint, digest, is_dispatcher
 from .storage.manifest import Identity
 from .storage.rundir import RunPaths, recorded_content
 from .storage.store import Store
-from .transform import (
-    LoopPlan,
-    ReductionLoop,
-    SequentialLoop,
-    read_source,
-)
+from .transform import LoopPlan, ReductionLoop, SequentialLoop, read_source
 from .view.blocked import Alternatives, Blocked, block_alternatives, block_at_decoration
 from .view.helpers import scope_of
 from .view.typed import argument_types, typed_view
@@ -320,6 +310,10 @@ class CheckpointedKernel:
     ) -> object:
         """Run the one loop, or the phases of a kernel of several loops."""
         generated = self._compiled()
+        exits = getattr(generated[0].module, "_bl_exits", None)
+        if exits is not None and exits(*values):
+            report.returned_early = report.complete = True
+            return self.original(*values)
         if len(self.phases) == 1:
             kind = KINDS[type(self.plan)](self.plan, generated[0], values, report)
             return Driver(kind, coordinators(self.plan), settings, identity, report).run()

@@ -51,6 +51,9 @@ class Report:
         The run has finished (a repeated call returns at once).
     already_complete : bool
         This call found the run complete and computed nothing.
+    returned_early : bool
+        The kernel returned before its loop (an early ``return`` whose test was true for
+        these arguments): the original kernel ran, and nothing was checkpointed.
     interrupted_by : str or None
         The signal that stopped this call after a checkpoint.
     generation : int or None
@@ -97,6 +100,7 @@ class Report:
     wall_time: float = 0.0
     complete: bool = False
     already_complete: bool = False
+    returned_early: bool = False
     interrupted_by: str | None = None
     generation: int | None = None
     rank: int = 0
@@ -124,6 +128,8 @@ class Report:
         return {**asdict(self), "tiles": self.units, "tiles_total": self.units_total}
 
     def __str__(self) -> str:
+        if self.returned_early:
+            return f"{self.kernel}: returned before its loop; nothing checkpointed"
         resumed = (
             "fresh start"
             if self.resumed_from is None

@@ -10,6 +10,7 @@ import ast
 
 from .branches import Branch, branches, take
 from .checks import check_signature, find_function
+from .exits import early_exits
 from .plans import LoopPlan, PhasedKernel, ReductionLoop, SequentialLoop
 from .reduction import reduction
 from .sequential import sequential
@@ -79,6 +80,10 @@ def analyse(
         raise ValueError(f"{len(found)} branch choices needed, {len(chosen)} given")
     take(fn, found, chosen)
     notes = _inner_pranges_as_ranges(source, fn, prange_names)
+    loops = _phase_positions(fn.body, prange_names)
+    exits = early_exits(source, fn, args, loops, prange_names, call_writes, types)
+    if exits is not None:
+        notes.append((0, "an early `return` before the loop is tested first (`_bl_exits`)"))
     notes += [(0, _taken(b, k)) for b, k in zip(found, chosen, strict=True)]
     if types.signature == OPTIMISTIC:
         notes.append((0, "provisional: the first call decides with numba's types"))
@@ -129,6 +134,9 @@ def analyse(
         )
     else:
         plan = _phased(source, fn, args, body, positions, prange_names, call_writes, types)
+    plan.exits = exits
+    if isinstance(plan, PhasedKernel):
+        plan.phases[0].exits = exits
     for part in (plan, *(plan.phases if isinstance(plan, PhasedKernel) else ())):
         first, last = part.loop.lineno, part.loop.end_lineno or part.loop.lineno
         part.notes = tuple(note for line, note in notes if first <= line <= last or not line)

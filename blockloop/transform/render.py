@@ -1,7 +1,8 @@
 """Rendering: the blocked module's source text, from an analysed plan.
 
 The generated module defines ``_bl_prologue``, ``_bl_chunk``, ``_bl_fold``, ``_bl_finish``
-and, when the kernel has statements after its loop, ``_bl_epilogue``. User statements are
+and, when the kernel has statements after its loop, ``_bl_epilogue``; when it has early
+returns before its loop, ``_bl_exits`` (see :mod:`~blockloop.transform.exits`). User statements are
 reproduced with :func:`ast.unparse`; everything blockloop adds is named ``_bl_*``.
 """
 
@@ -122,6 +123,9 @@ def render_module(
         blockloop's version, for the header.
     """
     text = RENDERERS[type(plan)](plan, options, helpers, version)
+    if plan.exits is not None:
+        text += f"\n\n@_bl_njit({render_options(options, parallel=False)})\n"
+        text += ast.unparse(plan.exits) + "\n"
     signatures = {
         node.name: tuple(a.arg for a in node.args.args)
         for node in ast.parse(text).body
