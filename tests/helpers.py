@@ -17,7 +17,10 @@ __all__ = ["bits", "crashed_then_resumed", "fresh", "swap_kernel"]
 
 
 def bits(value) -> bytes:
-    """A value's bytes, for comparing results bit for bit."""
+    """A value's bytes, for comparing results bit for bit (a typed List's, element by
+    element)."""
+    if type(value).__module__.startswith("numba.typed"):
+        return b"|".join(bits(v) for v in value)
     return np.asarray(value).tobytes()
 
 

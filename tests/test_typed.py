@@ -125,3 +125,24 @@ def test_arguments_numba_cannot_type_leave_the_syntax_to_decide():
     func = tk.centred_mean
     view = typed.typed_view(func.py_func, read_source(func), (object(), 7, None), {})
     assert not view.typed and not view.plain("lo")
+
+
+def test_a_typed_list_read_by_the_loop_is_fingerprinted_and_resumed(tmp_path):
+    want = tk.series_norms(*tk.inputs("series_norms"))
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(tk.series_norms)
+    assert _bits(kernel(*tk.inputs("series_norms"))) == _bits(want)
+    assert kernel.run_key(*tk.inputs("series_norms")) == kernel.run_key(*tk.inputs("series_norms"))
+    other = tk.inputs("series_norms")
+    other[0][4999][1, 3] += 1.0  # one element of the last series: another run
+    assert kernel.run_key(*other) != kernel.run_key(*tk.inputs("series_norms"))
+    crashed_then_resumed(tk.series_norms, lambda: tk.inputs("series_norms"), tmp_path / "kill")
+
+
+def test_a_typed_list_the_kernel_writes_is_refused_before_any_work(tmp_path):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(tk.centre_series)
+    (series,) = tk.inputs("centre_series")
+    before = [s.copy() for s in series]
+    with pytest.raises(TypeError, match="typed List that the kernel may write into"):
+        kernel(series)
+    assert all((a == b).all() for a, b in zip(series, before, strict=True))
+    assert not list(tmp_path.iterdir())

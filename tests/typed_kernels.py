@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from numba.typed import List
 
 
 @njit(cache=True)
@@ -101,6 +102,23 @@ def pair_count(t, f):
     return total
 
 
+@njit(parallel=True, cache=True)
+def series_norms(series):
+    # aeon's pairwise-distance shape: a collection of unequal-length series as a typed List
+    out = np.zeros(len(series))
+    for i in prange(len(series)):
+        s = series[i]
+        out[i] = np.sqrt(np.sum(s * s)) / s.shape[1]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def centre_series(series):
+    for i in prange(len(series)):
+        s = series[i]
+        s -= s.mean()
+
+
 def inputs(name: str) -> tuple:
     """Fresh arguments for the kernel ``name`` (the same values each time)."""
     rng = np.random.default_rng(29)
@@ -117,6 +135,8 @@ def inputs(name: str) -> tuple:
         return rng.normal(size=(2000, 4)), rng.random(2000)
     if name == "pair_count":
         return rng.random(600), earlier
+    if name in ("series_norms", "centre_series"):
+        return (List([rng.normal(size=(2, 5 + k % 7)) for k in range(5000)]),)
     if name == "shifted_rows":
         return rng.normal(size=(300, 2)), np.zeros(300)
     raise KeyError(name)

@@ -177,9 +177,12 @@ def describe_arg(
         return f"tuple:({inner})"
     if is_dispatcher(value):  # an @njit function handed in: its source, helpers and options
         return _describe_global(where, value, set())
+    if is_typed_list(value):  # hashed whole: its arrays are not sampled
+        inner = ",".join(describe_arg(v, f"{where}[{k}]") for k, v in enumerate(value))
+        return f"typed.List:[{inner}]"
     raise TypeError(
         f"{where} has type {type(value).__name__}, which blockloop cannot fingerprint; pass "
-        "numbers, strings, NumPy arrays, @njit functions or tuples of them"
+        "numbers, strings, NumPy arrays, @njit functions, tuples of them or a numba typed List"
     )
 
 
@@ -199,6 +202,12 @@ def args_fingerprint(
     sampled: list[np.ndarray] = []
     parts = []
     for n, v in zip(names, values, strict=True):
+        if is_typed_list(v) and n not in sample:
+            raise TypeError(
+                f"argument {n!r} is a numba typed List that the kernel may write into; "
+                "blockloop saves arrays, not lists: pass one array (a 2-D array for rows of "
+                "one length) or a tuple of arrays"
+            )
         found: list[np.ndarray] = []
         parts.append(f"{n}={describe_arg(v, f'argument {n!r}', found if n in sample else None)}")
         sampled += found
@@ -214,9 +223,14 @@ def arrays_in(value: object) -> list[np.ndarray]:
     """The arrays in an argument: itself, or the members of a tuple, recursively."""
     if isinstance(value, np.ndarray):
         return [value]
-    if isinstance(value, tuple):
+    if isinstance(value, tuple) or is_typed_list(value):
         return [a for v in value for a in arrays_in(v)]
     return []
+
+
+def is_typed_list(value: object) -> bool:
+    """Whether ``value`` is a ``numba.typed.List`` (known without importing numba)."""
+    return type(value).__name__ == "List" and type(value).__module__.startswith("numba.typed")
 
 
 def is_dispatcher(value: object) -> TypeGuard[Any]:
