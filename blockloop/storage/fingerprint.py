@@ -228,7 +228,7 @@ def arrays_in(value: object) -> list[np.ndarray]:
     return []
 
 
-def is_typed_list(value: object) -> bool:
+def is_typed_list(value: object) -> TypeGuard[Any]:
     """Whether ``value`` is a ``numba.typed.List`` (known without importing numba)."""
     return type(value).__name__ == "List" and type(value).__module__.startswith("numba.typed")
 
