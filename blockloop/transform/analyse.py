@@ -11,6 +11,7 @@ import ast
 from .branches import Branch, branches, take
 from .checks import check_signature, find_function
 from .exits import early_exits
+from .inner import free_names, hoist
 from .plans import LoopPlan, PhasedKernel, ReductionLoop, SequentialLoop
 from .reduction import reduction
 from .sequential import sequential
@@ -79,7 +80,9 @@ def analyse(
     if len(chosen) != len(found):
         raise ValueError(f"{len(found)} branch choices needed, {len(chosen)} given")
     take(fn, found, chosen)
+    inner = hoist(fn, args)
     notes = _inner_pranges_as_ranges(source, fn, prange_names)
+    notes += [(0, f"`{f.name}`, defined in the kernel, is compiled beside it") for f in inner]
     loops = _phase_positions(fn.body, prange_names)
     exits = early_exits(source, fn, args, loops, prange_names, call_writes, types)
     if exits is not None:
@@ -138,6 +141,8 @@ def analyse(
     if isinstance(plan, PhasedKernel):
         plan.phases[0].exits = exits
     for part in (plan, *(plan.phases if isinstance(plan, PhasedKernel) else ())):
+        part.inner = inner  # their module names are fingerprinted with the kernel's
+        part.globals_used = part.globals_used.union(*(free_names(f) for f in inner))
         first, last = part.loop.lineno, part.loop.end_lineno or part.loop.lineno
         part.notes = tuple(note for line, note in notes if first <= line <= last or not line)
     return plan

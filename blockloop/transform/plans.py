@@ -78,6 +78,9 @@ class LoopPlan:
     hands_on: tuple[str, ...] = field(default=(), kw_only=True)
     notes: tuple[str, ...] = field(default=(), kw_only=True)
     """What the generated code does differently from the source, said in its header."""
+    inner: tuple[ast.FunctionDef, ...] = field(default=(), kw_only=True)
+    """Functions defined in the kernel, compiled beside it (see
+    :mod:`~blockloop.transform.inner`)."""
     exits: ast.FunctionDef | None = field(default=None, kw_only=True)
     """``_bl_exits``, the test for early returns before the loop (see
     :mod:`~blockloop.transform.exits`), in the first phase's plan; None without them."""

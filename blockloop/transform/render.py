@@ -123,9 +123,9 @@ def render_module(
         blockloop's version, for the header.
     """
     text = RENDERERS[type(plan)](plan, options, helpers, version)
-    if plan.exits is not None:
+    for extra in (*plan.inner, *([plan.exits] if plan.exits is not None else [])):
         text += f"\n\n@_bl_njit({render_options(options, parallel=False)})\n"
-        text += ast.unparse(plan.exits) + "\n"
+        text += ast.unparse(extra) + "\n"
     signatures = {
         node.name: tuple(a.arg for a in node.args.args)
         for node in ast.parse(text).body

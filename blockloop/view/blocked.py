@@ -13,13 +13,14 @@ from .._version import __version__
 from ..storage.fingerprint import check_closure, closure_values, digest, helpers_fingerprint
 from ..transform import Rendered, analyse, joined_text, render_module
 from ..transform.branches import branches, choices
+from ..transform.inner import hoist
 from ..transform.plans import LoopPlan, PhasedKernel, ReductionLoop
 from ..transform.source import Source
 from ..transform.syntax import names_loaded, parameters
 from ..transform.types import UNKNOWN, NameTypes, optimistic
 from ..transform.writes import written_parameters
 from .draws import refuse_hidden_draws
-from .helpers import call_writes, prange_names
+from .helpers import call_writes, prange_names, with_inner_functions
 from .reads import refuse_hidden_reads
 
 __all__ = [
@@ -86,6 +87,7 @@ def block_kernel(
     BlockingError
         For a kernel that cannot be blocked, at the user's line.
     """
+    namespace = with_inner_functions(source, namespace)
     writes = call_writes(namespace)
     plan = analyse(source, prange_names(func), writes, chosen, types)
 
@@ -98,6 +100,7 @@ def block_kernel(
     refuse_hidden_draws(source, plan, namespace)
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
+    hoist(fn, parameters(fn))  # its functions are helpers, as in the plan
     refuse_hidden_reads(source, fn, namespace, prange_names(func), writes, types)
     written = written_parameters(fn, writes, types)
     helpers = helpers_fingerprint(plan.globals_used, func.__globals__, closure)

@@ -19,10 +19,20 @@ import numba
 
 from .._errors import BlockingError
 from ..storage.fingerprint import closure_values, is_dispatcher
-from ..transform.source import read_source
+from ..transform.inner import inner_functions
+from ..transform.source import Source, read_source
+from ..transform.syntax import parameters
 from ..transform.writes import NUMPY_WRITERS, CallWrites, written_parameters
 
-__all__ = ["call_writes", "helper_tree", "prange_names", "resolve", "scope_of", "ufunc_outputs"]
+__all__ = [
+    "call_writes",
+    "helper_tree",
+    "prange_names",
+    "resolve",
+    "scope_of",
+    "ufunc_outputs",
+    "with_inner_functions",
+]
 
 _NOTHING: frozenset[int | str] = frozenset()
 
@@ -135,3 +145,19 @@ def resolve(scope: Mapping[str, object], name: str) -> object | None:
         except AttributeError:
             return None
     return value
+
+
+def with_inner_functions(source: Source, scope: Mapping[str, object]) -> dict[str, object]:
+    """``scope`` and the functions defined in the kernel that blockloop compiles beside
+    it (see :mod:`~blockloop.transform.inner`), as plain functions of the user's file,
+    so that the analyses read their source as they read any helper's."""
+    fn = ast.parse(source.text).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    found = inner_functions(fn, parameters(fn))
+    if not found:
+        return dict(scope)
+    module = dict(scope)
+    for inner in found:
+        ast.increment_lineno(inner, source.first_line - 1)  # the user's lines, for getsource
+        exec(compile(ast.Module([inner], []), source.filename, "exec"), module)
+    return {**scope, **{f.name: module[f.name] for f in found}}
