@@ -147,6 +147,24 @@ def row_update(x):  # t is a row of x when x is 2-D: x is state then
     return s
 
 
+@njit(parallel=True, cache=True)
+def odd_half_negated(x):  # diffsims' fftshift phase: iteration i owns element 2 * i + 1
+    for i in prange(x.shape[0] // 2):
+        x[2 * i + 1] = -x[2 * i + 1] * 0.5
+
+
+@njit(cache=True)
+def _sweep_down(col):
+    for a in range(1, col.shape[0]):
+        col[a] = min(col[a], col[a - 1] + 1.0)
+
+
+@njit(parallel=True, cache=True)
+def column_sweeps(d):  # pymatting's distance propagation: a helper rewrites column j
+    for j in prange(d.shape[1]):
+        _sweep_down(d[:, j])
+
+
 EXPECTED = {
     "scale_1d": (("out",), ()),
     "row_norms": (("out",), ()),
@@ -162,6 +180,8 @@ EXPECTED = {
     "out_argument": ((), ("out",)),
     "in_place_method": ((), ("out",)),
     "row_update": ((), ()),
+    "odd_half_negated": ((), ("x",)),
+    "column_sweeps": ((), ("d",)),
 }
 
 
@@ -193,6 +213,8 @@ def inputs(name, n=30_011, seed=0):
         return (x1, rng.permutation(n), np.zeros(n))
     if name == "out_argument":
         return (np.abs(x2), np.zeros((n, 3)))
-    if name == "row_update":
-        return (x2,)
+    if name in ("row_update", "odd_half_negated"):
+        return (x2,) if name == "row_update" else (x1,)
+    if name == "column_sweeps":
+        return (rng.random((40, n // 10)) * 9.0,)
     raise KeyError(name)

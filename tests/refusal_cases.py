@@ -467,3 +467,19 @@ def ok_mirrored_pairs(x, d):
             d[i, j] = abs(x[i] - x[j])
             d[j, i] = d[i, j]  # reads back what this iteration just wrote: its own element
     return d
+
+
+def bad_affine_next_row(x):
+    for i in prange(x.shape[0] // 2 - 1):
+        x[2 * i + 1] = x[2 * i + 3] * 0.5  # refused: an iteration may read what another writes
+
+
+@njit
+def _copy_column(dst, src):
+    for a in range(dst.shape[0]):
+        dst[a] = src[a]
+
+
+def bad_helper_reads_the_next_column(d):
+    for j in prange(d.shape[1] - 1):
+        _copy_column(d[:, j], d[:, j + 1])  # refused: an iteration may read what another writes
