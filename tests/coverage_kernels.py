@@ -76,6 +76,18 @@ def seeded_draws(n, seed):
 
 
 @njit(parallel=True, cache=True)
+def seeded_pairs(n, k, seed):
+    # PaCMAP's deterministic pair sampling: the generator is seeded before every draw
+    pairs = np.empty((n * k, 2), dtype=np.int64)
+    for i in prange(n):
+        for j in range(k):
+            np.random.seed(seed + i * k + j)
+            pairs[i * k + j][0] = i
+            pairs[i * k + j][1] = np.random.randint(n)
+    return pairs
+
+
+@njit(parallel=True, cache=True)
 def ufunc_with_positional_out(x, y, out):
     for i in prange(x.shape[0]):
         add(x[i], y[i], out[i])
@@ -115,6 +127,7 @@ def inputs(name):
         "scaled_by_int": (x2[:, 1].copy(), 3),
         "ufunc_of_elements": (x2, g.random(40)),
         "seeded_draws": (5000, 11),
+        "seeded_pairs": (3000, 4, 29),
         "ufunc_with_positional_out": (tall, tall * 2.0, np.zeros_like(tall)),
         "pair_rows": (g.integers(0, 300, (300, 6)), np.zeros((1800, 2), np.int64)),
         "bounded_histogram": (g.integers(1, 9, 4000).astype(np.float64), np.arange(0.5, 8.0)),

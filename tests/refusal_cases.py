@@ -301,6 +301,15 @@ def bad_numpy_random_in_time_step(u, steps):
     return u
 
 
+def bad_draw_after_a_conditional_seed(n):
+    s = 0.0
+    for i in prange(n):
+        if i % 2 == 0:
+            np.random.seed(i)
+        s += np.random.random()  # refused: Use blockloop.random
+    return s
+
+
 def bad_unseeded_random_in_prologue(n):
     x = np.random.random(n)  # refused: call `np.random.seed(...)` first
     s = 0.0

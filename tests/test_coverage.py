@@ -18,6 +18,7 @@ NAMES = [
     "scaled_by_int",
     "ufunc_of_elements",
     "seeded_draws",
+    "seeded_pairs",
     "ufunc_with_positional_out",
     "pair_rows",
 ]
@@ -45,7 +46,9 @@ def test_a_ufuncs_positional_output_is_a_write():
     assert "out" in plan.blocks
 
 
-@pytest.mark.parametrize("name", ["ufunc_with_positional_out", "seeded_draws", "csr_row_sums"])
+@pytest.mark.parametrize(
+    "name", ["ufunc_with_positional_out", "seeded_draws", "seeded_pairs", "csr_row_sums"]
+)
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
     crashed_then_resumed(getattr(ck, name), lambda: ck.inputs(name), tmp_path)
 

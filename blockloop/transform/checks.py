@@ -186,11 +186,15 @@ def _is_seed(stmt: ast.stmt) -> bool:
 
 
 def per_iteration_seeded(body: list[ast.stmt], is_prange_body: bool) -> set[int]:
-    """``id()`` of the nodes in prange iterations that begin with ``np.random.seed(...)``.
+    """``id()`` of the nodes in prange iterations that run after an ``np.random.seed(...)``
+    of the same iteration.
 
     An iteration that seeds the generator of the thread running it before it draws makes
     its draws a function of the seed alone: the same for any thread count, any tiles and
-    after a resume. ``is_prange_body``: ``body`` itself is a prange loop's body.
+    after a resume. A seed statement covers the statements after it in its block and
+    everything inside them (``for j in range(m): np.random.seed(h(i, j)); draw()`` reseeds
+    before each draw); one inside an ``if`` covers nothing after that ``if``.
+    ``is_prange_body``: ``body`` itself is a prange loop's body.
     """
     loops: list[list[ast.stmt]] = [body] if is_prange_body else []
     loops += [
@@ -200,7 +204,21 @@ def per_iteration_seeded(body: list[ast.stmt], is_prange_body: bool) -> set[int]
         and isinstance(n.iter, ast.Call)
         and (dotted(n.iter.func) or "").split(".")[-1] == "prange"
     ]
-    return {id(n) for stmts in loops if stmts and _is_seed(stmts[0]) for n in walk(stmts)}
+    found: set[int] = set()
+
+    def block(stmts: list[ast.stmt]) -> None:
+        for k, stmt in enumerate(stmts):
+            if _is_seed(stmt):
+                found.update(id(n) for n in walk(stmts[k:]))
+                return
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(stmt, field, None)
+                if isinstance(inner, list) and not isinstance(stmt, SCOPES):
+                    block(inner)
+
+    for stmts in loops:
+        block(stmts)
+    return found
 
 
 def refuse_unreproducible(
