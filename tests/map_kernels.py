@@ -165,6 +165,17 @@ def column_sweeps(d):  # pymatting's distance propagation: a helper rewrites col
         _sweep_down(d[:, j])
 
 
+@njit(parallel=True, cache=True)
+def block_neighbours(x, eps, counts):  # dpbench's dbscan: block b owns points b*m..(b+1)*m-1
+    m = 2
+    for b in prange(x.shape[0] // m):
+        for j in range(b * m, m * (b + 1)):
+            for k in range(x.shape[0]):
+                if abs(x[j] - x[k]) < eps:
+                    c = counts[j]
+                    counts[j] = c + 1
+
+
 EXPECTED = {
     "scale_1d": (("out",), ()),
     "row_norms": (("out",), ()),
@@ -182,6 +193,7 @@ EXPECTED = {
     "row_update": ((), ()),
     "odd_half_negated": ((), ("x",)),
     "column_sweeps": ((), ("d",)),
+    "block_neighbours": ((), ("counts",)),
 }
 
 
@@ -215,6 +227,8 @@ def inputs(name, n=30_011, seed=0):
         return (np.abs(x2), np.zeros((n, 3)))
     if name in ("row_update", "odd_half_negated"):
         return (x2,) if name == "row_update" else (x1,)
+    if name == "block_neighbours":
+        return (x1[: n // 3], 0.05, np.zeros(n // 3, dtype=np.int64))
     if name == "column_sweeps":
         return (rng.random((40, n // 10)) * 9.0,)
     raise KeyError(name)

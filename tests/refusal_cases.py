@@ -492,3 +492,11 @@ def _copy_column(dst, src):
 def bad_helper_reads_the_next_column(d):
     for j in prange(d.shape[1] - 1):
         _copy_column(d[:, j], d[:, j + 1])  # refused: an iteration may read what another writes
+
+
+def bad_overlapping_blocks(x, counts):
+    m = 8
+    for b in prange(x.shape[0] // m - 1):
+        for j in range(b * m, (b + 2) * m):  # each block runs into the next one's
+            c = counts[j]  # refused: an iteration may read what another writes
+            counts[j] = c + 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from .owned import owned_rows, row_key
 from .syntax import dotted, names_stored, walk
 from .writes import READ_ONLY_METHODS
 
@@ -93,10 +94,11 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
     when every write of ``a`` in the body is a subscript store ``a[..., i, ...]`` with
     ``i`` at that same position: such a column belongs to its iteration. An array that
     the body also stores into at another index (``acc[down[i]] = ...``) has no element
-    an iteration surely owns: any read of it counts, unless every store is at one row
-    ``c * i + d`` (``x[2 * i + 1]``), which distinct iterations never share: a read of
-    that row is the iteration's own. A view handed to a helper (``f(d[:, j])``) is left
-    to :mod:`blockloop.view.reads`, which reads what the helper does with it."""
+    an iteration surely owns: any read of it counts, unless every store is at rows one
+    iteration owns alike (``x[2 * i + 1]``; ``c[j]`` for ``j`` in ``range(b * m, (b + 1) *
+    m)``, see :mod:`~blockloop.transform.owned`): a read of those rows is its own. A view
+    handed to a helper (``f(d[:, j])``) is left to :mod:`blockloop.view.reads`, which
+    reads what the helper does with it."""
     names = set(written)
     columns = {n: _column_owner(body, n, index) for n in names}
     # ``pairs[r][0] = v`` reads no value of ``pairs[r]``: it only finds the row it stores to
@@ -105,7 +107,7 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
         for node in walk(body)
         if isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load)
     }
-    rows = _affine_rows(body, index)
+    rows = owned_rows(body, index)
     scattered = {
         node.value.id
         for node in walk(body)
@@ -136,7 +138,7 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
                 or not (
                     own_index(node, index)
                     or owned_at(node, index) & columns[node.value.id]
-                    or _first(node) == rows.get(node.value.id)
+                    or row_key(body, index, _first(node)) == rows.get(node.value.id, ())
                 )
             )
         ):
@@ -150,52 +152,8 @@ def _value_call(call: ast.Call) -> bool:
     return func.startswith(VALUE_CALLS) or func in _VALUE_BUILTINS
 
 
-def _first(node: ast.Subscript) -> str:
-    return ast.unparse(node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice)
-
-
-def _affine_rows(body: list[ast.stmt], index: str) -> dict[str, str]:
-    """Arrays stored into only at one row ``c * i + d`` of the loop variable ``i`` (``c``
-    a nonzero integer, ``d`` the same for every iteration): distinct iterations store
-    distinct rows, and a read of that row is the iteration's own. Name to the row's code."""
-    stored = set(names_stored(body))
-    rows: dict[str, set[str]] = {}
-    for node in walk(body):
-        if (
-            isinstance(node, ast.Subscript)
-            and isinstance(node.ctx, (ast.Store, ast.Del))
-            and isinstance(node.value, ast.Name)
-        ):
-            first = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
-            ok = _affine(first, index, stored)
-            rows.setdefault(node.value.id, set()).add(ast.unparse(first) if ok else "")
-    return {n: next(iter(r)) for n, r in rows.items() if len(r) == 1 and "" not in r}
-
-
-def _affine(expr: ast.expr, index: str, stored: set[str]) -> bool:
-    """Whether ``expr`` is ``c * i + d`` (in any of its spellings) with ``c`` a nonzero
-    integer constant and ``d`` free of ``i`` and of names the loop body binds."""
-
-    def invariant(e: ast.expr) -> bool:
-        return not any(
-            (isinstance(n, ast.Name) and n.id in stored | {index}) or isinstance(n, ast.Call)
-            for n in walk([e])
-        )
-
-    def scaled(e: ast.expr) -> bool:  # i, c * i, i * c
-        if isinstance(e, ast.Name):
-            return e.id == index
-        if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult):
-            for a, b in ((e.left, e.right), (e.right, e.left)):
-                if isinstance(b, ast.Constant) and type(b.value) is int and b.value != 0:
-                    return scaled(a)
-        return False
-
-    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub)):
-        if scaled(expr.left) and invariant(expr.right):
-            return True
-        return isinstance(expr.op, ast.Add) and scaled(expr.right) and invariant(expr.left)
-    return scaled(expr) and not (isinstance(expr, ast.Name))
+def _first(node: ast.Subscript) -> ast.expr:
+    return node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
 
 
 def shared_store(

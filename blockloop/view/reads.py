@@ -27,7 +27,7 @@ from ..storage.fingerprint import is_dispatcher
 from ..transform.maps import VALUE_CALLS
 from ..transform.source import Source, read_source
 from ..transform.syntax import Parents, dotted, is_call_to, names_stored, parameters, walk
-from ..transform.types import NameTypes
+from ..transform.types import UNKNOWN, NameTypes
 from ..transform.writes import (
     NUMPY_WRITERS,
     READ_ONLY_ATTRS,
@@ -133,9 +133,10 @@ class _Uses:
         fixed: frozenset[str],
         scope: Mapping[str, object],
         helpers: _Helpers,
+        types: NameTypes = UNKNOWN,
     ) -> None:
         self.source, self.body, self.fixed = source, body, fixed
-        self.scope, self.helpers = scope, helpers
+        self.scope, self.helpers, self.types = scope, helpers, types
         self.parents = Parents(body)
 
     def of(self, name: str, prefix: tuple = (), depth: int = 0) -> list[Access]:
@@ -183,6 +184,8 @@ class _Uses:
             return [Access(False, own, top, direct=True), *written] if update else written
         if isinstance(parent, ast.Assign) and parent.value is top and depth < 4:
             aliases = [t.id for t in parent.targets if isinstance(t, ast.Name)]
+            if subscripted and all(self.types.plain(a) for a in aliases):
+                return [Access(False, own, top, direct=True)]  # a number: no view
             here = [Access(False, own, top, direct=True)] if subscripted else []
             for alias in aliases if len(aliases) == len(parent.targets) else ():
                 here += self.of(alias, tuple(parts), depth + 1)
@@ -265,7 +268,7 @@ def refuse_hidden_reads(
         index = loop.target.id
         outer = everything - set(names_stored(loop.body)) - {index}
         written = outer_writes(loop.body, outer, call_writes=writers, types=types)
-        uses = _Uses(source, loop.body, frozenset({index}), scope, helpers)
+        uses = _Uses(source, loop.body, frozenset({index}), scope, helpers, types)
         for name in sorted(written):
             found = uses.of(name)
             seen = [a for a in found if a.write]
