@@ -60,32 +60,8 @@ def slurm_daemons() -> SlurmDaemons:
     return _slurm[0]
 
 
-# modules that take minutes, run first: with ``-n 2 --dist loadfile`` (pyproject.toml) each
-# worker starts on one of them and the short ones fill in around them at the end
-LONG_FIRST = (
-    "test_slurm.py",
-    "test_corpus.py",
-    "test_interruptions.py",
-    "test_mpi_shapes.py",
-    "test_mpi.py",
-    "test_cli.py",
-    "test_notebooks.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        name = item.path.name
-        return LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST)
-
-    items.sort(key=rank)  # stable: each module keeps its order
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """When the Slurm tests are selected (and can run), begin their setup at once; under
-    pytest-xdist the worker that runs them begins it when it gets there."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        return
+    """When the Slurm tests are selected (and can run), begin their setup at once."""
     if any(item.nodeid.startswith("tests/test_slurm.py") for item in session.items):
         from tests.test_slurm import POSSIBLE
 
@@ -131,14 +107,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache(tmp_path_factory: pytest.TempPathFactory):
     """Generated modules and numba's cache go to one directory for the whole session,
-    shared with every subprocess and pytest-xdist worker, so each kernel is compiled
-    once."""
-    cache = os.environ.get("BLOCKLOOP_TEST_CACHE")
-    if not cache and os.environ.get("PYTEST_XDIST_WORKER"):  # one cache for every worker
-        shared = tmp_path_factory.getbasetemp().parent / "cache"
-        shared.mkdir(exist_ok=True)
-        cache = str(shared)
-    cache = cache or str(tmp_path_factory.mktemp("cache"))
+    shared with every subprocess, so each kernel is compiled once."""
+    cache = os.environ.get("BLOCKLOOP_TEST_CACHE") or str(tmp_path_factory.mktemp("cache"))
     old = os.environ.get("BLOCKLOOP_CACHE_DIR")
     os.environ["BLOCKLOOP_CACHE_DIR"] = cache
     os.environ.setdefault("BLOCKLOOP_PROGRESS", "0")
