@@ -138,6 +138,15 @@ def test_a_typed_list_read_by_the_loop_is_fingerprinted_and_resumed(tmp_path):
     crashed_then_resumed(tk.series_norms, lambda: tk.inputs("series_norms"), tmp_path / "kill")
 
 
+def test_a_helpers_number_stored_into_an_array_of_numbers_does_not_alias_its_arguments(
+    tmp_path,
+):
+    want = tk.series_gaps(*tk.inputs("series_gaps"))
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(tk.series_gaps)
+    assert _bits(kernel(*tk.inputs("series_gaps"))) == _bits(want)  # the List is not written
+    assert kernel.plan.blocks == ("d",)
+
+
 def test_a_typed_list_the_kernel_writes_is_refused_before_any_work(tmp_path):
     kernel = checkpointed_loop(checkpoint_dir=tmp_path)(tk.centre_series)
     (series,) = tk.inputs("centre_series")

@@ -112,6 +112,25 @@ def series_norms(series):
     return out
 
 
+@njit(cache=True)
+def _mean_gap(a, b):
+    k = min(a.shape[1], b.shape[1])
+    return np.abs(a[:, :k] - b[:, :k]).mean()
+
+
+@njit(parallel=True, cache=True)
+def series_gaps(series):
+    # aeon's pairwise distances: a helper's number stored into an array of numbers,
+    # which does not make the array refer to the series it was computed from
+    n = len(series)
+    d = np.zeros((n, n))
+    for i in prange(n):
+        for j in range(i + 1, n):
+            d[i, j] = _mean_gap(series[i], series[j])
+            d[j, i] = d[i, j]
+    return d
+
+
 @njit(parallel=True, cache=True)
 def centre_series(series):
     for i in prange(len(series)):
@@ -137,6 +156,8 @@ def inputs(name: str) -> tuple:
         return rng.random(600), earlier
     if name in ("series_norms", "centre_series"):
         return (List([rng.normal(size=(2, 5 + k % 7)) for k in range(5000)]),)
+    if name == "series_gaps":
+        return (List([rng.normal(size=(2, 5 + k % 7)) for k in range(300)]),)
     if name == "shifted_rows":
         return rng.normal(size=(300, 2)), np.zeros(300)
     raise KeyError(name)

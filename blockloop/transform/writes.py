@@ -110,7 +110,7 @@ class _Body:
             changed = False
             for target, value in self._bindings():
                 src = self.sources(value)
-                for name in _bound_names(target, self.refers) if src else ():
+                for name in _bound_names(target, self.refers, self.types) if src else ():
                     if types.plain(name):
                         continue  # numba typed it a number: it refers to no array
                     have = self.aliases.setdefault(name, set())
@@ -130,7 +130,7 @@ class _Body:
                 if copied and value.id not in self.element_of:  # type: ignore[attr-defined]
                     continue  # its source is not seen yet: a later pass
                 count = self._count(value)
-                for name in _bound_names(target, self.refers):
+                for name in _bound_names(target, self.refers, self.types):
                     seen = name in self.element_of
                     new = count if not seen or self.element_of[name] == count else None
                     if not seen or self.element_of[name] != new:
@@ -232,11 +232,14 @@ def _indices(value: ast.AST) -> int | None:
     return len(parts)
 
 
-def _bound_names(target: ast.AST, refers: Callable[[str], bool]) -> list[str]:
+def _bound_names(
+    target: ast.AST, refers: Callable[[str], bool], types: NameTypes = UNKNOWN
+) -> list[str]:
     """Names a binding target binds, and containers it stores into (``box[0] = a``).
 
-    A store into an array that is or refers to an outer one (``row[1] = b[0]``) copies
-    values; it does not make the array refer to ``b``.
+    A store into an array that is or refers to an outer one (``row[1] = b[0]``), or into
+    an array numba typed as one of numbers (``d[i, j] = f(x[i])``), copies values; it
+    does not make the array refer to ``b`` or ``x``.
     """
     out = []
     for node in walk([target]):
@@ -246,7 +249,7 @@ def _bound_names(target: ast.AST, refers: Callable[[str], bool]) -> list[str]:
             base = node.value
             while isinstance(base, (ast.Subscript, ast.Attribute)):
                 base = base.value
-            if isinstance(base, ast.Name) and not refers(base.id):
+            if isinstance(base, ast.Name) and not refers(base.id) and base.id not in types.ndim:
                 out.append(base.id)
     return out
 
