@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from .owned import owned_rows, row_key
-from .syntax import dotted, names_stored, walk
+from .owned import OwnedRows
+from .syntax import dotted, names_stored, subscript_parts, walk
 from .writes import READ_ONLY_METHODS
 
 __all__ = ["VALUE_CALLS", "carried_read", "map_targets", "own_index", "owned_at", "shared_store"]
@@ -20,14 +20,14 @@ __all__ = ["VALUE_CALLS", "carried_read", "map_targets", "own_index", "owned_at"
 
 def own_index(node: ast.Subscript, index: str) -> bool:
     """Whether the first subscript of ``node`` is exactly the loop variable ``index``."""
-    first = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
+    first = subscript_parts(node)[0]
     return isinstance(first, ast.Name) and first.id == index
 
 
 def owned_at(node: ast.Subscript, index: str) -> set[int]:
     """The positions of ``node``'s subscript that are exactly the loop variable: an
     element written through ``out[k, i]`` (``i`` the loop's) belongs to iteration ``i``."""
-    parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    parts = subscript_parts(node)
     return {k for k, p in enumerate(parts) if isinstance(p, ast.Name) and p.id == index}
 
 
@@ -107,7 +107,7 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
         for node in walk(body)
         if isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load)
     }
-    rows = owned_rows(body, index)
+    rows = OwnedRows(body, index)
     scattered = {
         node.value.id
         for node in walk(body)
@@ -115,7 +115,7 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
         and isinstance(node.ctx, ast.Store)
         and isinstance(node.value, ast.Name)
         and not owned_at(node, index)
-        and node.value.id not in rows
+        and node.value.id not in rows.arrays
     }
     # a view handed to a helper (``f(d[:, j])``): what the helper reads of it is decided
     # with the helper's source (blockloop.view.reads), here only the view's place
@@ -138,7 +138,7 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
                 or not (
                     own_index(node, index)
                     or owned_at(node, index) & columns[node.value.id]
-                    or row_key(body, index, _first(node)) == rows.get(node.value.id, ())
+                    or rows.key(subscript_parts(node)[0]) == rows.arrays.get(node.value.id, ())
                 )
             )
         ):
@@ -150,10 +150,6 @@ def _value_call(call: ast.Call) -> bool:
     """Whether ``call`` computes a value from the elements it is given (``np.sum(a[k])``)."""
     func = dotted(call.func) or ""
     return func.startswith(VALUE_CALLS) or func in _VALUE_BUILTINS
-
-
-def _first(node: ast.Subscript) -> ast.expr:
-    return node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
 
 
 def shared_store(

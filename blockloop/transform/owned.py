@@ -18,62 +18,76 @@ from __future__ import annotations
 
 import ast
 import zlib
+from collections import Counter
 
-from .syntax import names_stored, walk
+from .syntax import names_stored, subscript_parts, walk
 
-__all__ = ["owned_rows", "row_key"]
+__all__ = ["OwnedRows", "owned_rows", "row_key"]
 
 _POINTS = 4  # the fixed points a block's bounds are compared at
 
 
-def owned_rows(body: list[ast.stmt], index: str) -> dict[str, object]:
-    """Arrays that ``body`` stores into only at rows one iteration owns, all alike (see
-    the module docstring): name to the rows' key (:func:`row_key`)."""
-    keys: dict[str, set[object]] = {}
-    for node in walk(body):
-        if (
-            isinstance(node, ast.Subscript)
-            and isinstance(node.ctx, (ast.Store, ast.Del))
-            and isinstance(node.value, ast.Name)
+class OwnedRows:
+    """The rows one iteration owns in ``body``, the prange loop body with index ``index``.
+
+    Attributes
+    ----------
+    arrays : dict
+        Arrays that ``body`` stores into only at rows one iteration owns, all alike (see
+        the module docstring): name to the rows' key (:meth:`key`).
+    """
+
+    def __init__(self, body: list[ast.stmt], index: str) -> None:
+        self.index = index
+        self.stored = set(names_stored(body))
+        self.loops: dict[str, list[ast.For]] = {}
+        self.bindings: Counter[str] = Counter()
+        for n in walk(body):
+            if isinstance(n, ast.For) and isinstance(n.target, ast.Name):
+                self.loops.setdefault(n.target.id, []).append(n)
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+                self.bindings[n.id] += 1
+        keys: dict[str, set[object]] = {}
+        for node in walk(body):
+            if (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.ctx, (ast.Store, ast.Del))
+                and isinstance(node.value, ast.Name)
+            ):
+                keys.setdefault(node.value.id, set()).add(self.key(subscript_parts(node)[0]))
+        self.arrays = {n: next(iter(k)) for n, k in keys.items() if len(k) == 1 and None not in k}
+
+    def key(self, expr: ast.expr) -> object | None:
+        """What identifies the rows ``expr`` (a subscript's first position in the body)
+        belongs to, if one iteration owns them: equal keys, the same rows of an
+        iteration. None otherwise."""
+        if _affine(expr, self.index, self.stored):
+            return ("row", ast.unparse(expr))
+        if not isinstance(expr, ast.Name) or expr.id == self.index:
+            return None
+        loops = self.loops.get(expr.id, [])
+        if len(loops) != 1 or self.bindings[expr.id] != 1:
+            return None  # the name is bound otherwise too
+        it = loops[0].iter
+        if not (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Name)
+            and it.func.id == "range"
+            and len(it.args) == 2
+            and not it.keywords
         ):
-            keys.setdefault(node.value.id, set()).add(row_key(body, index, _first(node)))
-    return {n: next(iter(k)) for n, k in keys.items() if len(k) == 1 and None not in k}
+            return None
+        return _block(it.args[0], it.args[1], self.index, self.stored)
+
+
+def owned_rows(body: list[ast.stmt], index: str) -> dict[str, object]:
+    """:attr:`OwnedRows.arrays` of ``body``."""
+    return OwnedRows(body, index).arrays
 
 
 def row_key(body: list[ast.stmt], index: str, expr: ast.expr) -> object | None:
-    """What identifies the rows ``expr`` (a subscript's first position in ``body``)
-    belongs to, if one iteration owns them: equal keys, the same rows of an iteration.
-    None otherwise."""
-    stored = names_stored(body)
-    if _affine(expr, index, set(stored)):
-        return ("row", ast.unparse(expr))
-    if not isinstance(expr, ast.Name) or expr.id == index:
-        return None
-    loops = [
-        n
-        for n in walk(body)
-        if isinstance(n, ast.For) and isinstance(n.target, ast.Name) and n.target.id == expr.id
-    ]
-    bindings = [
-        n for n in walk(body) if isinstance(n, ast.Name) and n.id == expr.id
-        and not isinstance(n.ctx, ast.Load)
-    ]  # fmt: skip
-    if len(loops) != 1 or len(bindings) != 1:
-        return None  # the name is bound otherwise too
-    it = loops[0].iter
-    if not (
-        isinstance(it, ast.Call)
-        and isinstance(it.func, ast.Name)
-        and it.func.id == "range"
-        and len(it.args) == 2
-        and not it.keywords
-    ):
-        return None
-    return _block(it.args[0], it.args[1], index, set(stored))
-
-
-def _first(node: ast.Subscript) -> ast.expr:
-    return node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
+    """:meth:`OwnedRows.key` of ``expr`` in ``body``."""
+    return OwnedRows(body, index).key(expr)
 
 
 def _block(lo: ast.expr, hi: ast.expr, index: str, stored: set[str]) -> object | None:

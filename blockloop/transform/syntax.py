@@ -18,6 +18,7 @@ __all__ = [
     "names_loaded",
     "names_stored",
     "reads_before_binding",
+    "subscript_parts",
     "walk",
 ]
 
@@ -90,6 +91,11 @@ def reads_before_binding(stmts: list[ast.stmt], names: Iterable[str]) -> dict[st
 
     block(stmts, set())
     return found
+
+
+def subscript_parts(node: ast.Subscript) -> list[ast.expr]:
+    """The indices of ``node``, one per position (``[i, j]`` for ``a[i, j]``)."""
+    return list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
 
 
 def parameters(fn: ast.FunctionDef) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .syntax import dotted, names_stored, parameters, walk
+from .syntax import dotted, names_stored, parameters, subscript_parts, walk
 
 __all__ = ["UNKNOWN", "NameTypes", "optimistic"]
 
@@ -79,7 +79,7 @@ class NameTypes:
         if isinstance(expr, ast.IfExp):
             return self.plain_value(expr.body) and self.plain_value(expr.orelse)
         if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name):
-            parts = expr.slice.elts if isinstance(expr.slice, ast.Tuple) else [expr.slice]
+            parts = subscript_parts(expr)
             ndim = self.ndim.get(expr.value.id)
             return ndim == len(parts) and all(self.plain_value(p) for p in parts)
         return False
@@ -128,7 +128,7 @@ def _indexed_ndim(fn: ast.FunctionDef, params: set[str]) -> dict[str, int]:
     for node in walk(fn.body):
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
             name = node.value.id
-            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            parts = subscript_parts(node)
             sliced = any(isinstance(p, ast.Slice) for p in parts)
             counts.setdefault(name, set()).add(-1 if sliced else len(parts))
     return {n: c.pop() for n, c in counts.items() if n in params and len(c) == 1 and -1 not in c}
@@ -140,6 +140,6 @@ def _array_valued(value: ast.expr) -> bool:
         path = dotted(value.func) or ""
         return path.split(".")[0] in {"np", "numpy"}  # writes.NUMPY_MODULES (it imports us)
     if isinstance(value, ast.Subscript):
-        parts = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
+        parts = subscript_parts(value)
         return any(isinstance(p, ast.Slice) for p in parts)
     return False

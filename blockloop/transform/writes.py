@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .syntax import Parents, dotted, names_stored, walk
+from .syntax import Parents, dotted, names_stored, subscript_parts, walk
 from .types import UNKNOWN, NameTypes
 
 __all__ = ["CallWrites", "Write", "no_helpers", "outer_writes", "written_parameters"]
@@ -224,7 +224,7 @@ def _indices(value: ast.AST) -> int | None:
     """The number of integer indices of ``x[i]`` / ``x[i, j]``; None for anything else."""
     if not isinstance(value, ast.Subscript) or not isinstance(value.value, ast.Name):
         return None
-    parts = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
+    parts = subscript_parts(value)
     if any(isinstance(p, (ast.Slice, ast.Starred)) for p in parts):
         return None
     if any(isinstance(p, ast.Constant) and p.value is Ellipsis for p in parts):

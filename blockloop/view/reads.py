@@ -26,7 +26,15 @@ from .._errors import BlockingError
 from ..storage.fingerprint import is_dispatcher
 from ..transform.maps import VALUE_CALLS
 from ..transform.source import Source, read_source
-from ..transform.syntax import Parents, dotted, is_call_to, names_stored, parameters, walk
+from ..transform.syntax import (
+    Parents,
+    dotted,
+    is_call_to,
+    names_stored,
+    parameters,
+    subscript_parts,
+    walk,
+)
 from ..transform.types import UNKNOWN, NameTypes
 from ..transform.writes import (
     NUMPY_WRITERS,
@@ -168,7 +176,7 @@ class _Uses:
                 parts.append("flat" if parent.attr == "flat" else None)
                 top, parent = parent, self.parents.of(parent)
                 continue
-            level = parent.slice.elts if isinstance(parent.slice, ast.Tuple) else [parent.slice]
+            level = subscript_parts(parent)
             sliced = any(isinstance(p, ast.Slice) for p in level)
             parts += level
             top, parent = parent, self.parents.of(parent)
