@@ -176,6 +176,33 @@ def block_neighbours(x, eps, counts):  # dpbench's dbscan: block b owns points b
                     counts[j] = c + 1
 
 
+@njit(parallel=True, cache=True)
+def last_block_neighbours(x, eps, counts):  # dpbench's dbscan as written: the last block
+    n = x.shape[0]  # ends at n, the others `block` points after their start
+    block = 3
+    nblocks = n // block + int(n % block > 0)
+    for i in prange(nblocks):
+        start = i * block
+        stop = n if i + 1 == nblocks else start + block
+        for j in range(start, stop):
+            for k in range(n):
+                if abs(x[j] - x[k]) < eps:
+                    size = counts[j]
+                    counts[j] = size + 1
+
+
+@njit(parallel=True, cache=True)
+def per_thread_ranges(q, rhs, dt):  # pyBaram's make_parallel_loop1d: one range per worker,
+    n = q.shape[0]  # i_begin to min(n, (t + 1) * per), here updated in place inline
+    per = 4  # the real one divides n by numba.get_num_threads(): here enough to checkpoint
+    workers = (n + per - 1) // per
+    for t in prange(workers):
+        i_begin = t * per
+        i_end = min(n, (t + 1) * per)
+        for i in range(i_begin, i_end):
+            q[i] = q[i] + dt * rhs[i] * (1.0 - q[i])
+
+
 EXPECTED = {
     "scale_1d": (("out",), ()),
     "row_norms": (("out",), ()),
@@ -194,6 +221,8 @@ EXPECTED = {
     "odd_half_negated": ((), ("x",)),
     "column_sweeps": ((), ("d",)),
     "block_neighbours": ((), ("counts",)),
+    "last_block_neighbours": ((), ("counts",)),
+    "per_thread_ranges": ((), ("q",)),
 }
 
 
@@ -227,8 +256,10 @@ def inputs(name, n=30_011, seed=0):
         return (np.abs(x2), np.zeros((n, 3)))
     if name in ("row_update", "odd_half_negated"):
         return (x2,) if name == "row_update" else (x1,)
-    if name == "block_neighbours":
+    if name in ("block_neighbours", "last_block_neighbours"):
         return (x1[: n // 3], 0.05, np.zeros(n // 3, dtype=np.int64))
+    if name == "per_thread_ranges":
+        return (rng.random(n), rng.standard_normal(n), 0.01)
     if name == "column_sweeps":
         return (rng.random((40, n // 10)) * 9.0,)
     raise KeyError(name)

@@ -500,3 +500,14 @@ def bad_overlapping_blocks(x, counts):
         for j in range(b * m, (b + 2) * m):  # each block runs into the next one's
             c = counts[j]  # refused: an iteration may read what another writes
             counts[j] = c + 1
+
+
+def bad_block_ending_elsewhere_before_the_last(x, counts):
+    n = x.shape[0]
+    m = 4
+    for b in prange(n // m):
+        start = b * m
+        stop = n if b == 2 else start + m  # block 2 runs over the blocks after it
+        for j in range(start, stop):
+            c = counts[j]  # refused: an iteration may read what another writes
+            counts[j] = c + 1

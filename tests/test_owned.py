@@ -74,3 +74,63 @@ def test_stores_at_different_rows_own_nothing():
     body = _body("x[2 * i + 1] = 0.0\nx[2 * i] = 1.0\n")
     assert owned_rows(body, "i") == {}
     assert row_key(body, "i", ast.parse("2 * i", mode="eval").body) is not None
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        "n if b + 1 == nb else start + m",
+        "start + m if b + 1 < nb else n",
+        "n if b == nb - 1 else start + m",
+        "n if nb - 1 <= b else start + m",
+        "start + m if b != nb - 1 else n",
+        "min(start + m, n)",
+        "min(n, (b + 1) * m)",
+    ],
+)
+def test_a_block_that_ends_early_or_last_is_owned(stop):
+    body = _body(
+        f"start = b * m\nstop = {stop}\nfor j in range(start, stop):\n    counts[j] += 1\n"
+    )
+    assert "counts" in owned_rows(body, "b", _expr("nb"))
+
+
+@pytest.mark.parametrize(
+    ("stop", "loop_end"),
+    [
+        ("n if b == 2 else start + m", "nb"),  # block 2 runs over the blocks after it
+        ("n if b + 1 == k else start + m", "nb"),  # not the loop's last iteration
+        ("n if b + 2 == nb else start + m", "nb"),
+        ("n if b >= nb - 2 else start + m", "nb"),
+        ("n if b + 1 == nb else start + m", None),  # the loop's end is not known
+        ("max(start + m, n)", "nb"),
+        ("min(start + 2 * m, n)", "nb"),
+    ],
+)
+def test_a_block_that_may_run_into_the_next_is_not(stop, loop_end):
+    body = _body(
+        f"start = b * m\nstop = {stop}\nfor j in range(start, stop):\n    counts[j] += 1\n"
+    )
+    end = None if loop_end is None else _expr(loop_end)
+    assert "counts" not in owned_rows(body, "b", end)
+
+
+def test_names_stand_for_what_they_compute_only_if_bound_once_before_the_loop():
+    loop = "for j in range(start, stop):\n    counts[j] += 1\n"
+    assert "counts" in owned_rows(_body("start = b * m\nstop = start + m\n" + loop), "b")
+    twice = "start = b * m\nstart = start + 1\nstop = start + m\n"
+    assert "counts" not in owned_rows(_body(twice + loop), "b")
+    after = loop + "start = b * m\nstop = start + m\n"
+    assert "counts" not in owned_rows(_body(after), "b")
+
+
+def test_a_start_that_is_not_linear_is_not_a_block():
+    # blocks [s(b), s(b + 1)) of a cubic s rise, fall and rise again over earlier rows
+    s = "b * b * b - 9 * b * b"
+    t = "(b + 1) * (b + 1) * (b + 1) - 9 * (b + 1) * (b + 1)"
+    body = _body(f"for j in range({s}, {t}):\n    counts[j] += 1\n")
+    assert "counts" not in owned_rows(body, "b")
+
+
+def _expr(code: str) -> ast.expr:
+    return ast.parse(code, mode="eval").body

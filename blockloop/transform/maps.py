@@ -88,7 +88,9 @@ def map_targets(body: list[ast.stmt], outer: Iterable[str], index: str) -> dict[
     return found
 
 
-def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> ast.Subscript | None:
+def carried_read(
+    body: list[ast.stmt], written: Iterable[str], index: str, stop: ast.expr | None = None
+) -> ast.Subscript | None:
     """The first read of a ``written`` array at an index other than the loop's own
     (``a[i - 1]``, ``a[:, j]``, ``a[k]``), or None. A read ``a[k, i]`` is the loop's own
     when every write of ``a`` in the body is a subscript store ``a[..., i, ...]`` with
@@ -98,7 +100,8 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
     iteration owns alike (``x[2 * i + 1]``; ``c[j]`` for ``j`` in ``range(b * m, (b + 1) *
     m)``, see :mod:`~blockloop.transform.owned`): a read of those rows is its own. A view
     handed to a helper (``f(d[:, j])``) is left to :mod:`blockloop.view.reads`, which
-    reads what the helper does with it."""
+    reads what the helper does with it. ``stop`` is the prange's end, for a last block
+    that ends elsewhere (see :func:`~blockloop.transform.owned.prange_stop`)."""
     names = set(written)
     columns = {n: _column_owner(body, n, index) for n in names}
     # ``pairs[r][0] = v`` reads no value of ``pairs[r]``: it only finds the row it stores to
@@ -107,7 +110,7 @@ def carried_read(body: list[ast.stmt], written: Iterable[str], index: str) -> as
         for node in walk(body)
         if isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load)
     }
-    rows = OwnedRows(body, index)
+    rows = OwnedRows(body, index, stop)
     scattered = {
         node.value.id
         for node in walk(body)

@@ -11,7 +11,12 @@ Iteration ``i`` of a prange loop owns row ``i``. It also owns
 A block's bounds are recognised by what they compute, not how they are spelled: each is
 evaluated, as a polynomial of the loop variable and the names the loop does not bind, at
 a few fixed points, and the start of block ``i + 1`` must be the end of block ``i`` at
-every one (a polynomial identity that fails somewhere fails at almost every point).
+every one (a polynomial identity that fails somewhere fails at almost every point). The
+start must be linear in the loop variable, so that the blocks never come back over rows
+an earlier block walked. A name bound once, at the top of the body before the inner loop
+(``start = b * size``), stands for what it computes. A block may end early,
+``min(start + size, n)``, and the last iteration's may end anywhere, ``stop = n if b + 1 ==
+nblocks else start + size`` for ``prange(nblocks)``: no block follows it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections import Counter
 
 from .syntax import names_stored, subscript_parts, walk
 
-__all__ = ["OwnedRows", "owned_rows", "row_key"]
+__all__ = ["OwnedRows", "owned_rows", "prange_stop", "row_key"]
 
 _POINTS = 4  # the fixed points a block's bounds are compared at
 
@@ -37,8 +42,10 @@ class OwnedRows:
         the module docstring): name to the rows' key (:meth:`key`).
     """
 
-    def __init__(self, body: list[ast.stmt], index: str) -> None:
+    def __init__(self, body: list[ast.stmt], index: str, stop: ast.expr | None = None) -> None:
         self.index = index
+        self.stop = stop  # the prange's end, where it starts at 0 or at a constant
+        self.body = body
         self.stored = set(names_stored(body))
         self.loops: dict[str, list[ast.For]] = {}
         self.bindings: Counter[str] = Counter()
@@ -77,51 +84,162 @@ class OwnedRows:
             and not it.keywords
         ):
             return None
-        return _block(it.args[0], it.args[1], self.index, self.stored)
+        value = _Values(self.index, self.stored, self._defined_before(loops[0]))
+        lo, hi = it.args
+        hi = value.resolve(hi)
+        ends = [hi]
+        if (  # min(block end, n): a part of the block
+            isinstance(hi, ast.Call)
+            and isinstance(hi.func, ast.Name)
+            and hi.func.id == "min"
+            and len(hi.args) == 2
+            and not hi.keywords
+        ):
+            ends = [value.resolve(a) for a in hi.args]
+        for end in ends:
+            if isinstance(end, ast.IfExp):  # the last iteration's block may end elsewhere
+                last = value.is_last(end.test, self.stop)
+                if last is None:
+                    continue
+                end = end.orelse if last else end.body
+            key = _block(lo, end, value)
+            if key is not None:
+                return key
+        return None
+
+    def _defined_before(self, loop: ast.For) -> dict[str, ast.expr]:
+        """Names bound once, by ``name = expr`` at the top of the body, before the
+        top-level statement that holds ``loop``: name to ``expr``."""
+        defs: dict[str, ast.expr] = {}
+        for stmt in self.body:
+            if any(n is loop for n in walk([stmt])):
+                break
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and self.bindings[stmt.targets[0].id] == 1
+            ):
+                defs[stmt.targets[0].id] = stmt.value
+        return defs
 
 
-def owned_rows(body: list[ast.stmt], index: str) -> dict[str, object]:
+def owned_rows(body: list[ast.stmt], index: str, stop: ast.expr | None = None) -> dict[str, object]:
     """:attr:`OwnedRows.arrays` of ``body``."""
-    return OwnedRows(body, index).arrays
+    return OwnedRows(body, index, stop).arrays
 
 
-def row_key(body: list[ast.stmt], index: str, expr: ast.expr) -> object | None:
+def row_key(
+    body: list[ast.stmt], index: str, expr: ast.expr, stop: ast.expr | None = None
+) -> object | None:
     """:meth:`OwnedRows.key` of ``expr`` in ``body``."""
-    return OwnedRows(body, index).key(expr)
+    return OwnedRows(body, index, stop).key(expr)
 
 
-def _block(lo: ast.expr, hi: ast.expr, index: str, stored: set[str]) -> object | None:
+def prange_stop(call: ast.expr) -> ast.expr | None:
+    """The end of ``prange(n)`` or ``prange(start, n)``; None for a step or keywords."""
+    if isinstance(call, ast.Call) and not call.keywords and 1 <= len(call.args) <= 2:
+        return call.args[-1]
+    return None
+
+
+def _block(lo: ast.expr, hi: ast.expr, value: _Values) -> object | None:
     """The key of the blocks ``range(lo, hi)`` if block ``i + 1`` starts where block
-    ``i`` ends, whatever the names: the bounds' values at the fixed points."""
+    ``i`` ends and the start is linear in ``i``, whatever the names: the bounds' values at
+    the fixed points."""
     key = []
     for point in range(_POINTS):
-        start = _value(lo, index, stored, point, 0)
-        after = _value(lo, index, stored, point, 1)
-        end = _value(hi, index, stored, point, 0)
-        if start is None or end is None or after != end:
+        start, after, next_after = (value.of(lo, point, step) for step in range(3))
+        end = value.of(hi, point, 0)
+        if start is None or end is None or next_after is None or after != end:
             return None
+        if next_after - after != after - start:
+            return None  # not linear: a later block could come back over earlier rows
         key.append((start, end))
     return ("block", tuple(key))
 
 
-def _value(expr: ast.expr, index: str, stored: set[str], point: int, step: int) -> int | None:
-    """``expr`` at fixed point ``point`` (the loop variable plus ``step``), or None if it
-    is not a polynomial of the loop variable and of names the loop does not bind."""
+class _Values:
+    """Expressions as polynomials of the loop variable ``index`` and of the names the
+    body does not bind, evaluated at fixed points; ``defs`` are names bound once before
+    the inner loop, which stand for what they compute."""
 
-    def of(e: ast.expr) -> int | None:
+    def __init__(self, index: str, stored: set[str], defs: dict[str, ast.expr]) -> None:
+        self.index = index
+        self.stored = stored
+        self.defs = defs
+
+    def resolve(self, expr: ast.expr) -> ast.expr:
+        """``expr``, or what the name ``expr`` stands for."""
+        seen = set()
+        while isinstance(expr, ast.Name) and expr.id in self.defs and expr.id not in seen:
+            seen.add(expr.id)
+            expr = self.defs[expr.id]
+        return expr
+
+    def is_last(self, test: ast.expr, stop: ast.expr | None) -> bool | None:
+        """Whether ``test`` holds exactly for the loop's last iteration (``i + 1 == n``,
+        ``i >= n - 1``) or exactly for every other one (``i + 1 < n``); None if neither,
+        or if the loop's end ``stop`` is not known."""
+        if stop is None or not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+            return None
+        left, op, right = test.left, test.ops[0], test.comparators[0]
+        if isinstance(op, (ast.Lt, ast.LtE)):  # a < b is b > a
+            left, right = right, left
+        index = ast.Name(self.index, ast.Load())
+        answers = set()
+        for point in range(_POINTS):
+            a, b, i, n = (self.of(e, point, 0) for e in (left, right, index, stop))
+            if a is None or b is None or i is None or n is None:
+                return None
+            d, e = a - b, i - n + 1  # e is zero exactly at the last iteration
+            if isinstance(op, (ast.Eq, ast.NotEq)) and e != 0 and d in (e, -e):
+                answers.add(isinstance(op, ast.Eq))
+            elif isinstance(op, (ast.Gt, ast.Lt)) and d in (e + 1, -e):  # d > 0
+                answers.add(d == e + 1)
+            elif isinstance(op, (ast.GtE, ast.LtE)) and d in (e, -e - 1):  # d >= 0
+                answers.add(d == e)
+            else:
+                return None
+        return answers.pop() if len(answers) == 1 else None
+
+    def of(self, expr: ast.expr, point: int, step: int) -> int | None:
+        """``expr`` at fixed point ``point`` (the loop variable plus ``step``), or None if
+        it is not a polynomial of the loop variable and of names the body does not bind."""
+        return _value(expr, self.index, self.stored, point, step, self.defs)
+
+
+def _value(
+    expr: ast.expr,
+    index: str,
+    stored: set[str],
+    point: int,
+    step: int,
+    defs: dict[str, ast.expr] | None = None,
+) -> int | None:
+    """``expr`` at fixed point ``point`` (the loop variable plus ``step``), or None if it
+    is not a polynomial of the loop variable and of names the loop does not bind. A name
+    of ``defs`` (in the order they are bound) is evaluated for what it computes, from the
+    names bound before it."""
+    order = list(defs or {})
+
+    def of(e: ast.expr, known: int) -> int | None:  # known: how many of order may be used
         if isinstance(e, ast.Constant) and type(e.value) is int:
             return e.value
         if isinstance(e, ast.Name):
             if e.id == index:
                 return 7 + 13 * point + step
+            if e.id in order[:known]:
+                at = order.index(e.id)
+                return of((defs or {})[e.id], at)
             if e.id in stored:
                 return None
             return 3 + zlib.crc32(f"{e.id}/{point}".encode()) % 1009
         if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
-            v = of(e.operand)
+            v = of(e.operand, known)
             return None if v is None else -v
         if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub, ast.Mult)):
-            a, b = of(e.left), of(e.right)
+            a, b = of(e.left, known), of(e.right, known)
             if a is None or b is None:
                 return None
             if isinstance(e.op, ast.Mult):
@@ -129,7 +247,7 @@ def _value(expr: ast.expr, index: str, stored: set[str], point: int, step: int) 
             return a + b if isinstance(e.op, ast.Add) else a - b
         return None
 
-    return of(expr)
+    return of(expr, len(order))
 
 
 def _affine(expr: ast.expr, index: str, stored: set[str]) -> bool:

@@ -13,6 +13,7 @@ from ..operators import REDUCTIONS
 from .checks import RESERVED, loop_header, refuse_reserved
 from .maps import carried_read, map_targets, shared_store
 from .normalise import normalise
+from .owned import prange_stop
 from .plans import Accumulator, ReductionLoop, RowUpdate
 from .source import Source
 from .syntax import (
@@ -94,7 +95,7 @@ def refuse_inner_carried_reads(
         refuse_shared_stores(source, loop.body, outer, index, mapped)
         writes = outer_writes(loop.body, outer, skip=mapped, call_writes=call_writes, types=types)
         certain = {n for n, w in writes.items() if w.rows is None}
-        read = carried_read(loop.body, {*maps, *certain}, index)
+        read = carried_read(loop.body, {*maps, *certain}, index, prange_stop(loop.iter))
         if read is not None:
             raise source.error(read, carried_read_reason(source, read, index, loop.body))
 
@@ -161,7 +162,9 @@ def reduction(
     refuse_partial_reads(source, body, set(accs), found, "the loop")
     body_locals = set(names_stored(body)) - set(accs)
     _refuse_leaks(source, epilogue, (body_locals | {index}) - defined_before)
-    arrays = _outer_arrays(source, body, defined_before, accs, found, index, call_writes, types)
+    arrays = _outer_arrays(
+        source, body, defined_before, accs, found, index, call_writes, types, prange_stop(call)
+    )
 
     body_reads = names_loaded(body)
     epilogue_reads = names_loaded(epilogue)
@@ -325,6 +328,7 @@ def _outer_arrays(
     index: str,
     call_writes: CallWrites,
     types: NameTypes,
+    stop: ast.expr | None,
 ) -> OuterArrays:
     """Sort the arrays the body writes; refuse a read of one another iteration writes."""
     indexed_targets = frozenset(
@@ -344,13 +348,13 @@ def _outer_arrays(
         types=types,
     )
     blocks = tuple(sorted(n for n, w in writes.items() if w.rows is None))
-    read = carried_read(body, {*maps, *blocks}, index)
+    read = carried_read(body, {*maps, *blocks}, index, stop)
     if read is not None:
         raise source.error(read, carried_read_reason(source, read, index, body))
     row_updates = []
     for w in writes.values():
         if w.rows is not None:  # written only if the array has more dimensions: decided
-            read = carried_read(body, {w.name}, index)  # at the first call, reads too
+            read = carried_read(body, {w.name}, index, stop)  # at the first call, reads too
             reason = carried_read_reason(source, read, index, body) if read is not None else ""
             line = source.line_of(read) if read is not None else 0
             row_updates.append(RowUpdate(w.name, w.rows, source.line_of(w.node), reason, line))
