@@ -203,6 +203,23 @@ def per_thread_ranges(q, rhs, dt):  # pyBaram's make_parallel_loop1d: one range 
             q[i] = q[i] + dt * rhs[i] * (1.0 - q[i])
 
 
+@njit(cache=True)
+def _relax_range(i_begin, i_end, q, rhs, dt):
+    for i in range(i_begin, i_end):
+        q[i] = q[i] + dt * rhs[i] * (1.0 - q[i])
+
+
+@njit(parallel=True, cache=True)
+def per_thread_helper_ranges(q, rhs, dt):  # pyBaram's make_parallel_loop1d as written:
+    n = q.shape[0]  # each worker hands its range's bounds to the function it runs
+    per = 4
+    workers = (n + per - 1) // per
+    for t in prange(workers):
+        i_begin = t * per
+        i_end = min(n, (t + 1) * per)
+        _relax_range(i_begin, i_end, q, rhs, dt)
+
+
 EXPECTED = {
     "scale_1d": (("out",), ()),
     "row_norms": (("out",), ()),
@@ -223,6 +240,7 @@ EXPECTED = {
     "block_neighbours": ((), ("counts",)),
     "last_block_neighbours": ((), ("counts",)),
     "per_thread_ranges": ((), ("q",)),
+    "per_thread_helper_ranges": ((), ("q",)),
 }
 
 
@@ -258,7 +276,7 @@ def inputs(name, n=30_011, seed=0):
         return (x2,) if name == "row_update" else (x1,)
     if name in ("block_neighbours", "last_block_neighbours"):
         return (x1[: n // 3], 0.05, np.zeros(n // 3, dtype=np.int64))
-    if name == "per_thread_ranges":
+    if name in ("per_thread_ranges", "per_thread_helper_ranges"):
         return (rng.random(n), rng.standard_normal(n), 0.01)
     if name == "column_sweeps":
         return (rng.random((40, n // 10)) * 9.0,)

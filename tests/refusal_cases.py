@@ -511,3 +511,27 @@ def bad_block_ending_elsewhere_before_the_last(x, counts):
         for j in range(start, stop):
             c = counts[j]  # refused: an iteration may read what another writes
             counts[j] = c + 1
+
+
+@njit
+def _smooth_r(lo, hi, q):
+    for j in range(lo, hi):
+        q[j] = 0.5 * (q[j] + q[j + 1])
+
+
+def bad_helper_range_reads_the_next_block(q):
+    per = 4
+    for t in prange(q.shape[0] // per - 1):
+        _smooth_r(t * per, t * per + per, q)  # refused: an iteration may read what another writes
+
+
+@njit
+def _scale_r(lo, hi, q):
+    for j in range(lo, hi):
+        q[j] = q[j] * 0.5 + 1.0
+
+
+def bad_helper_ranges_overlap(q):
+    per = 4
+    for t in prange(q.shape[0] // per - 2):
+        _scale_r(t * per, t * per + 8, q)  # refused: an iteration may read what another writes

@@ -84,8 +84,13 @@ class OwnedRows:
             and not it.keywords
         ):
             return None
-        value = _Values(self.index, self.stored, self._defined_before(loops[0]))
-        lo, hi = it.args
+        return self.block_key(it.args[0], it.args[1], loops[0])
+
+    def block_key(self, lo: ast.expr, hi: ast.expr, at: ast.AST) -> object | None:
+        """The key of the rows ``range(lo, hi)`` walks at ``at`` (a node of the body: an
+        inner loop, or a call given the bounds), if they are a block one iteration owns;
+        None otherwise."""
+        value = _Values(self.index, self.stored, self._defined_before(at))
         hi = value.resolve(hi)
         ends = [hi]
         if (  # min(block end, n): a part of the block
@@ -107,12 +112,12 @@ class OwnedRows:
                 return key
         return None
 
-    def _defined_before(self, loop: ast.For) -> dict[str, ast.expr]:
+    def _defined_before(self, at: ast.AST) -> dict[str, ast.expr]:
         """Names bound once, by ``name = expr`` at the top of the body, before the
-        top-level statement that holds ``loop``: name to ``expr``."""
+        top-level statement that holds ``at``: name to ``expr``."""
         defs: dict[str, ast.expr] = {}
         for stmt in self.body:
-            if any(n is loop for n in walk([stmt])):
+            if any(n is at for n in walk([stmt])):
                 break
             if (
                 isinstance(stmt, ast.Assign)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import FunctionType
@@ -25,6 +26,7 @@ from typing import cast
 from .._errors import BlockingError
 from ..storage.fingerprint import is_dispatcher
 from ..transform.maps import VALUE_CALLS
+from ..transform.owned import OwnedRows, prange_stop
 from ..transform.source import Source, read_source
 from ..transform.syntax import (
     Parents,
@@ -120,7 +122,8 @@ class _Helpers:
             return None
         params = parameters(fn)
         rebound = set(names_stored(fn.body))
-        uses = _Uses(source, fn.body, frozenset(params) - rebound, scope_of(func), self)
+        fixed = frozenset(params) - rebound
+        uses = _Uses(source, fn.body, fixed, scope_of(func), self, ranges=_ranges(fn, fixed))
         found: dict[str, list[Access]] = {}
         for p in params:
             if p in rebound:  # ``x = x[1:]``: its subscripts no longer line up
@@ -142,10 +145,16 @@ class _Uses:
         scope: Mapping[str, object],
         helpers: _Helpers,
         types: NameTypes = UNKNOWN,
+        ranges: Mapping[str, str] | None = None,
+        rows: OwnedRows | None = None,
     ) -> None:
         self.source, self.body, self.fixed = source, body, fixed
         self.scope, self.helpers, self.types = scope, helpers, types
         self.parents = Parents(body)
+        # a helper's loop variable walking ``range(lo, hi)`` of two fixed parameters, and
+        # in the prange loop itself, the block of rows an iteration owns (OwnedRows)
+        self.ranges = dict(ranges or {})
+        self.rows = rows
 
     def of(self, name: str, prefix: tuple = (), depth: int = 0) -> list[Access]:
         """Every access to ``name`` (``prefix``: the subscripts of the array it views)."""
@@ -160,9 +169,34 @@ class _Uses:
         return found
 
     def _own(self, parts: list) -> frozenset[tuple[int, str]]:
-        return frozenset(
-            (k, p.id) for k, p in enumerate(parts) if isinstance(p, ast.Name) and p.id in self.fixed
-        )
+        found = set()
+        for k, p in enumerate(parts):
+            if not isinstance(p, ast.Name):
+                continue
+            if p.id in self.fixed:
+                found.add((k, p.id))
+            elif p.id in self.ranges:
+                found.add((k, self.ranges[p.id]))
+            elif self.rows is not None:
+                key = self.rows.key(p)
+                if isinstance(key, tuple) and key[0] == "block":
+                    found.add((k, f"block{key!r}"))
+        return frozenset(found)
+
+    def _mapped(self, token: str, call: ast.Call, given: Mapping[str, ast.expr]) -> str | None:
+        """A helper's fixed name or ``range(lo,hi)`` of fixed parameters, as the caller
+        gives it at ``call``: one of its own fixed names or ranges, or the block of rows
+        the range walks in the prange loop; None if it is none of those."""
+        if not token.startswith("range("):
+            arg = given.get(token)
+            return arg.id if isinstance(arg, ast.Name) and arg.id in self.fixed else None
+        lo, hi = (given.get(p) for p in token[6:-1].split(","))
+        if lo is None or hi is None:
+            return None
+        if all(isinstance(a, ast.Name) and a.id in self.fixed for a in (lo, hi)):
+            return f"range({ast.unparse(lo)},{ast.unparse(hi)})"
+        key = None if self.rows is None else self.rows.block_key(lo, hi, call)
+        return None if key is None else f"block{key!r}"
 
     def _use(self, node: ast.Name, prefix: tuple, depth: int) -> list[Access]:
         parts, top = list(prefix), cast(ast.AST, node)
@@ -232,13 +266,41 @@ class _Uses:
         found, params = seen
         param = params[key] if isinstance(key, int) and key < len(params) else key
         pairs = [*zip(params, call.args, strict=False), *((k.arg, k.value) for k in call.keywords)]
-        given = {p: a.id for p, a in pairs if p and isinstance(a, ast.Name)}  # names handed on
+        given = {p: a for p, a in pairs if p}  # what each parameter is given
         out = []
         for inner in found.get(str(param), []):
-            mapped = {(k + depth, given[q]) for k, q in inner.own if given.get(q) in self.fixed}
+            mapped = set()
+            for k, q in inner.own:
+                token = self._mapped(q, call, given)
+                if token is not None:
+                    mapped.add((k + depth, token))
             rows = None if inner.rows is None else inner.rows + depth
             out.append(Access(inner.write, own | mapped, call, detail=inner.detail, rows=rows))
         return out
+
+
+def _ranges(fn: ast.FunctionDef, fixed: frozenset[str]) -> dict[str, str]:
+    """The loop variables of ``fn`` bound only by ``for j in range(lo, hi)``, ``lo`` and
+    ``hi`` two of its ``fixed`` parameters: ``j`` to ``"range(lo,hi)"``."""
+    bound = Counter(
+        n.id for n in walk(fn.body) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    )
+    found = {}
+    for loop in walk(fn.body):
+        if (
+            isinstance(loop, ast.For)
+            and isinstance(loop.target, ast.Name)
+            and bound[loop.target.id] == 1
+            and is_call_to(loop.iter, frozenset({"range"}))
+        ):
+            call = cast(ast.Call, loop.iter)
+            if len(call.args) == 2 and not call.keywords:
+                lo, hi = call.args
+                if all(isinstance(a, ast.Name) and a.id in fixed for a in (lo, hi)):
+                    found[loop.target.id] = (
+                        f"range({cast(ast.Name, lo).id},{cast(ast.Name, hi).id})"
+                    )
+    return found
 
 
 def _described(access: Access, helper: str, source: Source) -> Access:
@@ -276,7 +338,8 @@ def refuse_hidden_reads(
         index = loop.target.id
         outer = everything - set(names_stored(loop.body)) - {index}
         written = outer_writes(loop.body, outer, call_writes=writers, types=types)
-        uses = _Uses(source, loop.body, frozenset({index}), scope, helpers, types)
+        rows = OwnedRows(loop.body, index, prange_stop(loop.iter))
+        uses = _Uses(source, loop.body, frozenset({index}), scope, helpers, types, rows=rows)
         for name in sorted(written):
             found = uses.of(name)
             seen = [a for a in found if a.write]
