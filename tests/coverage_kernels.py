@@ -116,6 +116,39 @@ def bounded_histogram(energies, edges):
     return hist
 
 
+@njit(parallel=True, cache=True)
+def strided_residues(x, step, m):
+    # shape of aeon's sliding_mean_std_one_series: iteration r makes an index array of
+    # r, r + step, ... and writes through it, so no two iterations share an element
+    out = np.zeros(x.shape[0])
+    for r in prange(step):
+        where = np.zeros(m, dtype=np.intp)
+        for q in range(m):
+            where[q] = q * step + r
+        mean = 0.0
+        for q in range(m):
+            mean += x[where[q]] / m
+        for q in range(m):
+            out[where[q]] = x[where[q]] - mean
+    return out
+
+
+@njit(parallel=True, cache=True)
+def distinct_partners(n, k, seed):
+    # shape of PaCMAP's sample_MN_pair: row i * k + j of a flat pair list; a partner is
+    # drawn again while it repeats one the iteration already wrote in its earlier rows
+    pairs = np.empty((n * k, 2), dtype=np.int64)
+    for i in prange(n):
+        for j in range(k):
+            h = (i * 1000003 + j * 7919 + seed) % n
+            taken = pairs[i * k : i * k + j, 1]
+            while h == i or np.any(taken == h):
+                h = (h * 31 + 17) % n
+            pairs[i * k + j][0] = i
+            pairs[i * k + j][1] = h
+    return pairs
+
+
 def inputs(name):
     g = np.random.default_rng(5)
     x2 = g.random((300, 40))
@@ -131,6 +164,8 @@ def inputs(name):
         "ufunc_with_positional_out": (tall, tall * 2.0, np.zeros_like(tall)),
         "pair_rows": (g.integers(0, 300, (300, 6)), np.zeros((1800, 2), np.int64)),
         "bounded_histogram": (g.integers(1, 9, 4000).astype(np.float64), np.arange(0.5, 8.0)),
+        "strided_residues": (g.random(60_000), 3000, 20),
+        "distinct_partners": (20_000, 6, 3),
     }[name]
 
 

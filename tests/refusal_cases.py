@@ -535,3 +535,21 @@ def bad_helper_ranges_overlap(q):
     per = 4
     for t in prange(q.shape[0] // per - 2):
         _scale_r(t * per, t * per + 8, q)  # refused: an iteration may read what another writes
+
+
+def bad_index_array_the_same_for_every_iteration(x, out):
+    for r in prange(x.shape[0] // 4):
+        where = np.zeros(4, dtype=np.intp)
+        for q in range(4):
+            where[q] = q * 4  # the same for every iteration
+        for q in range(4):
+            out[where[q]] = x[r]  # refused: every iteration writes the same elements
+
+
+def bad_index_array_shared_by_every_iteration(x, scratch, out):
+    for r in prange(x.shape[0] // 4):
+        where = scratch  # one array for all iterations, not one each
+        for q in range(4):
+            where[q] = q * (x.shape[0] // 4) + r
+        for q in range(4):
+            out[where[q]] = x[r]  # refused: every iteration writes the same elements

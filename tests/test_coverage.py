@@ -21,6 +21,8 @@ NAMES = [
     "seeded_pairs",
     "ufunc_with_positional_out",
     "pair_rows",
+    "strided_residues",
+    "distinct_partners",
 ]
 
 
@@ -47,7 +49,14 @@ def test_a_ufuncs_positional_output_is_a_write():
 
 
 @pytest.mark.parametrize(
-    "name", ["ufunc_with_positional_out", "seeded_draws", "seeded_pairs", "csr_row_sums"]
+    "name",
+    [
+        "ufunc_with_positional_out",
+        "seeded_draws",
+        "seeded_pairs",
+        "csr_row_sums",
+        "strided_residues",
+    ],
 )
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
     crashed_then_resumed(getattr(ck, name), lambda: ck.inputs(name), tmp_path)

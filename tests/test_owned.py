@@ -134,3 +134,35 @@ def test_a_start_that_is_not_linear_is_not_a_block():
 
 def _expr(code: str) -> ast.expr:
     return ast.parse(code, mode="eval").body
+
+
+@pytest.mark.parametrize(
+    ("row", "owned"),
+    [
+        ("i * m + j", True),  # j walks range(m): the block i*m .. i*m + m
+        ("j + m * i", True),
+        ("m * i + j", True),
+        ("i * (m + 1) + j", False),  # blocks m + 1 apart, m rows each: one row skipped
+        ("i * m + j + 1", False),
+    ],
+)
+def test_a_row_offset_by_an_inner_loop_variable_is_in_a_block(row, owned):
+    body = _body(f"for j in range(m):\n    x[{row}] = x[{row}] + 1.0\n")
+    assert ("x" in owned_rows(body, "i")) is owned
+
+
+@pytest.mark.parametrize(
+    ("piece", "owned"),
+    [
+        ("i * m : i * m + j", True),  # the rows the steps before this one wrote
+        ("i * m : i * m + j + 1", False),  # not in the form of a part of the block
+        ("i * m : i * m + m + j", False),
+        ("i * m + 1 : i * m + j", False),
+    ],
+)
+def test_a_slice_of_the_iterations_earlier_rows_is_its_own(piece, owned):
+    body = _body(f"for j in range(m):\n    x[i * m + j] = x[{piece}].sum()\n")
+    rows = owned_rows(body, "i")
+    read = ast.parse(f"x[{piece}]", mode="eval").body
+    assert isinstance(read, ast.Subscript)
+    assert (row_key(body, "i", read.slice) == rows["x"]) is owned

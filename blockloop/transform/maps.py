@@ -149,6 +149,30 @@ def carried_read(
     return None
 
 
+_MAKERS = frozenset({"zeros", "empty", "ones", "full", "arange"})
+
+
+def _made_here(body: list[ast.stmt]) -> set[str]:
+    """Names that every iteration binds only to an array it makes (``np.zeros(m)``)."""
+    fresh = set()
+    for node in walk(body):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Call)
+        ):
+            func = dotted(node.value.func) or ""
+            if func.partition(".")[0] in ("np", "numpy") and func.rpartition(".")[2] in _MAKERS:
+                fresh.add(id(node.targets[0]))
+    made: set[str] = set()
+    other: set[str] = set()
+    for node in walk(body):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            (made if id(node) in fresh else other).add(node.id)
+    return made - other
+
+
 def _value_call(call: ast.Call) -> bool:
     """Whether ``call`` computes a value from the elements it is given (``np.sum(a[k])``)."""
     func = dotted(call.func) or ""
@@ -160,12 +184,14 @@ def shared_store(
 ) -> tuple[str, ast.AST] | None:
     """The first store into an outer array at an index that is the same for every
     iteration: one that reads neither the loop variable nor anything computed from it
-    (``tmp[k] = x[i, k]`` into a buffer made before the loop), outside any ``if``,
-    ``while`` or ``for`` whose header reads such a value, or a method that changes the
-    whole array in place (``vals.fill(0.0)``). ``skip`` holds the ``id()`` of store
-    targets accounted for elsewhere (reductions, maps). Returns the array's name and the
-    store."""
+    (``tmp[k] = x[i, k]`` into a buffer made before the loop; an array the iteration
+    makes and fills from the loop variable, ``idx[q] = q * step + i``, is computed from
+    it), outside any ``if``, ``while`` or ``for`` whose header reads such a value, or a
+    method that changes the whole array in place (``vals.fill(0.0)``). ``skip`` holds
+    the ``id()`` of store targets accounted for elsewhere (reductions, maps). Returns the
+    array's name and the store."""
     arrays = set(outer)
+    local = _made_here(body)
     derived = {index}
     changed = True
     while changed:  # names computed from the loop variable, at any distance
@@ -178,6 +204,10 @@ def shared_store(
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     bound = set(names_stored([target]))
+                    while isinstance(target, ast.Subscript):  # ``idx[q] = q * step + i``
+                        target = target.value  # into an array of the iteration's own
+                    if isinstance(target, ast.Name) and target.id in local:
+                        bound.add(target.id)
                     if not bound <= derived:
                         derived |= bound
                         changed = True

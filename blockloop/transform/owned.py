@@ -6,7 +6,9 @@ Iteration ``i`` of a prange loop owns row ``i``. It also owns
   for every iteration: distinct iterations, distinct rows;
 - a block of rows walked by an inner loop, ``for j in range(c * i + d, c * (i + 1) + d)``
   (``range(b * size, (b + 1) * size)``): each block starts where the one before it ends,
-  so blocks of distinct iterations never meet (for ``c <= 0`` they are empty).
+  so blocks of distinct iterations never meet (for ``c <= 0`` they are empty); also
+  ``x[s + j]`` for ``j`` walking ``range(w)`` (the block ``s .. s + w``, PaCMAP's flat
+  rows ``i * k + j``), and the slice ``x[s : s + j]`` of it (the rows of the steps before).
 
 A block's bounds are recognised by what they compute, not how they are spelled: each is
 evaluated, as a polynomial of the loop variable and the names the loop does not bind, at
@@ -56,12 +58,12 @@ class OwnedRows:
                 self.bindings[n.id] += 1
         keys: dict[str, set[object]] = {}
         for node in walk(body):
-            if (
-                isinstance(node, ast.Subscript)
-                and isinstance(node.ctx, (ast.Store, ast.Del))
-                and isinstance(node.value, ast.Name)
-            ):
-                keys.setdefault(node.value.id, set()).add(self.key(subscript_parts(node)[0]))
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                row = node  # ``pairs[r][0] = v`` stores into row ``r`` of ``pairs``
+                while isinstance(row.value, ast.Subscript):
+                    row = row.value
+                if isinstance(row.value, ast.Name):
+                    keys.setdefault(row.value.id, set()).add(self.key(subscript_parts(row)[0]))
         self.arrays = {n: next(iter(k)) for n, k in keys.items() if len(k) == 1 and None not in k}
 
     def key(self, expr: ast.expr) -> object | None:
@@ -70,21 +72,56 @@ class OwnedRows:
         iteration. None otherwise."""
         if _affine(expr, self.index, self.stored):
             return ("row", ast.unparse(expr))
+        if isinstance(expr, ast.Slice) and expr.step is None and expr.lower is not None:
+            # ``x[s : s + j]``, ``j`` walking range(w): a part of the block s .. s + w
+            start, width = self._offset(expr.upper, expr.lower)
+            return None if width is None else self.block_key(start, _plus(start, width), expr)
+        start, width = self._offset(expr)
+        if width is not None:  # ``x[s + j]``, ``j`` walking range(w): block s .. s + w
+            return self.block_key(start, _plus(start, width), expr)
+        bounds = self._range_of(expr)
+        if bounds is None or len(bounds[0].args) != 2:
+            return None
+        return self.block_key(bounds[0].args[0], bounds[0].args[1], bounds[1])
+
+    def _range_of(self, expr: ast.expr | None) -> tuple[ast.Call, ast.For] | None:
+        """``range(...)`` and its loop, if ``expr`` is a name only an inner loop
+        ``for name in range(...)`` binds."""
         if not isinstance(expr, ast.Name) or expr.id == self.index:
             return None
         loops = self.loops.get(expr.id, [])
         if len(loops) != 1 or self.bindings[expr.id] != 1:
             return None  # the name is bound otherwise too
         it = loops[0].iter
-        if not (
+        if (
             isinstance(it, ast.Call)
             and isinstance(it.func, ast.Name)
             and it.func.id == "range"
-            and len(it.args) == 2
+            and 1 <= len(it.args) <= 2
             and not it.keywords
         ):
-            return None
-        return self.block_key(it.args[0], it.args[1], loops[0])
+            return it, loops[0]
+        return None
+
+    def _offset(
+        self, expr: ast.expr | None, start: ast.expr | None = None
+    ) -> tuple[ast.expr, ast.expr | None]:
+        """``(s, w)`` if ``expr`` is ``s + j`` (``start + j`` if ``start`` is given) with
+        ``j`` an inner loop's variable walking ``range(w)`` or ``range(0, w)``; else
+        ``(s, None)``."""
+        none: tuple[ast.expr, ast.expr | None] = (start or ast.Constant(0), None)
+        if not (isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add)):
+            return none
+        for base, step in ((expr.left, expr.right), (expr.right, expr.left)):
+            if start is not None and ast.dump(base) != ast.dump(start):
+                continue
+            bounds = self._range_of(step)
+            if bounds is None:
+                continue
+            args = bounds[0].args
+            if len(args) == 1 or (isinstance(args[0], ast.Constant) and args[0].value == 0):
+                return base, args[-1]
+        return none
 
     def block_key(self, lo: ast.expr, hi: ast.expr, at: ast.AST) -> object | None:
         """The key of the rows ``range(lo, hi)`` walks at ``at`` (a node of the body: an
@@ -139,6 +176,10 @@ def row_key(
 ) -> object | None:
     """:meth:`OwnedRows.key` of ``expr`` in ``body``."""
     return OwnedRows(body, index, stop).key(expr)
+
+
+def _plus(a: ast.expr, b: ast.expr) -> ast.expr:
+    return ast.BinOp(a, ast.Add(), b)
 
 
 def prange_stop(call: ast.expr) -> ast.expr | None:

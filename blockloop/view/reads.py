@@ -171,16 +171,14 @@ class _Uses:
     def _own(self, parts: list) -> frozenset[tuple[int, str]]:
         found = set()
         for k, p in enumerate(parts):
-            if not isinstance(p, ast.Name):
-                continue
-            if p.id in self.fixed:
+            if isinstance(p, ast.Name) and p.id in self.fixed:
                 found.add((k, p.id))
-            elif p.id in self.ranges:
+            elif isinstance(p, ast.Name) and p.id in self.ranges:
                 found.add((k, self.ranges[p.id]))
-            elif self.rows is not None:
-                key = self.rows.key(p)
-                if isinstance(key, tuple) and key[0] == "block":
-                    found.add((k, f"block{key!r}"))
+            elif self.rows is not None and isinstance(p, (ast.expr, ast.Slice)):
+                key = self.rows.key(p)  # a row or block of rows the iteration owns
+                if key is not None:
+                    found.add((k, f"rows{key!r}"))
         return frozenset(found)
 
     def _mapped(self, token: str, call: ast.Call, given: Mapping[str, ast.expr]) -> str | None:
@@ -196,7 +194,7 @@ class _Uses:
         if all(isinstance(a, ast.Name) and a.id in self.fixed for a in (lo, hi)):
             return f"range({ast.unparse(lo)},{ast.unparse(hi)})"
         key = None if self.rows is None else self.rows.block_key(lo, hi, call)
-        return None if key is None else f"block{key!r}"
+        return None if key is None else f"rows{key!r}"
 
     def _use(self, node: ast.Name, prefix: tuple, depth: int) -> list[Access]:
         parts, top = list(prefix), cast(ast.AST, node)
