@@ -149,6 +149,30 @@ def distinct_partners(n, k, seed):
     return pairs
 
 
+@njit(cache=True)
+def _sq_dist(a, b):
+    acc = 0.0
+    for t in range(a.shape[0]):
+        acc += (a[t] - b[t]) ** 2
+    return acc
+
+
+@njit(parallel=True, cache=True)
+def closest_candidates(X, cands):
+    # shape of PaCMAP's sample_MN_pair: distances to a few candidates stored into a
+    # scratch array the iteration makes; the nearest is dropped, the next nearest kept
+    out = np.empty(X.shape[0], dtype=np.int64)
+    for i in prange(X.shape[0]):
+        d = np.empty(cands.shape[1])
+        for t in range(cands.shape[1]):
+            d[t] = _sq_dist(X[i], X[cands[i, t]])
+        best = np.argmin(d)
+        d = np.delete(d, [best])
+        rest = np.delete(cands[i], [best])
+        out[i] = rest[np.argmin(d)]
+    return out
+
+
 def inputs(name):
     g = np.random.default_rng(5)
     x2 = g.random((300, 40))
@@ -166,6 +190,7 @@ def inputs(name):
         "bounded_histogram": (g.integers(1, 9, 4000).astype(np.float64), np.arange(0.5, 8.0)),
         "strided_residues": (g.random(60_000), 3000, 20),
         "distinct_partners": (20_000, 6, 3),
+        "closest_candidates": (tall, g.integers(0, 8000, (8000, 6))),
     }[name]
 
 

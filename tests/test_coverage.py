@@ -23,6 +23,7 @@ NAMES = [
     "pair_rows",
     "strided_residues",
     "distinct_partners",
+    "closest_candidates",
 ]
 
 

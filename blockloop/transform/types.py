@@ -116,14 +116,14 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
         if isinstance(base, ast.Name):
             arrays.add(base.id)
     plain = set(names_stored(fn.body)) - params - arrays
-    return NameTypes(
-        memory=dict.fromkeys(plain, False), ndim=_indexed_ndim(fn, params), signature=OPTIMISTIC
-    )
+    ndim = _indexed_ndim(fn, params | (arrays - params))
+    return NameTypes(memory=dict.fromkeys(plain, False), ndim=ndim, signature=OPTIMISTIC)
 
 
-def _indexed_ndim(fn: ast.FunctionDef, params: set[str]) -> dict[str, int]:
-    """For a parameter always subscripted with the same number of indices and no slice
-    (``t[i]``, ``t[j]``), that number: the dimensions a first call may still give it."""
+def _indexed_ndim(fn: ast.FunctionDef, names: set[str]) -> dict[str, int]:
+    """For a parameter or an array the kernel binds, always subscripted with the same
+    number of indices and no slice (``t[i]``, ``t[j]``), that number: the dimensions of
+    numbers a first call may still give it."""
     counts: dict[str, set[int]] = {}
     for node in walk(fn.body):
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
@@ -131,7 +131,7 @@ def _indexed_ndim(fn: ast.FunctionDef, params: set[str]) -> dict[str, int]:
             parts = subscript_parts(node)
             sliced = any(isinstance(p, ast.Slice) for p in parts)
             counts.setdefault(name, set()).add(-1 if sliced else len(parts))
-    return {n: c.pop() for n, c in counts.items() if n in params and len(c) == 1 and -1 not in c}
+    return {n: c.pop() for n, c in counts.items() if n in names and len(c) == 1 and -1 not in c}
 
 
 def _array_valued(value: ast.expr) -> bool:
