@@ -28,6 +28,9 @@ class Report:
         Iterations per tile (1 for a sequential loop).
     resumed_from : int or None
         Unit this call resumed from, None for a fresh start.
+    resumed_phase : int or None
+        For a kernel of several loops whose call resumed in an earlier phase than the one
+        it ended in: that phase (``resumed_from`` is then a unit of that phase).
     chunks, units : int
         Chunks run and units (tiles or steps) computed by this call (``units`` is also
         readable as ``tiles``).
@@ -88,6 +91,7 @@ class Report:
     units_total: int = 0
     tile_size: int = 0
     resumed_from: int | None = None
+    resumed_phase: int | None = None
     chunks: int = 0
     units: int = 0
     checkpoints: int = 0
@@ -135,6 +139,8 @@ class Report:
             if self.resumed_from is None
             else f"resumed at {self.unit} {self.resumed_from}"
         )
+        if self.resumed_phase is not None and self.resumed_from is not None:
+            resumed = f"resumed in phase {self.resumed_phase} at {self.resumed_from}"
         cost = "n/a" if self.write_cost is None else f"{self.write_cost * 1e3:.2f} ms"
         state = (
             "already complete"

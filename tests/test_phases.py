@@ -154,7 +154,9 @@ def test_a_crash_in_each_phase_resumes_in_that_phase(name, tmp_path):
         for done in sorted(before):
             if done < phase:
                 assert after[done] == before[done]  # an earlier phase: not run again
-        if report.resumed_from is not None:
+        if report.resumed_phase is not None:  # resumed in an earlier phase (at its start
+            assert report.resumed_phase <= report.phase  # after a handoff: unit 0)
+        elif report.resumed_from is not None:
             assert report.resumed_from > 0
     assert crashed_in == set(saves)  # a crash in every phase
 

@@ -101,6 +101,7 @@ class Phases:
             stored |= set(names_stored([*plan.prologue, plan.loop]))
         already = True
         result: object = None
+        resumed: tuple[int, int] | None = None  # the phase and unit this call resumed at
         for k in range(first, count):
             plan, make_kind = self.plans[k], self.kinds[k]
             report.phase = k + 1
@@ -122,6 +123,8 @@ class Phases:
                 report.run_dir = root  # the run's directory, not the phase's
                 report.wall_time = settings.clock() - started  # the call's, not the phase's
             already = already and report.already_complete
+            if resumed is None and report.resumed_from is not None:
+                resumed = (k + 1, report.resumed_from)
             total += report.units_total
             if k + 1 < count:
                 # an argument no statement rebinds goes on as the caller's object (numba
@@ -136,6 +139,10 @@ class Phases:
                     self._hand_on(handoffs[k], plan, values, given, total, ran)
         report.already_complete = already
         report.units_total = total
+        if resumed is None and first > 0:  # a handoff gave back the phases before
+            resumed = (first + 1, 0)
+        if resumed is not None and report.resumed_from is None:  # a later phase began anew
+            report.resumed_phase, report.resumed_from = resumed
         return result
 
     def _hand_on(
