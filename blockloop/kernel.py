@@ -127,8 +127,9 @@ class CheckpointedKernel:
             )
         else:
             types = typed_view(self.py_func, self._source, values, self.numba_options)
+            given = dict(zip(self.plan.args, values, strict=True))  # functions handed in
             alternatives = block_alternatives(
-                self.py_func, self._source, namespace, self.numba_options, self.exact, types
+                self.py_func, self._source, namespace, self.numba_options, self.exact, types, given
             )
         self._alternatives = alternatives
         self._namespace = namespace

@@ -269,9 +269,9 @@ def _function_fingerprint(func: types.FunctionType, seen: set[int]) -> str:
     stack = [func.__code__]
     while stack:
         code = stack.pop()
-        code_names.update(code.co_names)
+        code_names.update(code.co_names, code.co_freevars)
         stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-    g = func.__globals__
+    g = {**func.__globals__, **closure_values(func)}  # a helper's closure: frozen as well
     deps = [f"{n}={_describe_global(n, g[n], seen)}" for n in sorted(code_names) if n in g]
     return digest(src, *deps)
 
@@ -315,9 +315,13 @@ def check_closure(
     used: frozenset[str],
     closure: Mapping[str, object],
 ) -> None:
-    """Refuse closure cells that are not constants or jitted helpers.
+    """Refuse closure cells that are not constants, arrays or jitted helpers.
 
-    ``source_error(name, reason)`` makes the :class:`BlockingError` at the first use.
+    numba freezes a closure's values when it compiles, as it does a module's global
+    arrays: the kernel reads them and cannot write them. Their content is part of the
+    kernel's fingerprint (see :func:`helpers_fingerprint`), so a kernel made again by its
+    factory with other values is another run. ``source_error(name, reason)`` makes the
+    :class:`BlockingError` at the first use.
     """
     for name in sorted(used & set(closure)):
         value = closure[name]
@@ -325,11 +329,12 @@ def check_closure(
             continue
         if getattr(value, "__module__", "").split(".")[0] == "numba":
             continue  # numba's own objects (prange, types) imported locally
-        if isinstance(value, tuple) and all(isinstance(v, CONSTANT_TYPES) for v in value):
-            continue
-        raise source_error(
-            name,
-            f"the kernel closes over `{name}`, a {type(value).__name__} from an enclosing "
-            "function; numba freezes closure values at compile time and blockloop cannot "
-            "fingerprint or checkpoint them. Pass it as an argument instead",
-        )
+        try:
+            describe_arg(value, f"closure value {name!r}")
+        except TypeError:
+            raise source_error(
+                name,
+                f"the kernel closes over `{name}`, a {type(value).__name__} from an enclosing "
+                "function, whose content blockloop cannot fingerprint; pass it as an "
+                "argument instead",
+            ) from None

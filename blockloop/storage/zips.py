@@ -32,6 +32,7 @@ _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
 _EXTRA_LOCAL = struct.Struct("<HHQQ")  # Zip64 extra: id 1, 16 bytes, sizes (0: below)
 _DESCRIPTOR = struct.Struct("<IIQQ")  # after the data: CRC and Zip64 sizes
 _DESCRIBED = 0x08  # flag: CRC and sizes are in the data descriptor
+_UTF8 = 0x800  # flag: the name is UTF-8 (a kernel's names may be ``arr_φ``)
 _EXTRA_CENTRAL = struct.Struct("<HHQQQ")  # id 1, 24 bytes: sizes, then the header's offset
 _END64 = struct.Struct("<IQHHIIQQQQ")
 _LOCATOR64 = struct.Struct("<IIQI")
@@ -62,9 +63,9 @@ class StoredZip:
     def member(self, name: str) -> None:
         """End the member being written, if any, and begin one called ``name``."""
         self._end_member()
-        raw = name.encode("ascii")
+        raw = name.encode("utf-8")
         offset = self.f.tell() - self.base
-        fields = (0x04034B50, _VERSION, _DESCRIBED, 0, self.dos_time, self.dos_date, 0)
+        fields = (0x04034B50, _VERSION, _flags(raw), 0, self.dos_time, self.dos_date, 0)
         sizes = (_FULL, _FULL, len(raw), _EXTRA_LOCAL.size)
         self.f.write(_LOCAL.pack(*fields, *sizes) + raw + _EXTRA_LOCAL.pack(1, 16, 0, 0))
         self._open = [raw, offset, 0, 0]
@@ -83,7 +84,8 @@ class StoredZip:
         f = self.f
         start = f.tell() - self.base
         for raw, offset, size, crc in self.entries:
-            fields = (0x02014B50, _MADE_BY, _VERSION, _DESCRIBED, 0, self.dos_time, self.dos_date)
+            flags = _flags(raw)
+            fields = (0x02014B50, _MADE_BY, _VERSION, flags, 0, self.dos_time, self.dos_date)
             rest = (crc, _FULL, _FULL, len(raw), _EXTRA_CENTRAL.size, 0, 0, 0, _MODE, _FULL)
             extra = _EXTRA_CENTRAL.pack(1, 24, size, size, offset)
             f.write(_CENTRAL.pack(*fields, *rest) + raw + extra)
@@ -105,3 +107,9 @@ class StoredZip:
         self._open = None
         self.f.write(_DESCRIPTOR.pack(0x08074B50, crc, size, size))
         self.entries.append((raw, offset, size, crc))
+
+
+def _flags(raw: bytes) -> int:
+    """A member's general purpose flags: the data descriptor, and UTF-8 for a name that
+    is not ASCII (as zip and Python's zipfile read it)."""
+    return _DESCRIBED | (_UTF8 if not raw.isascii() else 0)

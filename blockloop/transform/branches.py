@@ -5,6 +5,11 @@ and which one is known once the arguments are: the kernel is analysed as the fun
 whose top-level ``if`` is replaced by the branch the call takes (its statements keep their
 lines). Only tests that read nothing but the kernel's parameters and constants qualify;
 any other ``if`` around a prange loop is refused as before.
+
+Anywhere in the kernel, an ``if`` that tests whether a parameter is ``None`` (``if
+progress is not None:``, or a flag bound once from that test at the top of the kernel)
+is taken the same way: numba prunes the branch a ``None`` argument cannot take, and the
+generated code, which receives the flag as a value, must not hold it either.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ class Branch:
     position: int
     tests: tuple[ast.expr, ...]
     bodies: tuple[list[ast.stmt], ...]
+    path: tuple[tuple[str, int], ...] = ()
+    """For an ``if`` inside the kernel: the fields and indices from the function down to
+    the list that holds it (its index there is ``position``); empty at the top level."""
 
 
 def branches(
@@ -66,7 +74,69 @@ def branches(
         if not all(_known_from_arguments(t, fn, params) for t in tests):
             continue
         found.append(Branch(position, tuple(tests), tuple(bodies)))
+    outer = {b.position for b in found}
+    for position, stmt in enumerate(fn.body):
+        if position not in outer:
+            found += _none_tests(stmt, (("body", position),), fn, params)
     return tuple(found)
+
+
+def _none_tests(
+    stmt: ast.stmt, path: tuple[tuple[str, int], ...], fn: ast.FunctionDef, params: tuple[str, ...]
+) -> list[Branch]:
+    """The ``if``s at or below ``stmt`` that test whether a parameter is ``None``
+    (:func:`_none_test`), with their paths; none inside another one."""
+    found = []
+    for field in ("body", "orelse", "finalbody"):
+        stmts = getattr(stmt, field, None)
+        if not isinstance(stmts, list):
+            continue
+        for k, inner in enumerate(stmts):
+            if not isinstance(inner, ast.stmt):
+                continue
+            at = (*path, (field, k))
+            test = _none_test(inner.test, fn, params) if isinstance(inner, ast.If) else None
+            if test is not None:
+                assert isinstance(inner, ast.If)
+                bodies = (inner.body, inner.orelse)
+                found.append(Branch(k, (test,), bodies, (*at[:-1], (field, -1))))
+            else:
+                found += _none_tests(inner, at, fn, params)
+    return found
+
+
+def _none_test(test: ast.expr, fn: ast.FunctionDef, params: tuple[str, ...]) -> ast.expr | None:
+    """``p is None`` or ``p is not None`` (``not`` of one) for a parameter ``p`` the
+    kernel never rebinds, written out or through a name bound to it once at the top of
+    the kernel; the test as the arguments decide it, or None."""
+    stored = [
+        n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    ]
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _none_test(test.operand, fn, params)
+        return None if inner is None else ast.UnaryOp(ast.Not(), inner)
+    if isinstance(test, ast.Name) and stored.count(test.id) == 1:
+        for stmt in fn.body:
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id == test.id
+            ):
+                return _none_test(stmt.value, fn, params) if stmt.value is not test else None
+        return None
+    if (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], (ast.Is, ast.IsNot))
+        and isinstance(test.left, ast.Name)
+        and test.left.id in params
+        and test.left.id not in stored
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    ):
+        return test
+    return None
 
 
 def _known_from_arguments(test: ast.expr, fn: ast.FunctionDef, params: tuple[str, ...]) -> bool:
@@ -86,9 +156,17 @@ def choices(found: tuple[Branch, ...]) -> Iterator[tuple[int, ...]]:
 
 
 def take(fn: ast.FunctionDef, found: tuple[Branch, ...], chosen: tuple[int, ...]) -> None:
-    """Replace each chain in ``fn``'s body by the statements of its ``chosen`` branch."""
-    body = list(fn.body)
-    for branch, k in sorted(zip(found, chosen, strict=True), key=lambda bc: -bc[0].position):
-        taken = branch.bodies[k] or [ast.copy_location(ast.Pass(), fn.body[branch.position])]
-        body[branch.position : branch.position + 1] = taken
-    fn.body = body
+    """Replace each chain in ``fn`` by the statements of its ``chosen`` branch (the last
+    first, so that the places of those before it stay as they are)."""
+    pairs = sorted(
+        zip(found, chosen, strict=True), key=lambda bc: (bc[0].path[:-1], bc[0].position)
+    )
+    for branch, k in reversed(pairs):
+        holder: ast.AST = fn
+        for field, index in branch.path[:-1]:
+            holder = getattr(holder, field)[index]
+        field = branch.path[-1][0] if branch.path else "body"
+        stmts = list(getattr(holder, field))
+        taken = branch.bodies[k] or [ast.copy_location(ast.Pass(), stmts[branch.position])]
+        stmts[branch.position : branch.position + 1] = taken
+        setattr(holder, field, stmts)

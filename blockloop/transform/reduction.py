@@ -92,7 +92,7 @@ def refuse_inner_carried_reads(
         outer = variables - set(names_stored(loop.body)) - {index}
         maps = map_targets(loop.body, outer, index)
         mapped = frozenset(id(t) for targets in maps.values() for t in targets)
-        refuse_shared_stores(source, loop.body, outer, index, mapped)
+        refuse_shared_stores(source, loop.body, outer, index, mapped, types)
         writes = outer_writes(loop.body, outer, skip=mapped, call_writes=call_writes, types=types)
         certain = {n for n, w in writes.items() if w.rows is None}
         read = carried_read(loop.body, {*maps, *certain}, index, prange_stop(loop.iter))
@@ -101,10 +101,15 @@ def refuse_inner_carried_reads(
 
 
 def refuse_shared_stores(
-    source: Source, body: list[ast.stmt], outer: set[str], index: str, skip: frozenset[int]
+    source: Source,
+    body: list[ast.stmt],
+    outer: set[str],
+    index: str,
+    skip: frozenset[int],
+    types: NameTypes = UNKNOWN,
 ) -> None:
     """Refuse a store that every iteration makes at the same index of an outer array."""
-    found = shared_store(body, outer, index, skip)
+    found = shared_store(body, outer - {n for n in outer if types.plain(n)}, index, skip)
     if found is not None:
         name, store = found
         what = (
@@ -339,7 +344,7 @@ def _outer_arrays(
     maps = map_targets(body, defined_before - set(accs), index)
     mapped = frozenset(id(t) for targets in maps.values() for t in targets)
     shared = defined_before - set(accs) - set(names_stored(body))
-    refuse_shared_stores(source, body, shared, index, indexed_targets | mapped)
+    refuse_shared_stores(source, body, shared, index, indexed_targets | mapped, types)
     writes = outer_writes(
         body,
         defined_before,

@@ -36,16 +36,25 @@ class NameTypes:
     signature : str
         The argument types the view was made for, as numba prints them (for messages and
         ``blocked_source``); empty when there is no view.
+    callables : frozenset of str
+        Parameters the kernel never rebinds that this call gives a function (an ``@njit``
+        function handed in): its calls are to that function, analysed as a helper.
     """
 
     memory: Mapping[str, bool] = field(default_factory=dict)
     ndim: Mapping[str, int] = field(default_factory=dict)
     signature: str = ""
+    callables: frozenset[str] = frozenset()
 
     @property
     def typed(self) -> bool:
         """Whether these are numba's answers (else every answer is "unknown")."""
         return bool(self.signature)
+
+    def unseen_function(self, name: str) -> bool:
+        """Whether ``name`` is a parameter called as a function that the optimistic view
+        (before the first call) takes to write nothing: the call's function decides."""
+        return self.signature == OPTIMISTIC and name in self.callables
 
     def plain(self, name: str) -> bool:
         """Whether ``name`` certainly holds no array memory (numba typed it a number)."""
@@ -95,7 +104,10 @@ OPTIMISTIC = "(not known before the first call)"
 def optimistic(fn: ast.FunctionDef) -> NameTypes:
     """The types a first call may still give: every name the kernel binds is a number,
     unless its source shows an array (a store into it, a method call on it, a binding
-    from NumPy or from a slice). Parameters stay unknown.
+    from NumPy or from a slice). Parameters stay unknown, but for one whose default is
+    ``None`` (``progress_proxy=None``): a call may leave it ``None``, and numba then
+    prunes what is done with it; and one the kernel calls, which a call may give a
+    function that writes nothing (the first call analyses the function it is given).
 
     At decoration a kernel refused with no types and accepted with these is not refused
     yet: whether it can be blocked depends on types only numba's view at the first call
@@ -115,9 +127,30 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
             base = base.value
         if isinstance(base, ast.Name):
             arrays.add(base.id)
-    plain = set(names_stored(fn.body)) - params - arrays
+    rebound = set(names_stored(fn.body))
+    plain = rebound - params - arrays
+    positional = [*fn.args.posonlyargs, *fn.args.args]
+    defaults = [
+        *zip(positional[len(positional) - len(fn.args.defaults) :], fn.args.defaults, strict=True),
+        *zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True),
+    ]
+    plain |= {
+        a.arg
+        for a, d in defaults
+        if isinstance(d, ast.Constant) and d.value is None and a.arg not in rebound
+    }
     ndim = _indexed_ndim(fn, params | (arrays - params))
-    return NameTypes(memory=dict.fromkeys(plain, False), ndim=ndim, signature=OPTIMISTIC)
+    called = {  # a parameter called as a function: may be given one that writes nothing
+        n.func.id
+        for n in walk(fn.body)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in params
+    }
+    return NameTypes(
+        memory=dict.fromkeys(plain, False),
+        ndim=ndim,
+        signature=OPTIMISTIC,
+        callables=frozenset(called - rebound),
+    )
 
 
 def _indexed_ndim(fn: ast.FunctionDef, names: set[str]) -> dict[str, int]:

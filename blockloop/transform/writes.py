@@ -5,9 +5,8 @@ every way a body can reach an array defined outside it counts: a subscript or at
 store (also inside a tuple target), a store through another name bound to it or to a view
 of it, an in-place method (``out.fill(0)``), a NumPy function that writes an argument
 (``np.copyto``, ``out=``), and a call of a helper function that may write the parameter
-it is given. Helpers are looked up through ``call_writes``, which the caller provides
-(the transform itself never imports the user's module); a helper it cannot see is taken
-to write every array it is given.
+it is given. Helpers are looked up through ``call_writes``, which the caller provides (the
+transform never imports the user's module); one it cannot see writes all it is given.
 """
 
 from __future__ import annotations
@@ -57,8 +56,7 @@ READ_ONLY_METHODS = frozenset(
     {
         "sum", "mean", "min", "max", "prod", "std", "var", "any", "all", "argmin", "argmax",
         "copy", "astype", "flatten", "dot", "cumsum", "cumprod", "nonzero", "argsort", "item",
-        "take", "repeat", "searchsorted", "ptp", "conj", "conjugate", "tolist", "count",
-        "index",
+        "take", "repeat", "searchsorted", "ptp", "conj", "conjugate", "tolist", "count", "index"
     }
 )  # fmt: skip
 # methods that do not write their array but return a view of it
@@ -81,8 +79,8 @@ class Write:
         Why it counts, for messages (empty for a plain ``name[...] = ...``).
     rows : int or None
         None when the write is certain. Otherwise the write happens only if ``name`` has
-        more than ``rows`` dimensions: ``t = x[i]; t += 1.0`` updates a number when ``x``
-        is 1-D and a row of ``x`` in place when it is 2-D (known only at run time).
+        more than ``rows`` dimensions: ``t = x[i]; t += 1.0`` updates a number of a 1-D
+        ``x``, a row of a 2-D one in place.
     """
 
     name: str
@@ -199,6 +197,8 @@ class _Body:
         """``(kind, name)``: kind is method, numpy, pure, global or value."""
         func = call.func
         if isinstance(func, ast.Name):
+            if func.id in self.types.callables:
+                return "global", func.id  # a function handed in: resolved like a global
             if func.id in self.outer or func.id in self.locals:
                 return "value", func.id
             return "global", func.id
@@ -336,6 +336,8 @@ def _call(
     args += [(kw.arg, kw.value) for kw in call.keywords]
     kind, name = info.callee(call)
     written = call_writes(name) if kind == "global" and name not in READ_ONLY_CALLS else None
+    if written is None and info.types.unseen_function(name):
+        return  # before the first call: the function handed in decides then
     if written is None and any(kw.arg == "out" for kw in call.keywords):
         receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
         every = info.arguments(call) | (info.sources(receiver) if receiver else set())

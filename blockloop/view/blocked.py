@@ -4,6 +4,7 @@ the branches its arguments may choose."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from .._errors import BlockingError
 from .._version import __version__
 from ..storage.fingerprint import check_closure, closure_values, digest, helpers_fingerprint
 from ..transform import Rendered, analyse, joined_text, render_module
-from ..transform.branches import branches, choices
+from ..transform.branches import branches, choices, take
 from ..transform.inner import hoist
 from ..transform.plans import LoopPlan, PhasedKernel, ReductionLoop
 from ..transform.source import Source
@@ -20,7 +21,7 @@ from ..transform.syntax import names_loaded, parameters
 from ..transform.types import UNKNOWN, NameTypes, optimistic
 from ..transform.writes import written_parameters
 from .draws import refuse_hidden_draws
-from .helpers import call_writes, prange_names, with_inner_functions
+from .helpers import call_writes, handed_functions, prange_names, with_inner_functions
 from .reads import refuse_hidden_reads
 
 __all__ = [
@@ -70,6 +71,7 @@ def block_kernel(
     exact: bool,
     chosen: tuple[int, ...] = (),
     types: NameTypes = UNKNOWN,
+    arguments: Mapping[str, object] | None = None,
 ) -> Blocked:
     """Analyse and render ``func`` with the globals and helpers in ``namespace``.
 
@@ -80,7 +82,9 @@ def block_kernel(
     names): neither a checkpoint nor numba's disk cache made with other values is used.
 
     At the first call ``types`` are numba's types of the kernel's names for the call's
-    argument types (see :mod:`blockloop.view.typed`); at decoration there are none.
+    argument types (see :mod:`blockloop.view.typed`), and ``arguments`` the call's values:
+    a function handed in is analysed as the helper it is (what it writes, reads, draws);
+    at decoration there are neither, and a call of a parameter may do anything.
 
     Raises
     ------
@@ -88,6 +92,10 @@ def block_kernel(
         For a kernel that cannot be blocked, at the user's line.
     """
     namespace = with_inner_functions(source, namespace)
+    handed = handed_functions(source, arguments or {})
+    if handed:  # the analyses resolve them as helpers; the generated module does not
+        namespace = {**namespace, **handed}
+        types = dataclasses.replace(types, callables=frozenset(handed))
     writes = call_writes(namespace)
     plan = analyse(source, prange_names(func), writes, chosen, types)
 
@@ -97,9 +105,10 @@ def block_kernel(
 
     closure = closure_values(func)
     check_closure(closure_error, plan.globals_used, closure)
-    refuse_hidden_draws(source, plan, namespace)
+    refuse_hidden_draws(source, plan, namespace, types.callables)
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
+    take(fn, branches(fn, parameters(fn), prange_names(func)), chosen)  # as in the plan
     hoist(fn, parameters(fn))  # its functions are helpers, as in the plan
     refuse_hidden_reads(source, fn, namespace, prange_names(func), writes, types)
     written = written_parameters(fn, writes, types)
@@ -163,6 +172,7 @@ def block_alternatives(
     numba_options: dict[str, object],
     exact: bool,
     types: NameTypes = UNKNOWN,
+    arguments: Mapping[str, object] | None = None,
 ) -> Alternatives:
     """:func:`block_kernel` for every combination of branches the kernel may take.
 
@@ -179,7 +189,7 @@ def block_alternatives(
     for chosen in choices(found):
         try:
             blocked[chosen] = block_kernel(
-                func, source, namespace, numba_options, exact, chosen, types
+                func, source, namespace, numba_options, exact, chosen, types, arguments
             )
         except BlockingError as exc:
             blocked[chosen] = exc

@@ -19,7 +19,12 @@ from .helpers import helper_tree, resolve, scope_of
 __all__ = ["refuse_hidden_draws"]
 
 
-def refuse_hidden_draws(source: Source, plan: LoopPlan, scope: Mapping[str, object]) -> None:
+def refuse_hidden_draws(
+    source: Source,
+    plan: LoopPlan,
+    scope: Mapping[str, object],
+    callables: frozenset[str] = frozenset(),
+) -> None:
     """Refuse draws from numpy's global generator that the source does not spell out.
 
     The transform refuses ``np.random.normal(...)`` in a loop by its text; this finds the
@@ -28,6 +33,9 @@ def refuse_hidden_draws(source: Source, plan: LoopPlan, scope: Mapping[str, obje
     thread count and after a resume; before a loop they need an ``np.random.seed(...)``
     first, as the spelled-out form does.
 
+    ``callables`` are parameters given a function at this call (in ``scope`` under their
+    names): calls of them are looked into as calls of a helper.
+
     Raises
     ------
     BlockingError
@@ -35,7 +43,8 @@ def refuse_hidden_draws(source: Source, plan: LoopPlan, scope: Mapping[str, obje
     """
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
-    local = set(names_stored([fn])) | {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    params = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    local = (set(names_stored([fn])) | params) - callables
     finder = _Draws(scope, local)
     for phase in plan.phases if isinstance(plan, PhasedKernel) else (plan,):
         where = "prange loop" if phase.kind == "reduction" else "time loop"

@@ -21,11 +21,12 @@ from .._errors import BlockingError
 from ..storage.fingerprint import closure_values, is_dispatcher
 from ..transform.inner import inner_functions
 from ..transform.source import Source, read_source
-from ..transform.syntax import parameters
+from ..transform.syntax import names_stored, parameters
 from ..transform.writes import NUMPY_WRITERS, CallWrites, written_parameters
 
 __all__ = [
     "call_writes",
+    "handed_functions",
     "helper_tree",
     "prange_names",
     "resolve",
@@ -102,6 +103,19 @@ def helper_tree(func: types.FunctionType) -> ast.FunctionDef | None:
         return None
     fn = tree.body[0] if tree.body else None
     return fn if isinstance(fn, ast.FunctionDef) else None
+
+
+def handed_functions(source: Source, arguments: Mapping[str, object]) -> dict[str, object]:
+    """The ``@njit`` functions a call hands the kernel, by parameter name: those given to
+    a parameter the kernel never rebinds (its calls are calls of that function)."""
+    fn = ast.parse(source.text).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    rebound = set(names_stored(fn.body))
+    return {
+        name: value
+        for name, value in arguments.items()
+        if is_dispatcher(value) and name in parameters(fn) and name not in rebound
+    }
 
 
 def scope_of(func: types.FunctionType) -> dict[str, object]:

@@ -258,6 +258,8 @@ class _Uses:
             writes = writes or (outputs is not None and key in outputs)
             return [Access(False, own, call), *([Access(True, own, call)] if writes else [])]
         seen = self.helpers.of(value)
+        if seen is None and self.types.unseen_function(name):
+            return []  # before the first call: the function handed in decides then
         if seen is None or key is None:
             unseen = f"`{name}` may read any of it (blockloop cannot read its source)"
             return [Access(False, own, call, detail=unseen), Access(True, own, call)]
