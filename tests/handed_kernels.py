@@ -62,16 +62,17 @@ def weighted_sums(x, w, out, progress=None):
     return out
 
 
-def make_smoother(weights):
-    # shape of py-pde's operator factories: the stencil is closed over, not passed
-    taps = np.asarray(weights, dtype=np.float64)
+def make_smoother(weights, dtype=np.float64):
+    # shape of py-pde's and abTEM's operator factories: the stencil and its dtype class
+    # are closed over, not passed
+    taps = np.asarray(weights, dtype=dtype)
     half = taps.shape[0] // 2
 
     @njit(parallel=True)
     def smooth(u, out):
         n = u.shape[0]
         for i in prange(n):
-            acc = 0.0
+            acc = dtype(0.0)
             for k in range(taps.shape[0]):
                 acc += taps[k] * u[(i + k - half) % n]
             out[i] = acc

@@ -175,6 +175,8 @@ def describe_arg(
     if isinstance(value, tuple):
         inner = ",".join(describe_arg(v, f"{where}[{k}]", sampled) for k, v in enumerate(value))
         return f"tuple:({inner})"
+    if isinstance(value, type) and issubclass(value, np.generic):  # ``dtype(0.0)``
+        return f"nptype:{np.dtype(value).str}"
     if is_dispatcher(value):  # an @njit function handed in: its source, helpers and options
         return _describe_global(where, value, set())
     if is_typed_list(value):  # hashed whole: its arrays are not sampled
