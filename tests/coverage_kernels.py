@@ -173,6 +173,65 @@ def closest_candidates(X, cands):
     return out
 
 
+@njit(cache=True)
+def _mirrored_scale(v):
+    if np.all(v == 0):
+        return v
+    return v / np.sqrt(np.mean(v * v))
+
+
+@njit(parallel=True, cache=True)
+def per_sample_scaled(scores):
+    # shape of decoupler's _mean_zscores: a slab x[:, i, :] of a copy, rows of it rescaled
+    # through boolean masks in place, then columns of it averaged
+    x = scores.copy()
+    n_methods, n_samples, n_ftrs = x.shape
+    cons = np.zeros((n_samples, n_ftrs))
+    for i in prange(n_samples):
+        sample = x[:, i, :]
+        for k in range(n_methods):
+            row = sample[k, :]
+            msk = row > 0
+            if np.any(msk):
+                row[msk] = _mirrored_scale(row[msk])
+        for j in range(n_ftrs):
+            cons[i, j] = np.mean(sample[:, j])
+    return cons
+
+
+@njit(cache=True)
+def _walk_score(values, members):
+    run = 0.0
+    best = 0.0
+    trace = np.zeros(values.size)
+    for k in range(values.size):
+        run += values[k] if members[k] else -0.1
+        trace[k] = run
+        best = max(best, run)
+    return best, trace
+
+
+@njit(cache=True)
+def _null_mean(values, members, perms):
+    null = np.zeros(perms.shape[0])
+    for t in range(perms.shape[0]):
+        null[t], _ = _walk_score(values, members[perms[t]])
+    return null.mean()
+
+
+@njit(parallel=True, cache=True)
+def set_scores(values, sets, perms):
+    # shape of decoupler's _stsgsea: per set, a helper's tuple result unpacked into
+    # es[j], _ and a null helper storing such results into an array it makes
+    es = np.zeros(sets.shape[0])
+    nes = np.zeros(sets.shape[0])
+    for j in prange(sets.shape[0]):
+        members = sets[j]
+        es[j], _ = _walk_score(values, members)
+        nes[j] = es[j] / _null_mean(values, members, perms)
+    return es, nes
+
+
 def inputs(name):
     g = np.random.default_rng(5)
     x2 = g.random((300, 40))
@@ -191,6 +250,12 @@ def inputs(name):
         "strided_residues": (g.random(60_000), 3000, 20),
         "distinct_partners": (20_000, 6, 3),
         "closest_candidates": (tall, g.integers(0, 8000, (8000, 6))),
+        "per_sample_scaled": (g.standard_normal((3, 4000, 12)),),
+        "set_scores": (
+            g.standard_normal(60),
+            g.random((3000, 60)) < 0.2,
+            np.argsort(g.random((8, 60)), axis=1),
+        ),
     }[name]
 
 

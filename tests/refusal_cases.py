@@ -553,3 +553,18 @@ def bad_index_array_shared_by_every_iteration(x, scratch, out):
             where[q] = q * (x.shape[0] // 4) + r
         for q in range(4):
             out[where[q]] = x[r]  # refused: every iteration writes the same elements
+
+
+def bad_view_of_the_next_slab(x):
+    for i in prange(x.shape[1] - 1):
+        mine = x[:, i, :]
+        theirs = x[:, i + 1, :]
+        mine[0, 0] = theirs[0, 0] + 1.0  # refused: an iteration may read what another writes
+
+
+def bad_column_view_read_after_a_transpose(x):
+    for i in prange(x.shape[0]):
+        mine = x[i, :]
+        mine[0] = 1.0
+        t = x.T[:, 0]  # column 0 of x: the first element of every row
+        mine[1] = t[0]  # refused: reads all of `x`

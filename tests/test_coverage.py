@@ -24,6 +24,8 @@ NAMES = [
     "strided_residues",
     "distinct_partners",
     "closest_candidates",
+    "per_sample_scaled",
+    "set_scores",
 ]
 
 
@@ -57,6 +59,9 @@ def test_a_ufuncs_positional_output_is_a_write():
         "seeded_pairs",
         "csr_row_sums",
         "strided_residues",
+        "distinct_partners",
+        "per_sample_scaled",
+        "set_scores",
     ],
 )
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):

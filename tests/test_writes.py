@@ -10,7 +10,8 @@ import pytest
 from numba import njit, prange
 
 from blockloop import checkpointed_loop
-from blockloop.transform.writes import outer_writes, written_parameters
+from blockloop.transform.writes import outer_writes
+from blockloop.view.helpers import written_parameters
 from tests import refusal_cases as cases
 
 

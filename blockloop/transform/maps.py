@@ -12,7 +12,7 @@ import ast
 from collections.abc import Iterable
 
 from .owned import OwnedRows
-from .syntax import dotted, names_stored, subscript_parts, walk
+from .syntax import dotted, made_by_numpy, names_stored, subscript_parts, walk
 from .writes import READ_ONLY_METHODS
 
 __all__ = ["VALUE_CALLS", "carried_read", "map_targets", "own_index", "owned_at", "shared_store"]
@@ -99,9 +99,10 @@ def carried_read(
     an iteration surely owns: any read of it counts, unless every store is at rows one
     iteration owns alike (``x[2 * i + 1]``; ``c[j]`` for ``j`` in ``range(b * m, (b + 1) *
     m)``, see :mod:`~blockloop.transform.owned`): a read of those rows is its own. A view
-    handed to a helper (``f(d[:, j])``) is left to :mod:`blockloop.view.reads`, which
-    reads what the helper does with it. ``stop`` is the prange's end, for a last block
-    that ends elsewhere (see :func:`~blockloop.transform.owned.prange_stop`)."""
+    handed to a helper (``f(d[:, j])``) or bound to a name (``col = d[:, j]``) is left
+    to :mod:`blockloop.view.reads`, which reads what is done with it. ``stop`` is the
+    prange's end, for a last block that ends elsewhere (see
+    :func:`~blockloop.transform.owned.prange_stop`)."""
     names = set(written)
     columns = {n: _column_owner(body, n, index) for n in names}
     # ``pairs[r][0] = v`` reads no value of ``pairs[r]``: it only finds the row it stores to
@@ -128,6 +129,16 @@ def carried_read(
         if isinstance(node, ast.Call) and not _value_call(node)
         for arg in node.args
     }
+    # likewise a view bound to a name (``sample = x[:, i, :]``): what is read through it
+    handed |= {
+        id(node.value)
+        for node in walk(body)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Subscript)
+        and any(isinstance(p, ast.Slice) for p in subscript_parts(node.value))
+    }
     for node in walk(body):
         if (
             isinstance(node, ast.Subscript)
@@ -149,30 +160,6 @@ def carried_read(
     return None
 
 
-_MAKERS = frozenset({"zeros", "empty", "ones", "full", "arange"})
-
-
-def _made_here(body: list[ast.stmt]) -> set[str]:
-    """Names that every iteration binds only to an array it makes (``np.zeros(m)``)."""
-    fresh = set()
-    for node in walk(body):
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Call)
-        ):
-            func = dotted(node.value.func) or ""
-            if func.partition(".")[0] in ("np", "numpy") and func.rpartition(".")[2] in _MAKERS:
-                fresh.add(id(node.targets[0]))
-    made: set[str] = set()
-    other: set[str] = set()
-    for node in walk(body):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            (made if id(node) in fresh else other).add(node.id)
-    return made - other
-
-
 def _value_call(call: ast.Call) -> bool:
     """Whether ``call`` computes a value from the elements it is given (``np.sum(a[k])``)."""
     func = dotted(call.func) or ""
@@ -191,7 +178,7 @@ def shared_store(
     the ``id()`` of store targets accounted for elsewhere (reductions, maps). Returns the
     array's name and the store."""
     arrays = set(outer)
-    local = _made_here(body)
+    local = made_by_numpy(body)
     derived = {index}
     changed = True
     while changed:  # names computed from the loop variable, at any distance

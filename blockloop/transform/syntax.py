@@ -163,3 +163,32 @@ class Parents:
         while current is not None and not isinstance(current, ast.stmt):
             current = self._parent.get(id(current))
         return current
+
+
+_MAKERS = frozenset(
+    {"zeros", "empty", "ones", "full", "arange", "linspace", "array", "copy", "zeros_like",
+     "empty_like", "ones_like", "full_like"}
+)  # fmt: skip
+
+
+def made_by_numpy(body: list[ast.stmt]) -> set[str]:
+    """Names that ``body`` binds only to an array NumPy makes anew (``np.zeros(m)``,
+    ``np.empty_like(x)``, ``x.copy()``), each time it binds them."""
+    fresh = set()
+    for node in walk(body):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Call)
+        ):
+            func = dotted(node.value.func) or ""
+            module, _, name = func.rpartition(".")
+            if name in _MAKERS and (module in ("np", "numpy") or name == "copy"):
+                fresh.add(id(node.targets[0]))
+    made: set[str] = set()
+    other: set[str] = set()
+    for node in walk(body):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            (made if id(node) in fresh else other).add(node.id)
+    return made - other

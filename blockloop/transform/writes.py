@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .syntax import Parents, dotted, names_stored, subscript_parts, walk
+from .syntax import Parents, dotted, made_by_numpy, names_stored, subscript_parts, walk
 from .types import UNKNOWN, NameTypes
 
-__all__ = ["CallWrites", "Write", "no_helpers", "outer_writes", "written_parameters"]
+__all__ = ["CallWrites", "Write", "no_helpers", "outer_writes"]
 
 CallWrites = Callable[[str], "frozenset[int | str] | None"]
 """Given a called function's dotted name, the positions and names of its parameters it
@@ -103,12 +103,13 @@ class _Body:
         self.types = types
         self.locals = set(names_stored(body))
         self.aliases: dict[str, set[str]] = {}
+        made = made_by_numpy(body)  # numba's arrays hold numbers: a store copies a value
         changed = True
         while changed:
             changed = False
             for target, value in self._bindings():
                 src = self.sources(value)
-                for name in _bound_names(target, self.refers, self.types) if src else ():
+                for name in _bound_names(target, made, self.refers, self.types) if src else ():
                     if types.plain(name):
                         continue  # numba typed it a number: it refers to no array
                     have = self.aliases.setdefault(name, set())
@@ -128,7 +129,7 @@ class _Body:
                 if copied and value.id not in self.element_of:  # type: ignore[attr-defined]
                     continue  # its source is not seen yet: a later pass
                 count = self._count(value)
-                for name in _bound_names(target, self.refers, self.types):
+                for name in _bound_names(target, made, self.refers, self.types):
                     seen = name in self.element_of
                     new = count if not seen or self.element_of[name] == count else None
                     if not seen or self.element_of[name] != new:
@@ -233,13 +234,14 @@ def _indices(value: ast.AST) -> int | None:
 
 
 def _bound_names(
-    target: ast.AST, refers: Callable[[str], bool], types: NameTypes = UNKNOWN
+    target: ast.AST, made: set[str], refers: Callable[[str], bool], types: NameTypes = UNKNOWN
 ) -> list[str]:
     """Names a binding target binds, and containers it stores into (``box[0] = a``).
 
-    A store into an array that is or refers to an outer one (``row[1] = b[0]``), or into
-    an array numba typed as one of numbers (``d[i, j] = f(x[i])``), copies values; it
-    does not make the array refer to ``b`` or ``x``.
+    A store into an array that is or refers to an outer one (``row[1] = b[0]``), into an
+    array numba typed as one of numbers (``d[i, j] = f(x[i])``) or into one NumPy made
+    (``made``: ``null = np.zeros(n)``), copies values; it does not make the array refer to
+    ``b`` or ``x``.
     """
     out = []
     for node in walk([target]):
@@ -249,8 +251,9 @@ def _bound_names(
             base = node.value
             while isinstance(base, (ast.Subscript, ast.Attribute)):
                 base = base.value
-            if isinstance(base, ast.Name) and not refers(base.id) and base.id not in types.ndim:
-                out.append(base.id)
+            name = base.id if isinstance(base, ast.Name) else None
+            if name and not (refers(name) or name in types.ndim or name in made):
+                out.append(name)
     return out
 
 
@@ -372,29 +375,3 @@ def _call(
             continue  # a number (``f(t[i], t[j])`` of a 1-D ``t``) cannot be written through
         if written is None or key is None or key in written:
             add(info.sources(arg), call, how)
-
-
-def written_parameters(
-    fn: ast.FunctionDef, call_writes: CallWrites = no_helpers, types: NameTypes = UNKNOWN
-) -> frozenset[int | str]:
-    """The positions and names of ``fn``'s parameters that its body may write into."""
-    params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
-    kwonly = [a.arg for a in fn.args.kwonlyargs]
-    outer = [*params, *kwonly]
-    found: set[str] = set(outer_writes(fn.body, outer, call_writes=call_writes, types=types))
-    # ``x *= 2`` (anywhere, a reduction into an argument too) writes an array argument in
-    # place; outer_writes leaves such updates to the loop analysis, which calls them
-    # reductions
-    found |= {
-        node.target.id
-        for node in walk(fn.body)
-        if isinstance(node, ast.AugAssign)
-        and isinstance(node.target, ast.Name)
-        and not types.plain(node.target.id)
-    }
-    out: set[int | str] = set()
-    for k, name in enumerate(params):
-        if name in found:
-            out |= {k, name}
-    out |= {name for name in kwonly if name in found}
-    return frozenset(out)

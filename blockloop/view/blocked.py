@@ -19,9 +19,14 @@ from ..transform.plans import LoopPlan, PhasedKernel, ReductionLoop
 from ..transform.source import Source
 from ..transform.syntax import names_loaded, parameters
 from ..transform.types import UNKNOWN, NameTypes, optimistic
-from ..transform.writes import written_parameters
 from .draws import refuse_hidden_draws
-from .helpers import call_writes, handed_functions, prange_names, with_inner_functions
+from .helpers import (
+    call_writes,
+    handed_functions,
+    prange_names,
+    with_inner_functions,
+    written_parameters,
+)
 from .reads import refuse_hidden_reads
 
 __all__ = [

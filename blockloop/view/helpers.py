@@ -21,8 +21,9 @@ from .._errors import BlockingError
 from ..storage.fingerprint import closure_values, is_dispatcher
 from ..transform.inner import inner_functions
 from ..transform.source import Source, read_source
-from ..transform.syntax import names_stored, parameters
-from ..transform.writes import NUMPY_WRITERS, CallWrites, written_parameters
+from ..transform.syntax import names_stored, parameters, walk
+from ..transform.types import UNKNOWN, NameTypes
+from ..transform.writes import NUMPY_WRITERS, CallWrites, no_helpers, outer_writes
 
 __all__ = [
     "call_writes",
@@ -33,6 +34,7 @@ __all__ = [
     "scope_of",
     "ufunc_outputs",
     "with_inner_functions",
+    "written_parameters",
 ]
 
 _NOTHING: frozenset[int | str] = frozenset()
@@ -175,3 +177,29 @@ def with_inner_functions(source: Source, scope: Mapping[str, object]) -> dict[st
         ast.increment_lineno(inner, source.first_line - 1)  # the user's lines, for getsource
         exec(compile(ast.Module([inner], []), source.filename, "exec"), module)
     return {**scope, **{f.name: module[f.name] for f in found}}
+
+
+def written_parameters(
+    fn: ast.FunctionDef, call_writes: CallWrites = no_helpers, types: NameTypes = UNKNOWN
+) -> frozenset[int | str]:
+    """The positions and names of ``fn``'s parameters that its body may write into."""
+    params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
+    kwonly = [a.arg for a in fn.args.kwonlyargs]
+    outer = [*params, *kwonly]
+    found: set[str] = set(outer_writes(fn.body, outer, call_writes=call_writes, types=types))
+    # ``x *= 2`` (anywhere, a reduction into an argument too) writes an array argument in
+    # place; outer_writes leaves such updates to the loop analysis, which calls them
+    # reductions
+    found |= {
+        node.target.id
+        for node in walk(fn.body)
+        if isinstance(node, ast.AugAssign)
+        and isinstance(node.target, ast.Name)
+        and not types.plain(node.target.id)
+    }
+    out: set[int | str] = set()
+    for k, name in enumerate(params):
+        if name in found:
+            out |= {k, name}
+    out |= {name for name in kwonly if name in found}
+    return frozenset(out)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import FunctionType
@@ -46,6 +45,7 @@ from ..transform.writes import (
     outer_writes,
 )
 from .helpers import resolve, scope_of, ufunc_outputs
+from .positions import after_subscript, helper_ranges, view_position
 
 __all__ = ["refuse_hidden_reads"]
 
@@ -123,7 +123,7 @@ class _Helpers:
         params = parameters(fn)
         rebound = set(names_stored(fn.body))
         fixed = frozenset(params) - rebound
-        uses = _Uses(source, fn.body, fixed, scope_of(func), self, ranges=_ranges(fn, fixed))
+        uses = _Uses(source, fn.body, fixed, scope_of(func), self, ranges=helper_ranges(fn, fixed))
         found: dict[str, list[Access]] = {}
         for p in params:
             if p in rebound:  # ``x = x[1:]``: its subscripts no longer line up
@@ -208,30 +208,29 @@ class _Uses:
                 parts.append("flat" if parent.attr == "flat" else None)
                 top, parent = parent, self.parents.of(parent)
                 continue
-            level = subscript_parts(parent)
-            sliced = any(isinstance(p, ast.Slice) for p in level)
-            parts += level
+            parts = after_subscript(parts, subscript_parts(parent))
             top, parent = parent, self.parents.of(parent)
-            if sliced and isinstance(parent, ast.Subscript) and parent.value is top:
-                parts.append(None)  # ``a[1:][k]``: later positions no longer line up
         own = self._own(parts)
         subscripted = top is not node
+        # a subscript of the array itself is the loop analysis's to judge (carried_read);
+        # one through a name bound to a view of it is judged here
+        direct = subscripted and depth == 0
         if isinstance(parent, ast.Attribute) and parent.attr in READ_ONLY_ATTRS:
             return []
         if subscripted and isinstance(top, ast.Subscript) and not isinstance(top.ctx, ast.Load):
             update = isinstance(parent, ast.AugAssign) and parent.target is top
             written = [Access(True, own, top)]
-            return [Access(False, own, top, direct=True), *written] if update else written
+            return [Access(False, own, top, direct=direct), *written] if update else written
         if isinstance(parent, ast.Assign) and parent.value is top and depth < 4:
             aliases = [t.id for t in parent.targets if isinstance(t, ast.Name)]
             if subscripted and all(self.types.plain(a) for a in aliases):
-                return [Access(False, own, top, direct=True)]  # a number: no view
-            here = [Access(False, own, top, direct=True)] if subscripted else []
+                return [Access(False, own, top, direct=direct)]  # a number: no view
+            here = [Access(False, own, top, direct=direct)] if subscripted else []
             for alias in aliases if len(aliases) == len(parent.targets) else ():
                 here += self.of(alias, tuple(parts), depth + 1)
-            return here if aliases else [Access(False, own, top, direct=subscripted)]
+            return here if aliases else [Access(False, own, top, direct=direct)]
         if isinstance(parent, ast.Call) and top is not parent.func:
-            return self._handed(parent, top, own, len(parts))
+            return self._handed(parent, top, own, parts)
         method = self.parents.of(parent) if parent is not None else None
         if (
             isinstance(parent, ast.Attribute)
@@ -240,10 +239,12 @@ class _Uses:
         ):
             changes = parent.attr not in READ_ONLY_METHODS
             return [Access(False, own, method), *([Access(True, own, method)] if changes else [])]
-        return [Access(False, own, top, direct=subscripted)]
+        return [Access(False, own, top, direct=direct)]
 
-    def _handed(self, call: ast.Call, arg: ast.AST, own: frozenset, depth: int) -> list[Access]:
-        """The accesses of a call given ``arg`` (an array, or a view ``depth`` indices in)."""
+    def _handed(self, call: ast.Call, arg: ast.AST, own: frozenset, parts: list) -> list[Access]:
+        """The accesses of a call given ``arg`` (an array, or a view: ``parts`` are the
+        subscripts that made it, see :func:`~blockloop.view.positions.after_subscript`)."""
+        depth = len(parts)
         name = dotted(call.func) or ""
         short = name.rpartition(".")[2]
         if short in _SHAPE_ONLY and (name == short or name.startswith(_NUMPY)):
@@ -272,35 +273,12 @@ class _Uses:
             mapped = set()
             for k, q in inner.own:
                 token = self._mapped(q, call, given)
-                if token is not None:
-                    mapped.add((k + depth, token))
+                at = view_position(parts, k)
+                if token is not None and at is not None:
+                    mapped.add((at, token))
             rows = None if inner.rows is None else inner.rows + depth
             out.append(Access(inner.write, own | mapped, call, detail=inner.detail, rows=rows))
         return out
-
-
-def _ranges(fn: ast.FunctionDef, fixed: frozenset[str]) -> dict[str, str]:
-    """The loop variables of ``fn`` bound only by ``for j in range(lo, hi)``, ``lo`` and
-    ``hi`` two of its ``fixed`` parameters: ``j`` to ``"range(lo,hi)"``."""
-    bound = Counter(
-        n.id for n in walk(fn.body) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
-    )
-    found = {}
-    for loop in walk(fn.body):
-        if (
-            isinstance(loop, ast.For)
-            and isinstance(loop.target, ast.Name)
-            and bound[loop.target.id] == 1
-            and is_call_to(loop.iter, frozenset({"range"}))
-        ):
-            call = cast(ast.Call, loop.iter)
-            if len(call.args) == 2 and not call.keywords:
-                lo, hi = call.args
-                if all(isinstance(a, ast.Name) and a.id in fixed for a in (lo, hi)):
-                    found[loop.target.id] = (
-                        f"range({cast(ast.Name, lo).id},{cast(ast.Name, hi).id})"
-                    )
-    return found
 
 
 def _described(access: Access, helper: str, source: Source) -> Access:
