@@ -6,6 +6,8 @@ import numpy as np
 from numba import njit, prange, vectorize
 from numpy import add
 
+from tests.handed_kernels import sq_euclidean
+
 
 @njit(parallel=True, cache=True)
 def nested_prange(x):
@@ -149,14 +151,6 @@ def distinct_partners(n, k, seed):
     return pairs
 
 
-@njit(cache=True)
-def _sq_dist(a, b):
-    acc = 0.0
-    for t in range(a.shape[0]):
-        acc += (a[t] - b[t]) ** 2
-    return acc
-
-
 @njit(parallel=True, cache=True)
 def closest_candidates(X, cands):
     # shape of PaCMAP's sample_MN_pair: distances to a few candidates stored into a
@@ -165,7 +159,7 @@ def closest_candidates(X, cands):
     for i in prange(X.shape[0]):
         d = np.empty(cands.shape[1])
         for t in range(cands.shape[1]):
-            d[t] = _sq_dist(X[i], X[cands[i, t]])
+            d[t] = sq_euclidean(X[i], X[cands[i, t]])
         best = np.argmin(d)
         d = np.delete(d, [best])
         rest = np.delete(cands[i], [best])
