@@ -3,10 +3,14 @@ names that are not ASCII."""
 
 from __future__ import annotations
 
+import ast
+import textwrap
+
 import numpy as np
 import pytest
 
 from blockloop import BlockingError, checkpointed_loop
+from blockloop.transform.branches import branches
 from tests import handed_kernels as hk
 from tests.helpers import bits, crashed_then_resumed
 
@@ -62,3 +66,22 @@ def test_a_closure_over_an_array_is_read_frozen_and_part_of_the_run(tmp_path):
 def test_arrays_with_names_that_are_not_ascii_are_checkpointed(tmp_path):
     u = np.random.default_rng(11).random(40_000)
     crashed_then_resumed(hk.gradient_φ, lambda: (u.copy(), np.zeros_like(u)), tmp_path)
+
+
+def test_a_negated_none_flag_is_decided_by_the_argument_too():
+    src = textwrap.dedent(
+        """
+        def k(x, out, progress=None):
+            quiet = progress is None
+            for i in prange(x.shape[0]):
+                out[i] = x[i]
+                if not quiet:
+                    progress.update(1)
+        """
+    )
+    fn = ast.parse(src).body[0]
+    (found,) = branches(fn, ("x", "out", "progress"), frozenset({"prange"}))
+    (test,) = found.tests
+    code = compile(ast.Expression(test), "kernel.py", "eval")
+    assert eval(code, {"progress": None}) is False  # the branch that updates is not taken
+    assert eval(code, {"progress": object()}) is True

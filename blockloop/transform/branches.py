@@ -114,7 +114,7 @@ def _none_test(test: ast.expr, fn: ast.FunctionDef, params: tuple[str, ...]) -> 
     ]
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         inner = _none_test(test.operand, fn, params)
-        return None if inner is None else ast.UnaryOp(ast.Not(), inner)
+        return None if inner is None else ast.copy_location(ast.UnaryOp(ast.Not(), inner), test)
     if isinstance(test, ast.Name) and stored.count(test.id) == 1:
         for stmt in fn.body:
             if (
