@@ -155,3 +155,18 @@ def test_a_typed_list_the_kernel_writes_is_refused_before_any_work(tmp_path):
         kernel(series)
     assert all((a == b).all() for a, b in zip(series, before, strict=True))
     assert not list(tmp_path.iterdir())
+
+
+def test_a_store_into_a_lists_slot_writes_the_list_not_the_arrays_it_held(tmp_path):
+    """``out[i] = codes`` replaces a slot of ``out``; the refusal names ``out``, never the
+    typed List argument whose rows ``codes`` was cut from (issue 29, point 5)."""
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(tk.kept_codes)
+    with pytest.raises(BlockingError, match="writes into `out`, a list") as refused:
+        kernel(*tk.inputs("kept_codes"), 0.5)
+    assert "series" not in str(refused.value)
+    assert refused.value.lineno == _line(tk.kept_codes, "out[i] = codes")
+    assert not list(tmp_path.iterdir())
+    view = typed.typed_view(
+        tk.kept_codes.py_func, read_source(tk.kept_codes), (*tk.inputs("kept_codes"), 0.5), {}
+    )
+    assert "out" in view.lists and "codes" not in view.lists  # also for lists a helper makes

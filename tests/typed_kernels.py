@@ -138,6 +138,18 @@ def centre_series(series):
         s -= s.mean()
 
 
+@njit(parallel=True, cache=True)
+def kept_codes(series, bound):
+    # shape of a per-document filter into a list of arrays (vectorizers-style): each
+    # iteration replaces its own slot of a new list with a filtered copy of its series
+    out = [np.zeros(0) for _ in range(len(series))]
+    for i in prange(len(series)):
+        codes = series[i][0]
+        codes = codes[codes < bound]
+        out[i] = codes
+    return out
+
+
 def inputs(name: str) -> tuple:
     """Fresh arguments for the kernel ``name`` (the same values each time)."""
     rng = np.random.default_rng(29)
@@ -154,7 +166,7 @@ def inputs(name: str) -> tuple:
         return rng.normal(size=(2000, 4)), rng.random(2000)
     if name == "pair_count":
         return rng.random(600), earlier
-    if name in ("series_norms", "centre_series"):
+    if name in ("series_norms", "centre_series", "kept_codes"):
         return (List([rng.normal(size=(2, 5 + k % 7)) for k in range(5000)]),)
     if name == "series_gaps":
         return (List([rng.normal(size=(2, 5 + k % 7)) for k in range(300)]),)

@@ -155,7 +155,7 @@ class ReductionKind(LoopKind):
                     f"the loop writes into `{name}`, a {type(value).__name__}; blockloop "
                     "saves NumPy arrays only: make it an array",
                     plan.source.filename,
-                    plan.line,
+                    plan.store_line(name),
                     0,
                 )
             if name in plan.maps and MapRows.fits(value, self.bounds):

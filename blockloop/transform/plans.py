@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from .source import Source
 from .split import SplitPlan
-from .syntax import names_stored
+from .syntax import names_stored, walk
 
 __all__ = [
     "Accumulator",
@@ -91,6 +91,20 @@ class LoopPlan:
     def line(self) -> int:
         """The user's line of the checkpointed loop."""
         return self.source.line_of(self.loop)
+
+    def store_line(self, name: str) -> int:
+        """The user's line of the loop's first store into ``name`` (``name[i] = ...``),
+        or the loop's line if it has none."""
+        for node in walk(self.body):
+            if isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(
+                node.ctx, ast.Load
+            ):
+                base = node.value
+                while isinstance(base, (ast.Subscript, ast.Attribute)):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id == name:
+                    return self.source.line_of(node)
+        return self.line
 
     @functools.cached_property
     def prologue_binds(self) -> frozenset[str]:

@@ -6,7 +6,7 @@ Pure functions of ``ast`` trees; this module imports nothing else of blockloop.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 __all__ = [
     "LOOPS",
@@ -15,6 +15,8 @@ __all__ = [
     "dotted",
     "is_call_to",
     "is_name",
+    "made_as_lists",
+    "made_by_numpy",
     "names_loaded",
     "names_stored",
     "reads_before_binding",
@@ -174,21 +176,43 @@ _MAKERS = frozenset(
 def made_by_numpy(body: list[ast.stmt]) -> set[str]:
     """Names that ``body`` binds only to an array NumPy makes anew (``np.zeros(m)``,
     ``np.empty_like(x)``, ``x.copy()``), each time it binds them."""
-    fresh = set()
-    for node in walk(body):
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Call)
-        ):
-            func = dotted(node.value.func) or ""
-            module, _, name = func.rpartition(".")
-            if name in _MAKERS and (module in ("np", "numpy") or name == "copy"):
-                fresh.add(id(node.targets[0]))
+
+    def fresh(value: ast.expr) -> bool:
+        if not isinstance(value, ast.Call):
+            return False
+        module, _, name = (dotted(value.func) or "").rpartition(".")
+        return name in _MAKERS and (module in ("np", "numpy") or name == "copy")
+
+    return bound_only_to(body, fresh)
+
+
+def made_as_lists(body: list[ast.stmt]) -> set[str]:
+    """Names that ``body`` binds only to a new list (``[...]``, a list comprehension,
+    ``List()``, ``List.empty_list(t)``): a store into one of its slots replaces what the
+    slot holds; it writes into no array."""
+
+    def listed(value: ast.expr) -> bool:
+        if isinstance(value, (ast.List, ast.ListComp)):
+            return True
+        path = dotted(value.func) if isinstance(value, ast.Call) else None
+        return path is not None and path.split(".")[-1] in ("List", "empty_list", "list")
+
+    return bound_only_to(body, listed)
+
+
+def bound_only_to(body: list[ast.stmt], fresh: Callable[[ast.expr], bool]) -> set[str]:
+    """Names that ``body`` binds only by ``name = value`` with ``fresh(value)``."""
+    marked = {
+        id(node.targets[0])
+        for node in walk(body)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and fresh(node.value)
+    }
     made: set[str] = set()
     other: set[str] = set()
     for node in walk(body):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            (made if id(node) in fresh else other).add(node.id)
+            (made if id(node) in marked else other).add(node.id)
     return made - other

@@ -39,12 +39,16 @@ class NameTypes:
     callables : frozenset of str
         Parameters the kernel never rebinds that this call gives a function (an ``@njit``
         function handed in): its calls are to that function, analysed as a helper.
+    lists : frozenset of str
+        Names numba typed as a list (reflected or typed) in every binding: a store into a
+        slot replaces what the slot holds, and writes into no array.
     """
 
     memory: Mapping[str, bool] = field(default_factory=dict)
     ndim: Mapping[str, int] = field(default_factory=dict)
     signature: str = ""
     callables: frozenset[str] = frozenset()
+    lists: frozenset[str] = frozenset()
 
     @property
     def typed(self) -> bool:

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .syntax import Parents, dotted, made_by_numpy, names_stored, subscript_parts, walk
+from .syntax import (
+    Parents,
+    dotted,
+    made_as_lists,
+    made_by_numpy,
+    names_stored,
+    subscript_parts,
+    walk,
+)
 from .types import UNKNOWN, NameTypes
 
 __all__ = ["CallWrites", "Write", "no_helpers", "outer_writes"]
@@ -103,6 +111,7 @@ class _Body:
         self.types = types
         self.locals = set(names_stored(body))
         self.aliases: dict[str, set[str]] = {}
+        self.lists = made_as_lists(body) | types.lists
         made = made_by_numpy(body)  # numba's arrays hold numbers: a store copies a value
         changed = True
         while changed:
@@ -141,6 +150,14 @@ class _Body:
         if isinstance(value, ast.Name) and value.id not in self.outer:
             return self.element_of.get(value.id)
         return _indices(value)
+
+    def stored_into(self, node: ast.Subscript | ast.Attribute) -> set[str]:
+        """The outer names a store into ``node`` writes: a list's slot (``out[i] = a``)
+        is the list's own; it writes into none of the arrays the list holds."""
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            if node.value.id in self.lists:
+                return {node.value.id} & self.outer
+        return self.sources(node.value)
 
     def refers(self, name: str) -> bool:
         """Whether ``name`` is or may refer to an outer array."""
@@ -310,7 +327,7 @@ def outer_writes(
             node.ctx, (ast.Store, ast.Del)
         ):
             if id(node) not in skip:
-                add(info.sources(node.value), node, through(node.value))
+                add(info.stored_into(node), node, through(node.value))
         elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             name = node.target.id
             if name not in info.outer and info.aliases.get(name):

@@ -185,14 +185,20 @@ def _load(path: os.PathLike[str]) -> NameTypes | None:
             data = json.load(f)
         memory = {str(k): bool(v) for k, v in data["memory"].items()}
         ndim = {str(k): int(v) for k, v in data["ndim"].items()}
-        return NameTypes(memory=memory, ndim=ndim, signature=str(data["signature"]))
+        lists = frozenset(str(n) for n in data["lists"])
+        return NameTypes(memory=memory, ndim=ndim, signature=str(data["signature"]), lists=lists)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def _keep(path: os.PathLike[str], types: NameTypes) -> None:
     """Keep a typed view (atomically; a cache that cannot be written is no error)."""
-    data = {"memory": dict(types.memory), "ndim": dict(types.ndim), "signature": types.signature}
+    data = {
+        "memory": dict(types.memory),
+        "ndim": dict(types.ndim),
+        "signature": types.signature,
+        "lists": sorted(types.lists),
+    }
     directory = os.path.dirname(path)
     try:
         os.makedirs(directory, exist_ok=True)
@@ -207,18 +213,21 @@ def _keep(path: os.PathLike[str], types: NameTypes) -> None:
 def _kinds(typemap: dict[str, nt.Type], signature: str) -> NameTypes:
     memory: dict[str, bool] = {}
     dims: dict[str, set[int | None]] = {}
+    listed: dict[str, bool] = {}
     for key, ty in typemap.items():
         match = _USER_NAME.fullmatch(key)
         if match is None:
             continue  # numba's temporaries (``$12load_global``) and ``arg.x``
         name = match.group(1)
         memory[name] = memory.get(name, False) or _holds_memory(ty)
+        listed[name] = listed.get(name, True) and isinstance(ty, (nt.List, nt.ListType))
         plain_array = isinstance(ty, nt.Array) and isinstance(ty.dtype, _PLAIN)
         dims.setdefault(name, set()).add(
             ty.ndim if isinstance(ty, nt.Array) and plain_array else None
         )
     ndim = {n: k for n, d in dims.items() if len(d) == 1 for k in d if k is not None}
-    return NameTypes(memory=memory, ndim=ndim, signature=signature or "()")
+    lists = frozenset(n for n, all_lists in listed.items() if all_lists)
+    return NameTypes(memory=memory, ndim=ndim, signature=signature or "()", lists=lists)
 
 
 def _holds_memory(ty: nt.Type) -> bool:
