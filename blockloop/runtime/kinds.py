@@ -9,6 +9,7 @@ else about it, so a kernel made of several loops can later be a sequence of kind
 from __future__ import annotations
 
 import functools
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ from numba.core import types as nbtypes
 from numba.np.numpy_support import as_dtype
 
 from ..report import Report
+from ..storage.fingerprint import is_dispatcher
 from ..storage.manifest import Manifest
 from ..storage.pieces import PieceSet
 from ..storage.store import Checkpoint
@@ -100,7 +102,12 @@ class Generated:
         """
         args = self.arguments(function, values)
         dispatcher = getattr(self.module, function)
-        out = dispatcher(*args)
+        if any(is_dispatcher(a) for a in args):  # a function handed in, passed on
+            with warnings.catch_warnings():  # by the generated code, not the user's
+                warnings.simplefilter("ignore", numba.NumbaExperimentalFeatureWarning)
+                out = dispatcher(*args)
+        else:
+            out = dispatcher(*args)
         known = None if types is None else types.get(function)
         if known is None:
             known = dispatcher.overloads[self.argtypes(function, args)].signature.return_type

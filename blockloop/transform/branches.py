@@ -53,6 +53,9 @@ def branches(
     """The kernel's top-level ``if`` chains that hold prange loops and test only its
     parameters (and constants or module names: values fixed for the call)."""
     found = []
+    stored = tuple(
+        n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    )
     for position, stmt in enumerate(fn.body):
         if not isinstance(stmt, ast.If):
             continue
@@ -71,21 +74,26 @@ def branches(
                 continue
             bodies.append(rest)
             break
-        if not all(_known_from_arguments(t, fn, params) for t in tests):
+        if not all(_known_from_arguments(t, stored, params) for t in tests):
             continue
         found.append(Branch(position, tuple(tests), tuple(bodies)))
     outer = {b.position for b in found}
     for position, stmt in enumerate(fn.body):
         if position not in outer:
-            found += _none_tests(stmt, (("body", position),), fn, params)
+            found += _none_tests(stmt, (("body", position),), fn, params, stored)
     return tuple(found)
 
 
 def _none_tests(
-    stmt: ast.stmt, path: tuple[tuple[str, int], ...], fn: ast.FunctionDef, params: tuple[str, ...]
+    stmt: ast.stmt,
+    path: tuple[tuple[str, int], ...],
+    fn: ast.FunctionDef,
+    params: tuple[str, ...],
+    stored: tuple[str, ...],
 ) -> list[Branch]:
     """The ``if``s at or below ``stmt`` that test whether a parameter is ``None``
-    (:func:`_none_test`), with their paths; none inside another one."""
+    (:func:`_none_test`), with their paths; none inside another one. ``stored``: every
+    name the kernel binds, once per binding."""
     found = []
     for field in ("body", "orelse", "finalbody"):
         stmts = getattr(stmt, field, None)
@@ -95,25 +103,24 @@ def _none_tests(
             if not isinstance(inner, ast.stmt):
                 continue
             at = (*path, (field, k))
-            test = _none_test(inner.test, fn, params) if isinstance(inner, ast.If) else None
+            test = _none_test(inner.test, fn, params, stored) if isinstance(inner, ast.If) else None
             if test is not None:
                 assert isinstance(inner, ast.If)
                 bodies = (inner.body, inner.orelse)
                 found.append(Branch(k, (test,), bodies, (*at[:-1], (field, -1))))
             else:
-                found += _none_tests(inner, at, fn, params)
+                found += _none_tests(inner, at, fn, params, stored)
     return found
 
 
-def _none_test(test: ast.expr, fn: ast.FunctionDef, params: tuple[str, ...]) -> ast.expr | None:
+def _none_test(
+    test: ast.expr, fn: ast.FunctionDef, params: tuple[str, ...], stored: tuple[str, ...]
+) -> ast.expr | None:
     """``p is None`` or ``p is not None`` (``not`` of one) for a parameter ``p`` the
     kernel never rebinds, written out or through a name bound to it once at the top of
     the kernel; the test as the arguments decide it, or None."""
-    stored = [
-        n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
-    ]
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        inner = _none_test(test.operand, fn, params)
+        inner = _none_test(test.operand, fn, params, stored)
         return None if inner is None else ast.copy_location(ast.UnaryOp(ast.Not(), inner), test)
     if isinstance(test, ast.Name) and stored.count(test.id) == 1:
         for stmt in fn.body:
@@ -123,7 +130,8 @@ def _none_test(test: ast.expr, fn: ast.FunctionDef, params: tuple[str, ...]) -> 
                 and isinstance(stmt.targets[0], ast.Name)
                 and stmt.targets[0].id == test.id
             ):
-                return _none_test(stmt.value, fn, params) if stmt.value is not test else None
+                found = _none_test(stmt.value, fn, params, stored)
+                return found if stmt.value is not test else None
         return None
     if (
         isinstance(test, ast.Compare)
@@ -139,13 +147,10 @@ def _none_test(test: ast.expr, fn: ast.FunctionDef, params: tuple[str, ...]) -> 
     return None
 
 
-def _known_from_arguments(test: ast.expr, fn: ast.FunctionDef, params: tuple[str, ...]) -> bool:
+def _known_from_arguments(test: ast.expr, stored: tuple[str, ...], params: tuple[str, ...]) -> bool:
     """Whether ``test`` reads only parameters, constants and module names, and calls
     nothing: its value is then known from the call's arguments alone."""
-    stored = {
-        n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    }
-    if set(names_loaded([test])) & (stored - set(params)):
+    if set(names_loaded([test])) & (set(stored) - set(params)):
         return False  # a value the kernel computes
     return not any(isinstance(n, (ast.Call, ast.NamedExpr, ast.Lambda)) for n in ast.walk(test))
 
