@@ -2,9 +2,9 @@
 
 Each kernel is a module ``kNN_name.py`` in DIR with one ``@njit(parallel=True)`` function
 ``kernel`` and ``make_inputs(size)`` (``"small"`` or ``"large"``: fresh, equal arguments at
-each call). ``DIR/judgments.py`` holds the reading of each kernel made before any trial:
-``JUDGMENTS[name]["verdict"]`` is ``"free"`` (race-free), ``"race"`` or ``"random"`` (draws
-that depend on the thread).
+each call). ``judgments.py`` in DIR or the folder above it holds the reading of each kernel
+made before any trial: ``JUDGMENTS[name]["verdict"]`` is ``"free"`` (race-free), ``"race"``
+or ``"random"`` (draws that depend on the thread).
 
 For each kernel, in a child process of its own (two threads):
 
@@ -91,7 +91,10 @@ def _child(directory: str, name: str, threads: int, plain_only: bool) -> dict:
     sys.path.insert(0, directory)
     module = importlib.import_module(name)
     args = module.make_inputs("small")
-    out: dict = {"plain": _state(module.kernel(*args), args)}
+    try:
+        out: dict = {"plain": _state(module.kernel(*args), args)}
+    except Exception:  # not blockloop's to answer for (a missing BLAS, a typing error)
+        return {"plain_failed": traceback.format_exc(limit=-3)}
     if plain_only:
         return out
     with tempfile.TemporaryDirectory(prefix="trial-") as tmp:
@@ -183,6 +186,8 @@ def _killed(directory: Path, name: str, seed: int) -> dict:
 def _verdict(r: dict) -> str:
     if r.get("hang"):
         return "hang"
+    if "plain_failed" in r:
+        return "no-plain"
     if "crash" in r:
         return "crash"
     if "refused" in r:
@@ -192,8 +197,9 @@ def _verdict(r: dict) -> str:
 
 
 def trial(directory: Path, only: list[str], killed: int) -> dict:
-    sys.path.insert(0, str(directory))
-    judgments = importlib.import_module("judgments").JUDGMENTS
+    judged = [p for p in (directory, directory.parent) if (p / "judgments.py").exists()]
+    sys.path.insert(0, str(judged[0] if judged else directory))
+    judgments = importlib.import_module("judgments").JUDGMENTS if judged else {}
     names = sorted(p.stem for p in directory.glob("k[0-9]*.py"))
     if only:
         names = [n for n in names if any(n.startswith(o) for o in only)]
@@ -210,6 +216,7 @@ def trial(directory: Path, only: list[str], killed: int) -> dict:
                 r["verdict"] = "own-bits"
         results[name] = r
         detail = r.get("refused", {}).get("message", "") or r.get("crash", "")[-300:]
+        detail = detail or r.get("plain_failed", "")[-300:]
         print(f"{name:32} {r['judged']:6} {r['verdict']:9} {detail[:150]}", flush=True)
     kills = [n for n in names if results[n]["verdict"] == "exact"][:killed]  # against plain
     for k, name in enumerate(kills):

@@ -4,7 +4,7 @@ ufunc called with elements, per-iteration seeding. Each also runs under plain nu
 
 import numpy as np
 from numba import njit, prange, vectorize
-from numpy import add
+from numpy import add, atleast_2d, ones, zeros
 
 from tests.handed_kernels import sq_euclidean
 
@@ -226,6 +226,74 @@ def set_scores(values, sets, perms):
     return es, nes
 
 
+@njit(cache=True)
+def _recurrence(order, x, table, col):
+    # a three-term recurrence into an array the helper makes and returns: the caller's
+    # table is only read
+    c = zeros((x.size, order))
+    c[:, 0] = 1.0
+    c[:, 1] = x
+    for k in range(1, order - 1):
+        for m in range(x.size):
+            c[m, k + 1] = table[0, k, col] * x[m] * c[m, k] - table[1, k, col] * c[m, k - 1]
+    return c
+
+
+@njit(cache=True)
+def _limb_profile(z, coeffs, order, table):
+    coeffs = atleast_2d(coeffs)
+    inside = z <= 1.0
+    a = zeros((inside.sum(), coeffs.shape[1]))
+    for j in range(coeffs.shape[1]):
+        a[:, j] = _recurrence(order, z[inside], table, j).sum(axis=1)
+    flux = ones((coeffs.shape[0], z.size))
+    for b in range(coeffs.shape[0]):
+        flux[b, inside] -= a @ coeffs[b]
+    return flux
+
+
+@njit(parallel=True, cache=True)
+def transit_models(times, centres, coeffs, order, table):
+    # shape of pytransit's general_model_v: NumPy's functions imported by name
+    # (``zeros``, ``atleast_2d``), a buffer per parameter vector that a helper's result
+    # (an array the helper made) is added into, then stored as the vector's row
+    coeffs = atleast_2d(coeffs)
+    flux = zeros((centres.size, coeffs.shape[0], times.size))
+    for p in prange(centres.size):
+        acc = zeros((coeffs.shape[0], times.size))
+        z = np.abs(times - centres[p]) * 4.0
+        acc[:, :] += _limb_profile(z, coeffs, order, table)
+        flux[p, :, :] = acc
+    return flux
+
+
+@njit(parallel=True, cache=True)
+def batch_counts(codes, width):
+    # shape of thewalrus's _calc_loop_hafnian_batch_odd: an array accumulator updated
+    # whole (``h += new``) and, in one branch, at an element (``h[0] += c``)
+    h = np.zeros(width, dtype=np.int64)
+    for j in prange(codes.shape[0]):
+        new = np.zeros(width, dtype=np.int64)
+        if codes[j, 0] == 0:
+            h[0] += codes[j, 1]
+        for k in range(1, width):
+            new[k] += codes[j, k % codes.shape[1]] * k
+        h += new
+    return h
+
+
+@njit(parallel=True, cache=True)
+def batch_kicks(u, weights, counts, batch):
+    # shape of fbpic's Compton scattering: prange over batches of particles, each batch
+    # updating its own particles in place (``u[j] += ...`` for j in its block)
+    n = u.shape[0]
+    for b in prange((n + batch - 1) // batch):
+        stop = min((b + 1) * batch, n)
+        for j in range(b * batch, stop):
+            if counts[j] > 0:
+                u[j] += weights[j] * (counts[j] - u[j] * 0.5)
+
+
 def inputs(name):
     g = np.random.default_rng(5)
     x2 = g.random((300, 40))
@@ -245,6 +313,15 @@ def inputs(name):
         "distinct_partners": (20_000, 6, 3),
         "closest_candidates": (tall, g.integers(0, 8000, (8000, 6))),
         "per_sample_scaled": (g.standard_normal((3, 4000, 12)),),
+        "batch_kicks": (g.random(60_000), g.random(60_000), g.integers(0, 3, 60_000), 20),
+        "batch_counts": (g.integers(0, 3, (50_000, 5)), 9),
+        "transit_models": (
+            np.linspace(-1.0, 1.0, 200),
+            g.uniform(-0.3, 0.3, 8000),
+            g.random((2, 3)) * 0.3,
+            6,
+            g.random((2, 6, 3)),
+        ),
         "set_scores": (
             g.standard_normal(60),
             g.random((3000, 60)) < 0.2,

@@ -1,6 +1,8 @@
 """Kernels blockloop must refuse. ``# refused: TEXT`` marks the line the error must name
 and a phrase its message must contain. Imported by tests/test_refusals.py."""
 
+import random
+
 import numpy as np
 from numba import njit, pndindex, prange
 from numba.core.typing.builtins import IndexValue
@@ -345,7 +347,7 @@ def _jitter(w):
 def bad_draw_through_alias(n):
     s = 0.0
     for i in prange(n):
-        s += _randn() * i  # refused: draws from numpy's per-thread generators
+        s += _randn() * i  # refused: draws from per-thread generators
     return s
 
 
@@ -568,3 +570,17 @@ def bad_column_view_read_after_a_transpose(x):
         mine[0] = 1.0
         t = x.T[:, 0]  # column 0 of x: the first element of every row
         mine[1] = t[0]  # refused: reads all of `x`
+
+
+def bad_python_random_in_the_loop(x, keep):
+    # shape of a Monte Carlo update (fbpic's Compton scattering): Python's ``random``,
+    # which numba draws from per-thread states like np.random
+    for b in prange(x.shape[0]):
+        if random.random() < keep:  # refused: draws from per-thread generators
+            x[b] *= 0.5
+
+
+def bad_python_random_after_a_numpy_seed(x):
+    for b in prange(x.shape[0]):
+        np.random.seed(b)  # seeds numpy's generator, not Python's
+        x[b] = random.gauss(0.0, 1.0)  # refused: draws from per-thread generators

@@ -26,6 +26,9 @@ NAMES = [
     "closest_candidates",
     "per_sample_scaled",
     "set_scores",
+    "transit_models",
+    "batch_counts",
+    "batch_kicks",
 ]
 
 
@@ -62,6 +65,9 @@ def test_a_ufuncs_positional_output_is_a_write():
         "distinct_partners",
         "per_sample_scaled",
         "set_scores",
+        "transit_models",
+        "batch_counts",
+        "batch_kicks",
     ],
 )
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):

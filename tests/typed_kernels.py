@@ -138,6 +138,22 @@ def centre_series(series):
         s -= s.mean()
 
 
+@njit(cache=True)
+def peak(a):
+    k = np.argmax(a)
+    return a[k]
+
+
+@njit(parallel=True, cache=True)
+def peak_shift(x, out):
+    # a number a helper reads from its argument (``a[k]``: to the syntax, perhaps a row of
+    # it), then updated in place
+    for i in prange(x.shape[0]):
+        p = peak(x[i])
+        p -= x[max(i - 1, 0), 0]  # the row before: another iteration's, if x were written
+        out[i] = p
+
+
 @njit(parallel=True, cache=True)
 def kept_codes(series, bound):
     # shape of a per-document filter into a list of arrays (vectorizers-style): each
@@ -170,6 +186,8 @@ def inputs(name: str) -> tuple:
         return (List([rng.normal(size=(2, 5 + k % 7)) for k in range(5000)]),)
     if name == "series_gaps":
         return (List([rng.normal(size=(2, 5 + k % 7)) for k in range(300)]),)
+    if name == "peak_shift":
+        return rng.normal(size=(3000, 5)), np.zeros(3000)
     if name == "shifted_rows":
         return rng.normal(size=(300, 2)), np.zeros(300)
     raise KeyError(name)

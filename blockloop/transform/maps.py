@@ -167,7 +167,11 @@ def _value_call(call: ast.Call) -> bool:
 
 
 def shared_store(
-    body: list[ast.stmt], outer: Iterable[str], index: str, skip: frozenset[int]
+    body: list[ast.stmt],
+    outer: Iterable[str],
+    index: str,
+    skip: frozenset[int],
+    numpy_names: frozenset[str] = frozenset(),
 ) -> tuple[str, ast.AST] | None:
     """The first store into an outer array at an index that is the same for every
     iteration: one that reads neither the loop variable nor anything computed from it
@@ -178,7 +182,7 @@ def shared_store(
     the ``id()`` of store targets accounted for elsewhere (reductions, maps). Returns the
     array's name and the store."""
     arrays = set(outer)
-    local = made_by_numpy(body)
+    local = made_by_numpy(body, numpy_names)
     derived = {index}
     changed = True
     while changed:  # names computed from the loop variable, at any distance

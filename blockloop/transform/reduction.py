@@ -7,13 +7,14 @@ the epilogue, and refuses everything a tiled, pairwise-folded loop cannot reprod
 from __future__ import annotations
 
 import ast
+import dataclasses
 from dataclasses import dataclass
 
 from ..operators import REDUCTIONS
 from .checks import RESERVED, loop_header, refuse_reserved
 from .maps import carried_read, map_targets, shared_store
 from .normalise import normalise
-from .owned import prange_stop
+from .owned import OwnedRows, prange_stop
 from .plans import Accumulator, ReductionLoop, RowUpdate
 from .source import Source
 from .syntax import (
@@ -109,7 +110,8 @@ def refuse_shared_stores(
     types: NameTypes = UNKNOWN,
 ) -> None:
     """Refuse a store that every iteration makes at the same index of an outer array."""
-    found = shared_store(body, outer - {n for n in outer if types.plain(n)}, index, skip)
+    arrays = outer - {n for n in outer if types.plain(n)}
+    found = shared_store(body, arrays, index, skip, types.numpy_names)
     if found is not None:
         name, store = found
         what = (
@@ -160,7 +162,8 @@ def reduction(
     defined_before = set(args) | set(names_stored(prologue))
     body = normalise([ast.fix_missing_locations(s) for s in loop.body], defined_before)
     defined_before -= iteration_private(body, epilogue, defined_before)
-    found = updates(body, defined_before, index)
+    owned = OwnedRows(body, index, prange_stop(call)).arrays
+    found = updates(body, defined_before, index, owned)
     rebound = _rebound(body, found)
     accs = _accumulators(source, loop, found, rebound, _index_values([*prologue, *body]))
     _refuse_rebound(source, body, rebound, set(accs), defined_before, index)
@@ -241,10 +244,9 @@ def _accumulators(
             continue  # refused by _refuse_rebound as a carried variable
         prev = accs.get(name)
         if prev is not None:
-            if (
-                REDUCTIONS[prev.op].family != REDUCTIONS[op].family
-                or prev.indexed != update.indexed
-            ):
+            if update.indexed and not prev.indexed:  # ``h += row`` and ``h[0] += e``: one
+                accs[name] = dataclasses.replace(prev, indexed=True)  # array accumulator
+            if REDUCTIONS[prev.op].family != REDUCTIONS[op].family:
                 raise source.error(
                     node,
                     f"`{name}` is updated with {REDUCTIONS[prev.op].spelling} (line {prev.line}) "

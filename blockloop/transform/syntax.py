@@ -6,7 +6,7 @@ Pure functions of ``ast`` trees; this module imports nothing else of blockloop.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 __all__ = [
     "LOOPS",
@@ -173,14 +173,17 @@ _MAKERS = frozenset(
 )  # fmt: skip
 
 
-def made_by_numpy(body: list[ast.stmt]) -> set[str]:
+def made_by_numpy(body: list[ast.stmt], numpy_names: Collection[str] = ()) -> set[str]:
     """Names that ``body`` binds only to an array NumPy makes anew (``np.zeros(m)``,
-    ``np.empty_like(x)``, ``x.copy()``), each time it binds them."""
+    ``np.empty_like(x)``, ``x.copy()``; ``zeros(m)`` where ``zeros`` is among
+    ``numpy_names``, the global names bound to NumPy's functions), each time it binds them."""
 
     def fresh(value: ast.expr) -> bool:
         if not isinstance(value, ast.Call):
             return False
         module, _, name = (dotted(value.func) or "").rpartition(".")
+        if not module and name in numpy_names:
+            module = "numpy"
         return name in _MAKERS and (module in ("np", "numpy") or name == "copy")
 
     return bound_only_to(body, fresh)

@@ -42,6 +42,9 @@ class NameTypes:
     lists : frozenset of str
         Names numba typed as a list (reflected or typed) in every binding: a store into a
         slot replaces what the slot holds, and writes into no array.
+    numpy_names : frozenset of str
+        The kernel's global names bound to NumPy functions (``from numpy import zeros``):
+        a call of one is a call of ``np.zeros``, whatever the answers above.
     """
 
     memory: Mapping[str, bool] = field(default_factory=dict)
@@ -49,6 +52,7 @@ class NameTypes:
     signature: str = ""
     callables: frozenset[str] = frozenset()
     lists: frozenset[str] = frozenset()
+    numpy_names: frozenset[str] = frozenset()
 
     @property
     def typed(self) -> bool:

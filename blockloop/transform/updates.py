@@ -7,6 +7,7 @@ loops inside a time step (:mod:`.instep`).
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..operators import by_ast_op
@@ -49,7 +50,9 @@ class Update:
         return self.node.targets[0] if isinstance(self.node, ast.Assign) else self.node.target
 
 
-def _augmented(node: ast.AugAssign, outer: set[str], index: str) -> Update | None:
+def _augmented(
+    node: ast.AugAssign, outer: set[str], index: str, owned: Collection[str]
+) -> Update | None:
     reduction = by_ast_op(node.op)
     target = node.target
     if reduction is None:
@@ -61,6 +64,7 @@ def _augmented(node: ast.AugAssign, outer: set[str], index: str) -> Update | Non
         and isinstance(target.value, ast.Name)
         and target.value.id in outer
         and not owned_at(target, index)
+        and target.value.id not in owned
     ):
         return Update(target.value.id, reduction.key, True, node, target.value)
     return None
@@ -86,17 +90,21 @@ def _min_max(node: ast.Assign, outer: set[str]) -> Update | None:
     return None
 
 
-def updates(body: list[ast.stmt], outer: set[str], index: str) -> list[Update]:
+def updates(
+    body: list[ast.stmt], outer: set[str], index: str, owned: Collection[str] = ()
+) -> list[Update]:
     """The reduction updates of a normalised body, in source order.
 
     Only names in ``outer`` (bound before the loop) accumulate. An update at the loop's
     own index (``out[i, j] += e``, also ``out[k, i] += e``) writes what its iteration
-    owns, not a reduction.
+    owns, not a reduction; so does one into an array of ``owned``, which the body writes
+    only at rows one iteration owns (:class:`~blockloop.transform.owned.OwnedRows`:
+    ``x[j] += e`` for ``j`` walking the iteration's block).
     """
     found: list[Update | None] = []
     for node in walk(body):
         if isinstance(node, ast.AugAssign):
-            found.append(_augmented(node, outer, index))
+            found.append(_augmented(node, outer, index, owned))
         elif isinstance(node, ast.Assign):
             found.append(_min_max(node, outer))
     return [u for u in found if u is not None]

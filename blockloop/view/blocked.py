@@ -23,6 +23,7 @@ from .draws import refuse_hidden_draws
 from .helpers import (
     call_writes,
     handed_functions,
+    numpy_functions,
     prange_names,
     with_inner_functions,
     written_parameters,
@@ -97,6 +98,7 @@ def block_kernel(
         For a kernel that cannot be blocked, at the user's line.
     """
     namespace = with_inner_functions(source, namespace)
+    types = dataclasses.replace(types, numpy_names=numpy_functions(namespace))
     handed = handed_functions(source, arguments or {})
     if handed:  # the analyses resolve them as helpers; the generated module does not
         namespace = {**namespace, **handed}

@@ -1,9 +1,11 @@
-"""Draws from numpy's global generator that a kernel's source does not spell out."""
+"""Draws from a global generator (numpy's, or Python's ``random``) that a kernel's source
+does not spell out."""
 
 from __future__ import annotations
 
 import ast
 import inspect
+import random
 import types
 from collections.abc import Mapping
 
@@ -48,12 +50,13 @@ def refuse_hidden_draws(
     finder = _Draws(scope, local)
     for phase in plan.phases if isinstance(plan, PhasedKernel) else (plan,):
         where = "prange loop" if phase.kind == "reduction" else "time loop"
-        seeded = False
+        seeded: set[str] = set()  # the generators seeded so far: numpy's, Python's
         for node in _calls(phase.prologue):
             chain = finder.of_call(node)
+            generator = chain[-1].rpartition(".")[0] if chain else ""
             if chain and chain[-1].endswith("seed"):
-                seeded = True
-            elif chain and not seeded:
+                seeded.add(generator)
+            elif chain and generator not in seeded:
                 raise source.error(
                     node,
                     f"`{source.snippet(node)}` before the {where} draws from numpy's "
@@ -65,11 +68,13 @@ def refuse_hidden_draws(
         heads = [loop.test] if isinstance(loop, ast.While) else []
         reseeded = per_iteration_seeded(loop.body, phase.kind == "reduction")
         for node in _calls([*heads, *loop.body]):
-            chain = None if id(node) in reseeded else finder.of_call(node)
+            chain = finder.of_call(node)
+            if chain and id(node) in reseeded and chain[-1].startswith("numpy.random."):
+                chain = None  # after ``np.random.seed(h(i))``: a function of ``i``
             if chain:
                 raise source.error(
                     node,
-                    f"`{source.snippet(node)}` draws from numpy's per-thread generators in "
+                    f"`{source.snippet(node)}` draws from per-thread generators in "
                     f"the {where} ({' -> '.join(chain)}): the numbers depend on the thread "
                     "count and start over after a resume. Use blockloop.random, whose draws "
                     "depend on a key and a counter only: `uniform(key(seed, 0), i)`, "
@@ -81,12 +86,20 @@ def _calls(nodes: list) -> list[ast.Call]:
     return [n for n in walk(nodes) if isinstance(n, ast.Call)]
 
 
-def _is_global_random(value: object) -> bool:
-    """Whether ``value`` is a function of numpy's global generator (``np.random.*``)."""
-    if isinstance(getattr(value, "__self__", None), np.random.RandomState):
-        return True
+def _global_random(value: object, name: str) -> str | None:
+    """What a global generator's function is called (``numpy.random.normal``, and
+    ``random.random`` of Python's ``random`` module, which numba also draws from
+    per-thread states), or None for anything else."""
+    drawn = getattr(value, "__name__", name.split(".")[-1])
+    owner = getattr(value, "__self__", None)
+    if isinstance(owner, np.random.RandomState):
+        return f"numpy.random.{drawn}"
+    if isinstance(owner, random.Random):
+        return f"random.{drawn}"
     module = getattr(value, "__module__", None) or ""
-    return module.startswith("numpy.random") and callable(value) and not inspect.isclass(value)
+    if module.startswith("numpy.random") and callable(value) and not inspect.isclass(value):
+        return f"numpy.random.{drawn}"
+    return None
 
 
 class _Draws:
@@ -104,8 +117,9 @@ class _Draws:
         value = resolve(self.scope, name)
         if value is None:
             return None
-        if _is_global_random(value):
-            return [f"numpy.random.{getattr(value, '__name__', name.split('.')[-1])}"]
+        drawn = _global_random(value, name)
+        if drawn is not None:
+            return [drawn]
         func = value.py_func if is_dispatcher(value) else value
         if not isinstance(func, types.FunctionType):
             return None

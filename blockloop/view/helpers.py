@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import inspect
 import types
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ import numba
 
 from .._errors import BlockingError
 from ..storage.fingerprint import closure_values, is_dispatcher
+from ..transform.aliases import Aliases
 from ..transform.inner import inner_functions
 from ..transform.source import Source, read_source
 from ..transform.syntax import names_stored, parameters, walk
@@ -29,6 +31,7 @@ __all__ = [
     "call_writes",
     "handed_functions",
     "helper_tree",
+    "numpy_functions",
     "prange_names",
     "resolve",
     "scope_of",
@@ -52,15 +55,54 @@ def call_writes(scope: Mapping[str, object]) -> CallWrites:
     -------
     callable
         Dotted name to the positions and names of parameters the callee may write into,
-        or None where unknown.
+        or None where unknown; its ``returns`` method says the same of the parameters the
+        callee's result may refer to (a helper that returns an array it made: none).
     """
-    return _Resolver(scope, {}).writes
+    return _Resolver(scope, {}, {})
 
 
 class _Resolver:
-    def __init__(self, scope: Mapping[str, object], memo: dict[int, frozenset | None]) -> None:
+    def __init__(
+        self,
+        scope: Mapping[str, object],
+        memo: dict[int, frozenset | None],
+        returned: dict[int, frozenset | None],
+    ) -> None:
         self.scope = scope
         self.memo = memo  # shared by nested resolvers; None while being analysed
+        self.returned = returned  # the same, for the parameters a helper returns
+
+    def __call__(self, name: str) -> frozenset[int | str] | None:
+        return self.writes(name)
+
+    def returns(self, name: str) -> frozenset[int | str] | None:
+        """The parameters the result of the function ``name`` may refer to (None: any)."""
+        value = resolve(self.scope, name)
+        if is_dispatcher(value):
+            value = value.py_func
+        if not isinstance(value, types.FunctionType):
+            return None  # a constructor keeps what it is given; anything else: unknown
+        key = id(value)
+        if key not in self.returned:
+            self.returned[key] = None  # while recursing: unknown
+            self.returned[key] = self._returned_by(value)
+        return self.returned[key]
+
+    def _returned_by(self, func: types.FunctionType) -> frozenset[int | str] | None:
+        fn = helper_tree(func)
+        if fn is None:
+            return None
+        scope = scope_of(func)
+        inner = _Resolver(scope, self.memo, self.returned)
+        params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
+        names = {*params, *(a.arg for a in fn.args.kwonlyargs)}
+        types_ = dataclasses.replace(UNKNOWN, numpy_names=numpy_functions(scope))
+        info = Aliases(fn.body, names, types_, inner.returns)
+        refers: set[str] = set()
+        for node in walk(fn.body):
+            if isinstance(node, ast.Return) and node.value is not None:
+                refers |= info.sources(node.value)
+        return frozenset({k for k, p in enumerate(params) if p in refers} | (refers & names))
 
     def writes(self, name: str) -> frozenset[int | str] | None:
         value = resolve(self.scope, name)
@@ -91,10 +133,25 @@ class _Resolver:
         fn = helper_tree(func)
         if fn is None:
             return None
-        inner = _Resolver(scope_of(func), self.memo)
-        found = written_parameters(fn, inner.writes)
+        scope = scope_of(func)
+        inner = _Resolver(scope, self.memo, self.returned)
+        types_ = dataclasses.replace(UNKNOWN, numpy_names=numpy_functions(scope))
+        found = written_parameters(fn, inner, types_)
         self.memo[key] = found
         return found
+
+
+def numpy_functions(scope: Mapping[str, object]) -> frozenset[str]:
+    """The names in ``scope`` bound to NumPy's functions under their own names
+    (``from numpy import zeros, atleast_2d``): calls of them are NumPy's calls."""
+    return frozenset(
+        name
+        for name, value in scope.items()
+        if callable(value)
+        and not inspect.isclass(value)
+        and (getattr(value, "__module__", None) or "").split(".")[0] == "numpy"
+        and getattr(value, "__name__", None) == name
+    )
 
 
 def helper_tree(func: types.FunctionType) -> ast.FunctionDef | None:

@@ -24,6 +24,7 @@ from typing import cast
 
 from .._errors import BlockingError
 from ..storage.fingerprint import is_dispatcher
+from ..transform.aliases import NUMPY_WRITERS, READ_ONLY_ATTRS, READ_ONLY_METHODS, CallWrites
 from ..transform.maps import VALUE_CALLS
 from ..transform.owned import OwnedRows, prange_stop
 from ..transform.source import Source, read_source
@@ -37,13 +38,7 @@ from ..transform.syntax import (
     walk,
 )
 from ..transform.types import UNKNOWN, NameTypes
-from ..transform.writes import (
-    NUMPY_WRITERS,
-    READ_ONLY_ATTRS,
-    READ_ONLY_METHODS,
-    CallWrites,
-    outer_writes,
-)
+from ..transform.writes import outer_writes
 from .helpers import resolve, scope_of, ufunc_outputs
 from .positions import after_subscript, helper_ranges, view_position
 
