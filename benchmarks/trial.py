@@ -28,6 +28,7 @@ races and per-thread draws refused, wrong results, crashes, hangs, kills resumed
     python benchmarks/trial.py DIR                   # every kernel, 7 of them killed
     python benchmarks/trial.py DIR --only k03,k17    # some kernels
     python benchmarks/trial.py DIR --json out.json   # also the results as JSON
+    python benchmarks/trial.py DIR --from-json out.json  # its figures, judged again
 """
 
 from __future__ import annotations
@@ -196,10 +197,14 @@ def _verdict(r: dict) -> str:
     return "exact" if same else "different"
 
 
-def trial(directory: Path, only: list[str], killed: int) -> dict:
+def _judgments(directory: Path) -> dict:
     judged = [p for p in (directory, directory.parent) if (p / "judgments.py").exists()]
     sys.path.insert(0, str(judged[0] if judged else directory))
-    judgments = importlib.import_module("judgments").JUDGMENTS if judged else {}
+    return importlib.import_module("judgments").JUDGMENTS if judged else {}
+
+
+def trial(directory: Path, only: list[str], killed: int) -> dict:
+    judgments = _judgments(directory)
     names = sorted(p.stem for p in directory.glob("k[0-9]*.py"))
     if only:
         names = [n for n in names if any(n.startswith(o) for o in only)]
@@ -251,7 +256,16 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated kernel name prefixes")
     parser.add_argument("--killed", type=int, default=7, help="accepted kernels to SIGKILL")
     parser.add_argument("--json", type=Path, help="write every result here")
+    parser.add_argument("--from-json", type=Path, help="only the figures of an earlier run's")
     args = parser.parse_args()
+    if args.from_json:  # the judgments as they are now, the results as they were
+        results = json.loads(args.from_json.read_text())
+        judgments = _judgments(args.directory.resolve())
+        for name, r in results.items():
+            r["judged"] = judgments.get(name, {}).get("verdict", "?")
+            print(f"{name:32} {r['judged']:6} {r['verdict']:9} {r.get('killed', '')}")
+        print(summary(results))
+        return
     results = trial(args.directory.resolve(), [o for o in args.only.split(",") if o], args.killed)
     print(summary(results))
     if args.json:

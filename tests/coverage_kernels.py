@@ -294,6 +294,65 @@ def batch_kicks(u, weights, counts, batch):
                 u[j] += weights[j] * (counts[j] - u[j] * 0.5)
 
 
+@njit(parallel=True, cache=True)
+def flattened_fluxes(t, centres, nsamp):
+    # shape of pytransit's rr_full: prange over (vector, time) pairs flattened into one
+    # index, each iteration adding into its own element out[ipv, ipt]
+    npv, npt = centres.shape[0], t.shape[0]
+    out = np.zeros((npv, npt))
+    for j in prange(npv * npt):
+        ipv = j // npt
+        ipt = j % npt
+        for s in range(nsamp):
+            out[ipv, ipt] += np.exp(-((t[ipt] + 0.01 * s - centres[ipv]) ** 2))
+        out[ipv, ipt] /= nsamp
+    return out
+
+
+@njit(cache=True)
+def _accumulate(dst, src):
+    dst += src
+
+
+@njit(parallel=True, cache=True)
+def interval_sums(x, nt, nf):
+    # shape of QuartiCal's compute_jhj_jhr: i -> (ti, fi) with fi = i - ti * nf, the
+    # element's row bound to a name and handed to a helper that adds into it
+    out = np.zeros((nt, nf, x.shape[1]))
+    for i in prange(nt * nf):
+        ti = i // nf
+        fi = i - ti * nf
+        acc = out[ti, fi]
+        _accumulate(acc, x[(ti + fi) % x.shape[0]])
+        _accumulate(acc, x[ti % x.shape[0]])
+    return out
+
+
+@njit(parallel=True, cache=True)
+def leaf_updates(leaves, raw):
+    # shape of pygbm's _update_raw_predictions: a Python list of (value, sample indices)
+    # pairs, each leaf adding its value at its own samples
+    for k in prange(len(leaves)):
+        value, samples = leaves[k]
+        raw[samples] += value
+
+
+@njit(parallel=True, cache=True)
+def shared_neighbours(ind, k):
+    # shape of PyOD's _snn_imp: per point, how many neighbours it shares with each other
+    # point (Python sets of rows), then the k points it shares most with
+    n = ind.shape[0]
+    out = np.zeros((n, k), dtype=np.int64)
+    for i in prange(n):
+        mine = set(ind[i])
+        counts = np.empty(n, dtype=np.int64)
+        for j in range(n):
+            counts[j] = len(set(ind[j]).intersection(mine))
+        counts[i] = -1
+        out[i] = np.argsort(counts)[::-1][:k]
+    return out
+
+
 def inputs(name):
     g = np.random.default_rng(5)
     x2 = g.random((300, 40))
@@ -313,6 +372,16 @@ def inputs(name):
         "distinct_partners": (20_000, 6, 3),
         "closest_candidates": (tall, g.integers(0, 8000, (8000, 6))),
         "per_sample_scaled": (g.standard_normal((3, 4000, 12)),),
+        "flattened_fluxes": (np.linspace(-1.0, 1.0, 300), g.uniform(-1.0, 1.0, 200), 3),
+        "interval_sums": (g.random((50, 3)), 300, 40),
+        "leaf_updates": (
+            [
+                (float(v), p)
+                for v, p in zip(g.random(40), np.array_split(g.permutation(9000), 40), strict=True)
+            ],
+            np.zeros(9000),
+        ),
+        "shared_neighbours": (g.integers(0, 60, (400, 8)), 5),
         "batch_kicks": (g.random(60_000), g.random(60_000), g.integers(0, 3, 60_000), 20),
         "batch_counts": (g.integers(0, 3, (50_000, 5)), 9),
         "transit_models": (

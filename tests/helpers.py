@@ -17,10 +17,12 @@ __all__ = ["bits", "crashed_then_resumed", "fresh", "swap_kernel"]
 
 
 def bits(value) -> bytes:
-    """A value's bytes, for comparing results bit for bit (a typed List's, element by
+    """A value's bytes, for comparing results bit for bit (a list's, element by
     element)."""
-    if type(value).__module__.startswith("numba.typed"):
+    if type(value).__module__.startswith("numba.typed") or isinstance(value, list):
         return b"|".join(bits(v) for v in value)
+    if isinstance(value, tuple):
+        return b"(" + b"|".join(bits(v) for v in value) + b")"
     return np.asarray(value).tobytes()
 
 

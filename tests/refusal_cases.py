@@ -584,3 +584,18 @@ def bad_python_random_after_a_numpy_seed(x):
     for b in prange(x.shape[0]):
         np.random.seed(b)  # seeds numpy's generator, not Python's
         x[b] = random.gauss(0.0, 1.0)  # refused: draws from per-thread generators
+
+
+@njit
+def _add_into(dst, src):
+    dst += src
+
+
+def bad_flattened_read_of_another_element(x, out, y):
+    # i -> (ti, fi): iteration i owns out[ti, fi]; out[ti, 0] is another iteration's
+    nf = out.shape[1]
+    for i in prange(out.shape[0] * nf):
+        ti = i // nf
+        fi = i % nf
+        _add_into(out[ti, fi], x[ti])
+        y[i] = out[ti, 0, 0]  # refused: reads `out`

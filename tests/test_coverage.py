@@ -29,6 +29,10 @@ NAMES = [
     "transit_models",
     "batch_counts",
     "batch_kicks",
+    "flattened_fluxes",
+    "interval_sums",
+    "leaf_updates",
+    "shared_neighbours",
 ]
 
 
@@ -68,6 +72,8 @@ def test_a_ufuncs_positional_output_is_a_write():
         "transit_models",
         "batch_counts",
         "batch_kicks",
+        "flattened_fluxes",
+        "interval_sums",
     ],
 )
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):

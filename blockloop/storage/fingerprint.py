@@ -179,12 +179,13 @@ def describe_arg(
         return f"nptype:{np.dtype(value).str}"
     if is_dispatcher(value):  # an @njit function handed in: its source, helpers and options
         return _describe_global(where, value, set())
-    if is_typed_list(value):  # hashed whole: its arrays are not sampled
+    if is_typed_list(value) or isinstance(value, list):  # hashed whole: not sampled
         inner = ",".join(describe_arg(v, f"{where}[{k}]") for k, v in enumerate(value))
-        return f"typed.List:[{inner}]"
+        return f"{'typed.List' if is_typed_list(value) else 'list'}:[{inner}]"
     raise TypeError(
         f"{where} has type {type(value).__name__}, which blockloop cannot fingerprint; pass "
-        "numbers, strings, NumPy arrays, @njit functions, tuples of them or a numba typed List"
+        "numbers, strings, NumPy arrays, @njit functions, tuples or lists of them or a numba "
+        "typed List"
     )
 
 
@@ -204,9 +205,10 @@ def args_fingerprint(
     sampled: list[np.ndarray] = []
     parts = []
     for n, v in zip(names, values, strict=True):
-        if is_typed_list(v) and n not in sample:
+        if (is_typed_list(v) or isinstance(v, list)) and n not in sample:
+            kind = "numba typed List" if is_typed_list(v) else "list"
             raise TypeError(
-                f"argument {n!r} is a numba typed List that the kernel may write into; "
+                f"argument {n!r} is a {kind} that the kernel may write into; "
                 "blockloop saves arrays, not lists: pass one array (a 2-D array for rows of "
                 "one length) or a tuple of arrays"
             )
@@ -225,7 +227,7 @@ def arrays_in(value: object) -> list[np.ndarray]:
     """The arrays in an argument: itself, or the members of a tuple, recursively."""
     if isinstance(value, np.ndarray):
         return [value]
-    if isinstance(value, tuple) or is_typed_list(value):
+    if isinstance(value, (tuple, list)) or is_typed_list(value):
         return [a for v in value for a in arrays_in(v)]
     return []
 

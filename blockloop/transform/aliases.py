@@ -49,10 +49,13 @@ READ_ONLY_CALLS = frozenset(
         "len", "min", "max", "abs", "range", "prange", "float", "int", "bool", "complex",
         "print", "round", "divmod", "pow", "sum", "enumerate", "zip", "reversed", "iter",
         "next", "isinstance", "hash", "ord", "chr", "str", "tuple", "pndindex", "type",
+        "set", "frozenset", "sorted", "list", "any", "all",
     }
 )  # fmt: skip
 # builtins whose result refers to the arrays given to them (loop targets, iterators)
-_ALIASING_BUILTINS = frozenset({"enumerate", "zip", "reversed", "iter", "next", "tuple"})
+_ALIASING_BUILTINS = frozenset(
+    {"enumerate", "zip", "reversed", "iter", "next", "tuple", "list"}
+)  # ``list(x)`` of a 2-D ``x``: its rows
 NUMPY_MODULES = frozenset({"np", "numpy"})
 _PURE_MODULES = frozenset({"math", "cmath", "numba", "nb"})
 # NumPy functions that write into an argument (besides any call with ``out=``)

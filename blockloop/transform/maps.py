@@ -88,6 +88,17 @@ def map_targets(body: list[ast.stmt], outer: Iterable[str], index: str) -> dict[
     return found
 
 
+def _element_written_elsewhere(rows: OwnedRows, node: ast.Subscript, scattered: set[str]) -> bool:
+    """Whether ``node`` reads the element of a flattened index (``x[i // m, i % m]``) of an
+    array the body stores into nowhere directly: it is written through views or helpers,
+    which :mod:`blockloop.view.reads` follows, and judges this read with them."""
+    assert isinstance(node.value, ast.Name)
+    if node.value.id in scattered or node.value.id in rows.arrays:
+        return False
+    key = rows.key_of(subscript_parts(node))
+    return isinstance(key, tuple) and key[0] == "element"
+
+
 def carried_read(
     body: list[ast.stmt], written: Iterable[str], index: str, stop: ast.expr | None = None
 ) -> ast.Subscript | None:
@@ -152,7 +163,8 @@ def carried_read(
                 or not (
                     own_index(node, index)
                     or owned_at(node, index) & columns[node.value.id]
-                    or rows.key(subscript_parts(node)[0]) == rows.arrays.get(node.value.id, ())
+                    or rows.key_of(subscript_parts(node)) == rows.arrays.get(node.value.id, ())
+                    or _element_written_elsewhere(rows, node, scattered)
                 )
             )
         ):

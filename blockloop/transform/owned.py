@@ -63,7 +63,7 @@ class OwnedRows:
                 while isinstance(row.value, ast.Subscript):
                     row = row.value
                 if isinstance(row.value, ast.Name):
-                    keys.setdefault(row.value.id, set()).add(self.key(subscript_parts(row)[0]))
+                    keys.setdefault(row.value.id, set()).add(self.key_of(subscript_parts(row)))
         self.arrays = {n: next(iter(k)) for n, k in keys.items() if len(k) == 1 and None not in k}
 
     def key(self, expr: ast.expr) -> object | None:
@@ -149,21 +149,68 @@ class OwnedRows:
                 return key
         return None
 
-    def _defined_before(self, at: ast.AST) -> dict[str, ast.expr]:
-        """Names bound once, by ``name = expr`` at the top of the body, before the
-        top-level statement that holds ``at``: name to ``expr``."""
+    def _defined_before(self, at: ast.AST | None) -> dict[str, ast.expr]:
+        """Names bound once, by ``name = expr`` at the top of the body (also ``a, b = e, f``
+        and ``q, r = divmod(i, m)``), before the top-level statement that holds ``at``
+        (anywhere, for None): name to ``expr``."""
         defs: dict[str, ast.expr] = {}
         for stmt in self.body:
-            if any(n is at for n in walk([stmt])):
+            if at is not None and any(n is at for n in walk([stmt])):
                 break
-            if (
-                isinstance(stmt, ast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name)
-                and self.bindings[stmt.targets[0].id] == 1
-            ):
-                defs[stmt.targets[0].id] = stmt.value
+            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+                continue
+            target, value = stmt.targets[0], stmt.value
+            pairs: list[tuple[ast.expr, ast.expr]] = [(target, value)]
+            if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple):
+                pairs = list(zip(target.elts, value.elts, strict=False))
+            elif isinstance(target, ast.Tuple) and len(target.elts) == 2 and _divmod(value):
+                assert isinstance(value, ast.Call)  # ``q, r = divmod(i, m)``
+                x, m = value.args
+                pairs = [(target.elts[0], ast.BinOp(x, ast.FloorDiv(), m)),
+                         (target.elts[1], ast.BinOp(x, ast.Mod(), m))]  # fmt: skip
+            for name, expr in pairs:
+                if isinstance(name, ast.Name) and self.bindings[name.id] == 1:
+                    defs[name.id] = expr
         return defs
+
+    def key_of(self, parts: list) -> object | None:
+        """The key of a subscript's positions ``parts``: a flattened index in its first two
+        (``x[i // m, i % m]``, also through names bound once at the top of the body,
+        ``ti = i // m; fi = i - ti * m`` or ``ti, fi = divmod(i, m)``) is the one element
+        iteration ``i`` owns (``i`` is ``ti * m + fi``); else the key of the first
+        position (:meth:`key`)."""
+        if len(parts) >= 2 and all(isinstance(p, ast.expr) for p in parts[:2]):
+            m = self._flattened(parts[0], parts[1])
+            if m is not None:
+                return ("element", m)
+        return self.key(parts[0]) if parts else None
+
+    def _flattened(self, first: ast.expr, second: ast.expr) -> str | None:
+        """``m`` if ``first, second`` are ``i // m, i % m`` (or ``i - (i // m) * m``)."""
+        value = _Values(self.index, self.stored, self._defined_before(None))
+        m = self._quotient(value.resolve(first))
+        rest = value.resolve(second)
+        if m is None or not isinstance(rest, ast.BinOp) or not _is(rest.left, self.index):
+            return None
+        if isinstance(rest.op, ast.Mod):
+            return m if ast.unparse(rest.right) == m else None
+        product = rest.right
+        if isinstance(rest.op, ast.Sub) and isinstance(product, ast.BinOp):
+            if isinstance(product.op, ast.Mult):
+                for q, w in ((product.left, product.right), (product.right, product.left)):
+                    if self._quotient(value.resolve(q)) == m and ast.unparse(w) == m:
+                        return m
+        return None
+
+    def _quotient(self, expr: ast.expr) -> str | None:
+        """``m`` (its text) if ``expr`` is ``i // m`` of the loop variable and a value the
+        body does not bind."""
+        if not (isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.FloorDiv)):
+            return None
+        if not _is(expr.left, self.index):
+            return None
+        bound = {n.id for n in walk([expr.right]) if isinstance(n, ast.Name)} & self.stored
+        return None if bound else ast.unparse(expr.right)
 
 
 def owned_rows(body: list[ast.stmt], index: str, stop: ast.expr | None = None) -> dict[str, object]:
@@ -176,6 +223,19 @@ def row_key(
 ) -> object | None:
     """:meth:`OwnedRows.key` of ``expr`` in ``body``."""
     return OwnedRows(body, index, stop).key(expr)
+
+
+def _is(expr: ast.expr, name: str) -> bool:
+    return isinstance(expr, ast.Name) and expr.id == name
+
+
+def _divmod(value: ast.expr) -> bool:
+    return (
+        isinstance(value, ast.Call)
+        and _is(value.func, "divmod")
+        and len(value.args) == 2
+        and not value.keywords
+    )
 
 
 def _plus(a: ast.expr, b: ast.expr) -> ast.expr:

@@ -51,7 +51,10 @@ _SHAPE_ONLY = frozenset(
 _NUMPY = ("np.", "numpy.")
 # attributes that are views of the array's elements (``T``: with their positions moved)
 _VIEWS = frozenset({"flat", "T", "real", "imag"})
-_READING_BUILTINS = frozenset({"min", "max", "sum", "abs", "float", "int", "round", "complex"})
+_READING_BUILTINS = frozenset(
+    {"min", "max", "sum", "abs", "float", "int", "round", "complex", "set", "frozenset",
+     "sorted", "list", "tuple", "any", "all", "len"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,9 @@ class _Uses:
             elif isinstance(p, ast.Name) and p.id in self.ranges:
                 found.add((k, self.ranges[p.id]))
             elif self.rows is not None and isinstance(p, (ast.expr, ast.Slice)):
-                key = self.rows.key(p)  # a row or block of rows the iteration owns
+                # a row or block of rows the iteration owns, or its element of a flattened
+                # index in the first two positions (``x[i // m, i % m]``)
+                key = self.rows.key_of(parts) if k == 0 else self.rows.key(p)
                 if key is not None:
                     found.add((k, f"rows{key!r}"))
         return frozenset(found)
@@ -207,9 +212,11 @@ class _Uses:
             top, parent = parent, self.parents.of(parent)
         own = self._own(parts)
         subscripted = top is not node
-        # a subscript of the array itself is the loop analysis's to judge (carried_read);
-        # one through a name bound to a view of it is judged here
-        direct = subscripted and depth == 0
+        # a subscript of the array itself is the loop analysis's to judge (carried_read),
+        # but for the element of a flattened index (``x[i // m, i % m]``), which it leaves
+        # here; one through a name bound to a view of it is judged here
+        element = any(token.startswith("rows('element'") for _, token in own)
+        direct = subscripted and depth == 0 and not element
         if isinstance(parent, ast.Attribute) and parent.attr in READ_ONLY_ATTRS:
             return []
         if subscripted and isinstance(top, ast.Subscript) and not isinstance(top.ctx, ast.Load):
