@@ -34,6 +34,7 @@ races and per-thread draws refused, wrong results, crashes, hangs, kills resumed
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
 import os
@@ -58,6 +59,9 @@ def _bits(value: object) -> str:
         return "[" + ",".join(_bits(v) for v in value) + "]"
     if isinstance(value, tuple):
         return "(" + ",".join(_bits(v) for v in value) + ")"
+    if isinstance(value, np.ndarray):  # records too, which describe() cannot sum
+        data = np.ascontiguousarray(value)
+        return f"{data.dtype.str}{data.shape}:" + hashlib.sha256(data.view(np.uint8)).hexdigest()
     return describe(value)["hash"]
 
 
