@@ -247,8 +247,11 @@ def _limb_profile(z, coeffs, order, table):
     for j in range(coeffs.shape[1]):
         a[:, j] = _recurrence(order, z[inside], table, j).sum(axis=1)
     flux = ones((coeffs.shape[0], z.size))
-    for b in range(coeffs.shape[0]):
-        flux[b, inside] -= a @ coeffs[b]
+    for b in range(coeffs.shape[0]):  # a @ coeffs[b], without needing scipy's BLAS
+        dot = np.zeros(a.shape[0])
+        for j in range(coeffs.shape[1]):
+            dot += a[:, j] * coeffs[b, j]
+        flux[b, inside] -= dot
     return flux
 
 
