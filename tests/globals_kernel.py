@@ -1,5 +1,6 @@
 """A kernel that reads module globals set in ``main()`` (issue 27, item 1): a table filled
-from the command line, a scalar rebound there, and a helper defined below the kernel.
+from the command line, a scalar rebound there, a helper defined below the kernel, and a
+NumPy function imported by name (its repr holds its address: another in each process).
 
 ``python -m tests.globals_kernel DIR VALUE SCALE`` prints the result and the run directory.
 """
@@ -9,6 +10,7 @@ import sys
 
 import numpy as np
 from numba import njit, prange
+from numpy import around
 
 from blockloop import checkpointed_loop
 
@@ -22,7 +24,7 @@ def make(checkpoint_dir):
     def tsum(n):
         s = 0.0
         for i in prange(n):
-            s += TABLE[i % 1000] * SCALE * weight(i)
+            s += TABLE[i % 1000] * around(SCALE, 3) * weight(i)
         return s
 
     return tsum

@@ -43,6 +43,21 @@ def test_globals_set_in_main_are_read_at_the_first_call(tmp_path):
     assert len(seen[(1.0, 1.0)]) == 1
 
 
+def test_the_same_globals_give_the_same_run_key_in_another_process(tmp_path):
+    here = globals_kernel.make(tmp_path).run_key(1000)
+    code = "import sys, tests.globals_kernel as g; print(g.make(sys.argv[1]).run_key(1000))"
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    assert out.stdout.split()[-1] == here  # a new run in each process would never resume
+
+
 def test_globals_are_frozen_at_the_first_call_like_numba(tmp_path, monkeypatch):
     monkeypatch.setattr(globals_kernel, "TABLE", np.zeros(1000))
     tsum = globals_kernel.make(tmp_path)

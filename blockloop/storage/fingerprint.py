@@ -16,6 +16,8 @@ from __future__ import annotations
 import builtins
 import inspect
 import os
+import re
+import sys
 import threading
 import types
 from collections.abc import Callable, Collection, Mapping
@@ -242,7 +244,11 @@ def is_dispatcher(value: object) -> TypeGuard[Any]:
     return hasattr(value, "py_func") and hasattr(value, "targetoptions")
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def _describe_global(name: str, value: object, seen: set[int]) -> str:
+    """A global's text for the run key: the same in every process for the same value."""
     if is_dispatcher(value):
         return (
             "jit:"
@@ -255,10 +261,22 @@ def _describe_global(name: str, value: object, seen: set[int]) -> str:
         return f"builtin:{name}"
     if isinstance(value, types.FunctionType):
         return "function:" + _function_fingerprint(value, seen)
+    dispatcher = getattr(value, "_dispatcher", None)  # a @vectorize function: its source
+    if is_dispatcher(dispatcher):
+        return "ufunc:" + _describe_global(name, dispatcher, seen)
     try:
         return describe_arg(value, f"global {name!r}")
     except TypeError:
-        return f"object:{type(value).__module__}.{type(value).__qualname__}:{value!r}"
+        pass
+    text = repr(value)
+    if _ADDRESS.search(text):  # another address in another process: never part of a key
+        module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+        if isinstance(module, str) and isinstance(qualname, str):  # ``from numpy import interp``
+            top = sys.modules.get(module.partition(".")[0])
+            text = f"{module}.{qualname}:{getattr(top, '__version__', '')}"
+        else:
+            text = _ADDRESS.sub("", text)
+    return f"object:{type(value).__module__}.{type(value).__qualname__}:{text}"
 
 
 def _function_fingerprint(func: types.FunctionType, seen: set[int]) -> str:
