@@ -19,17 +19,10 @@ __all__ = ["child_env", "finish", "kill_stopped", "spawn", "start_kernel", "wait
 ROOT = Path(__file__).resolve().parent.parent
 
 
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "" without pytest-xdist
-
-
 class SlurmDaemons:
-    """The single-node Slurm of ``tests/slurm``: ``up.sh`` is started in the background
+    """The single-node Slurm of ``tests/slurm``: ``up.sh`` is started once, in the background
     (installing the Debian packages takes a minute or more, mostly network and disk, so it
-    runs beside the other tests), and ``down.sh`` stops exactly the daemons it started.
-
-    Under pytest-xdist the first worker starts the setup at collection; the worker that runs
-    the Slurm tests starts ``up.sh`` again, which waits for the first and finds the daemons
-    up, and stops them after its tests."""
+    runs beside the other tests), and ``down.sh`` stops exactly the daemons it started."""
 
     here = ROOT / "tests" / "slurm"
 
@@ -38,11 +31,10 @@ class SlurmDaemons:
         self.proc = subprocess.Popen(
             [str(self.here / "up.sh")], stdout=self.out, stderr=self.err, text=True
         )
-        self.used = self.stopped = False
+        self.stopped = False
 
     def pids(self) -> list[str]:
         """Wait for the setup to finish; the daemons' PIDs (fails with up.sh's stderr)."""
-        self.used = True
         self.proc.wait(timeout=600)
         self.out.seek(0)
         self.err.seek(0)
@@ -50,13 +42,10 @@ class SlurmDaemons:
         return self.out.read().split()
 
     def stop(self) -> None:
-        """Stop the daemons if this process used them; else only wait for the setup."""
         if not self.stopped:
             self.stopped = True
-            ok = self.proc.wait(timeout=600) == 0
-            if self.used:
-                pids = self.pids() if ok else []
-                subprocess.run([str(self.here / "down.sh"), *pids], timeout=120, check=False)
+            pids = self.pids() if self.proc.wait(timeout=600) == 0 else []
+            subprocess.run([str(self.here / "down.sh"), *pids], timeout=120, check=False)
             self.out.close()
             self.err.close()
 
@@ -73,8 +62,6 @@ def slurm_daemons() -> SlurmDaemons:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """When the Slurm tests are selected (and can run), begin their setup at once."""
-    if WORKER not in ("", "gw0"):
-        return  # one worker begins the setup
     if any(item.nodeid.startswith("tests/test_slurm.py") for item in session.items):
         from tests.test_slurm import POSSIBLE
 
@@ -120,13 +107,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache(tmp_path_factory: pytest.TempPathFactory):
     """Generated modules and numba's cache go to one directory for the whole session,
-    shared with every subprocess and every pytest-xdist worker, so each kernel is compiled
-    once."""
-    cache = os.environ.get("BLOCKLOOP_TEST_CACHE")
-    if not cache:  # pytest-xdist's workers share their base directory's parent
-        base = tmp_path_factory.getbasetemp()
-        (shared := (base.parent if WORKER else base) / "cache").mkdir(exist_ok=True)
-        cache = str(shared)
+    shared with every subprocess, so each kernel is compiled once."""
+    cache = os.environ.get("BLOCKLOOP_TEST_CACHE") or str(tmp_path_factory.mktemp("cache"))
     old = os.environ.get("BLOCKLOOP_CACHE_DIR")
     os.environ["BLOCKLOOP_CACHE_DIR"] = cache
     os.environ.setdefault("BLOCKLOOP_PROGRESS", "0")

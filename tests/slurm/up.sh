@@ -5,10 +5,6 @@
 # process lists: dead daemons can linger as zombies here.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# one setup at a time (each of pytest's workers may start one): a second waits for the first
-# and finds everything up; the daemons do not inherit the lock (9>&-)
-exec 9>/tmp/blockloop-slurm-up.lock
-flock 9
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
@@ -28,15 +24,15 @@ until_ok() {  # until_ok TRIES COMMAND...: retry a check every 0.1 s
     for _ in $(seq "$tries"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
     "$@"
 }
-munge -n >/dev/null 2>&1 || runuser -u munge -- /usr/sbin/munged 9>&-
+munge -n >/dev/null 2>&1 || runuser -u munge -- /usr/sbin/munged
 until_ok 50 munge -n
-scontrol ping 2>/dev/null | grep -q UP || slurmctld 9>&-
+scontrol ping 2>/dev/null | grep -q UP || slurmctld
 until_ok 100 bash -c 'scontrol ping | grep -q UP'
 # slurmd by its pid file: after a crash the controller's saved state can still show the node
 # as up while no slurmd runs (a zombie counts as dead)
 alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 if ! { [ -s /run/slurmd.pid ] && alive "$(cat /run/slurmd.pid)"; }; then
-    slurmd -N localhost 9>&-
+    slurmd -N localhost
 fi
 until_ok 150 bash -c 'sinfo -h -o %T | grep -qE "idle|mix|alloc"'
 cat /run/munge/munged.pid /run/slurmctld.pid /run/slurmd.pid
