@@ -11,18 +11,22 @@ import pytest
 from numba import njit, prange
 
 from blockloop import checkpointed_loop
+from blockloop.storage.fingerprint import jitclass_type
 from blockloop.testing import Crash, Ticks, crashing_store, injected
 
 __all__ = ["bits", "crashed_then_resumed", "fresh", "swap_kernel"]
 
 
 def bits(value) -> bytes:
-    """A value's bytes, for comparing results bit for bit (a list's, element by
-    element)."""
+    """A value's bytes, for comparing results bit for bit (a list's or a jitclass
+    instance's, member by member)."""
     if type(value).__module__.startswith("numba.typed") or isinstance(value, list):
         return b"|".join(bits(v) for v in value)
     if isinstance(value, tuple):
         return b"(" + b"|".join(bits(v) for v in value) + b")"
+    class_type = jitclass_type(value)
+    if class_type is not None:  # a jitclass instance: its fields
+        return b"{" + b"|".join(bits(getattr(value, f)) for f in class_type.struct) + b"}"
     return np.asarray(value).tobytes()
 
 

@@ -20,7 +20,7 @@ from numba.core import types as nbtypes
 from numba.np.numpy_support import as_dtype
 
 from ..report import Report
-from ..storage.fingerprint import is_dispatcher
+from ..storage.fingerprint import is_dispatcher, jitclass_type
 from ..storage.manifest import Manifest
 from ..storage.pieces import PieceSet
 from ..storage.store import Checkpoint
@@ -102,9 +102,11 @@ class Generated:
         """
         args = self.arguments(function, values)
         dispatcher = getattr(self.module, function)
-        if any(is_dispatcher(a) for a in args):  # a function handed in, passed on
-            with warnings.catch_warnings():  # by the generated code, not the user's
+        if any(is_dispatcher(a) or jitclass_type(a) is not None for a in args):
+            with warnings.catch_warnings():  # a function or jitclass handed on by the
+                # generated code, not the user's: numba cannot cache a function given one
                 warnings.simplefilter("ignore", numba.NumbaExperimentalFeatureWarning)
+                warnings.filterwarnings("ignore", "Cannot cache compiled function")
                 out = dispatcher(*args)
         else:
             out = dispatcher(*args)

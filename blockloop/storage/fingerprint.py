@@ -40,6 +40,7 @@ __all__ = [
     "digest",
     "helpers_fingerprint",
     "is_dispatcher",
+    "jitclass_type",
 ]
 
 
@@ -181,13 +182,22 @@ def describe_arg(
         return f"nptype:{np.dtype(value).str}"
     if is_dispatcher(value):  # an @njit function handed in: its source, helpers and options
         return _describe_global(where, value, set())
+    class_type = jitclass_type(value)
+    if class_type is not None:  # its methods' sources and its fields, hashed whole
+        seen: set[int] = set()
+        methods = [f"{m}={_function_fingerprint(f, seen)}" for m, f in class_type.methods.items()
+                   if isinstance(f, types.FunctionType)]  # fmt: skip
+        fields = ",".join(
+            f"{f}={describe_arg(getattr(value, f), f'{where}.{f}')}" for f in class_type.struct
+        )
+        return f"jitclass:{class_type.class_name}:{digest(*methods)}:({fields})"
     if is_typed_list(value) or isinstance(value, list):  # hashed whole: not sampled
         inner = ",".join(describe_arg(v, f"{where}[{k}]") for k, v in enumerate(value))
         return f"{'typed.List' if is_typed_list(value) else 'list'}:[{inner}]"
     raise TypeError(
         f"{where} has type {type(value).__name__}, which blockloop cannot fingerprint; pass "
-        "numbers, strings, NumPy arrays, @njit functions, tuples or lists of them or a numba "
-        "typed List"
+        "numbers, strings, NumPy arrays, @njit functions, tuples or lists of them, a numba "
+        "typed List or a jitclass instance"
     )
 
 
@@ -231,7 +241,19 @@ def arrays_in(value: object) -> list[np.ndarray]:
         return [value]
     if isinstance(value, (tuple, list)) or is_typed_list(value):
         return [a for v in value for a in arrays_in(v)]
+    class_type = jitclass_type(value)
+    if class_type is not None:
+        return [a for f in class_type.struct for a in arrays_in(getattr(value, f))]
     return []
+
+
+def jitclass_type(value: object) -> Any | None:
+    """The numba class type of a ``jitclass`` instance (its ``struct`` of fields and its
+    ``methods``); None for anything else."""
+    if isinstance(value, type):
+        return None
+    class_type = getattr(getattr(value, "_numba_type_", None), "class_type", None)
+    return class_type if hasattr(class_type, "struct") else None
 
 
 def is_typed_list(value: object) -> TypeGuard[Any]:

@@ -25,6 +25,7 @@ __all__ = [
     "VIEW_METHODS",
     "Aliases",
     "CallWrites",
+    "call_arguments",
     "call_returns",
     "no_helpers",
 ]
@@ -208,10 +209,7 @@ class Aliases:
     def arguments(self, call: ast.Call, only: frozenset[int | str] | None = None) -> set[str]:
         """What the arguments of ``call`` may refer to: all of them, or those at the
         positions and keywords in ``only`` (and any ``*args``, whose positions are unknown)."""
-        given: list[tuple[int | str | None, ast.expr]] = [
-            (None if isinstance(a, ast.Starred) else k, a) for k, a in enumerate(call.args)
-        ]
-        given += [(k.arg, k.value) for k in call.keywords]
+        given = call_arguments(call, self.types)
         return _union(
             self.sources(a) for key, a in given if only is None or key is None or key in only
         )
@@ -229,6 +227,8 @@ class Aliases:
             return "global", func.id
         path = dotted(func)
         root = path.split(".")[0] if path else None
+        if root in self.types.instances and path is not None and path.count(".") == 1:
+            return "global", path  # a jitclass method: a helper given the instance first
         if root is None or root in self.outer or root in self.locals:
             if not isinstance(func, ast.Attribute):
                 return "value", ""  # a computed callable: ``type(s)(1)``, ``steps[k](x)``
@@ -239,6 +239,25 @@ class Aliases:
         if root in _PURE_MODULES:
             return "pure", func.attr
         return "global", path
+
+
+def call_arguments(call: ast.Call, types: NameTypes) -> list[tuple[int | str | None, ast.expr]]:
+    """What ``call`` gives each parameter of its callee: ``(position or keyword, value)``,
+    with None for a ``*args`` (its positions are unknown). A ``jitclass`` method's receiver
+    is its position 0 (``csr.row(i)`` is ``row(csr, i)``)."""
+    given: list[tuple[int | str | None, ast.expr]] = []
+    func = call.func
+    if (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id in types.instances
+    ):
+        given.append((0, func.value))
+    first = len(given)
+    given += [
+        (None if isinstance(a, ast.Starred) else first + k, a) for k, a in enumerate(call.args)
+    ]
+    return given + [(k.arg, k.value) for k in call.keywords]
 
 
 def _union(sets: Iterable[set[str]]) -> set[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from .owned import OwnedRows
+from .owned import OwnedRows, is_element_key
 from .syntax import dotted, made_by_numpy, names_stored, subscript_parts, walk
 from .writes import READ_ONLY_METHODS
 
@@ -95,8 +95,7 @@ def _element_written_elsewhere(rows: OwnedRows, node: ast.Subscript, scattered: 
     assert isinstance(node.value, ast.Name)
     if node.value.id in scattered or node.value.id in rows.arrays:
         return False
-    key = rows.key_of(subscript_parts(node))
-    return isinstance(key, tuple) and key[0] == "element"
+    return is_element_key(rows.key_of(subscript_parts(node)))
 
 
 def carried_read(
@@ -184,6 +183,7 @@ def shared_store(
     index: str,
     skip: frozenset[int],
     numpy_names: frozenset[str] = frozenset(),
+    instances: frozenset[str] = frozenset(),
 ) -> tuple[str, ast.AST] | None:
     """The first store into an outer array at an index that is the same for every
     iteration: one that reads neither the loop variable nor anything computed from it
@@ -191,8 +191,9 @@ def shared_store(
     makes and fills from the loop variable, ``idx[q] = q * step + i``, is computed from
     it), outside any ``if``, ``while`` or ``for`` whose header reads such a value, or a
     method that changes the whole array in place (``vals.fill(0.0)``). ``skip`` holds
-    the ``id()`` of store targets accounted for elsewhere (reductions, maps). Returns the
-    array's name and the store."""
+    the ``id()`` of store targets accounted for elsewhere (reductions, maps); a method of
+    one of the ``jitclass`` ``instances`` is a helper's call, judged by what it writes.
+    Returns the array's name and the store."""
     arrays = set(outer)
     local = made_by_numpy(body, numpy_names)
     derived = {index}
@@ -231,6 +232,7 @@ def shared_store(
                 and isinstance(call.func, ast.Attribute)
                 and isinstance(call.func.value, ast.Name)
                 and call.func.value.id in arrays
+                and call.func.value.id not in instances
                 and call.func.attr not in READ_ONLY_METHODS
             ):
                 return call.func.value.id, call

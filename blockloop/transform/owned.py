@@ -34,6 +34,14 @@ __all__ = ["OwnedRows", "owned_rows", "prange_stop", "row_key"]
 _POINTS = 4  # the fixed points a block's bounds are compared at
 
 
+ELEMENT = "element"  # the first member of a flattened index's key (:meth:`OwnedRows.key_of`)
+
+
+def is_element_key(key: object) -> bool:
+    """Whether ``key`` is the element of a flattened index (``x[i // m, i % m]``)."""
+    return isinstance(key, tuple) and bool(key) and key[0] == ELEMENT
+
+
 class OwnedRows:
     """The rows one iteration owns in ``body``, the prange loop body with index ``index``.
 
@@ -182,7 +190,7 @@ class OwnedRows:
         if len(parts) >= 2 and all(isinstance(p, ast.expr) for p in parts[:2]):
             m = self._flattened(parts[0], parts[1])
             if m is not None:
-                return ("element", m)
+                return (ELEMENT, m)
         return self.key(parts[0]) if parts else None
 
     def _flattened(self, first: ast.expr, second: ast.expr) -> str | None:

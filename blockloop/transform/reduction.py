@@ -111,7 +111,7 @@ def refuse_shared_stores(
 ) -> None:
     """Refuse a store that every iteration makes at the same index of an outer array."""
     arrays = outer - {n for n in outer if types.plain(n)}
-    found = shared_store(body, arrays, index, skip, types.numpy_names)
+    found = shared_store(body, arrays, index, skip, types.numpy_names, types.instances)
     if found is not None:
         name, store = found
         what = (

@@ -15,6 +15,8 @@ import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .syntax import dotted, names_stored, parameters, subscript_parts, walk
 
 __all__ = ["UNKNOWN", "NameTypes", "optimistic"]
@@ -45,6 +47,10 @@ class NameTypes:
     numpy_names : frozenset of str
         The kernel's global names bound to NumPy functions (``from numpy import zeros``):
         a call of one is a call of ``np.zeros``, whatever the answers above.
+    instances : frozenset of str
+        Parameters the kernel never rebinds that this call gives a ``jitclass`` instance
+        (in a method, its ``self``): ``csr.row(i)`` calls the method as the helper
+        ``row(csr, i)`` (see :mod:`blockloop.view.instances`).
     """
 
     memory: Mapping[str, bool] = field(default_factory=dict)
@@ -53,6 +59,7 @@ class NameTypes:
     callables: frozenset[str] = frozenset()
     lists: frozenset[str] = frozenset()
     numpy_names: frozenset[str] = frozenset()
+    instances: frozenset[str] = frozenset()
 
     @property
     def typed(self) -> bool:
@@ -60,9 +67,13 @@ class NameTypes:
         return bool(self.signature)
 
     def unseen_function(self, name: str) -> bool:
-        """Whether ``name`` is a parameter called as a function that the optimistic view
-        (before the first call) takes to write nothing: the call's function decides."""
-        return self.signature == OPTIMISTIC and name in self.callables
+        """Whether ``name`` is a parameter called as a function, or a method of one that
+        may be a ``jitclass`` instance, that the optimistic view (before the first call)
+        takes to write nothing: the call's function decides."""
+        if self.signature != OPTIMISTIC:
+            return False
+        receiver, dot, _ = name.partition(".")
+        return name in self.callables or (bool(dot) and receiver in self.instances)
 
     def plain(self, name: str) -> bool:
         """Whether ``name`` certainly holds no array memory (numba typed it a number)."""
@@ -115,7 +126,9 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
     from NumPy or from a slice). Parameters stay unknown, but for one whose default is
     ``None`` (``progress_proxy=None``): a call may leave it ``None``, and numba then
     prunes what is done with it; and one the kernel calls, which a call may give a
-    function that writes nothing (the first call analyses the function it is given).
+    function that writes nothing (the first call analyses the function it is given), and
+    one whose methods no array has (``csr.row(i)``), which a call may give a ``jitclass``
+    instance whose methods write nothing.
 
     At decoration a kernel refused with no types and accepted with these is not refused
     yet: whether it can be blocked depends on types only numba's view at the first call
@@ -153,11 +166,21 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
         for n in walk(fn.body)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in params
     }
+    methods = {  # a method no array has: the parameter may be given a jitclass instance
+        n.func.value.id
+        for n in walk(fn.body)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name)
+        and n.func.value.id in params
+        and not hasattr(np.ndarray, n.func.attr)
+    }
     return NameTypes(
         memory=dict.fromkeys(plain, False),
         ndim=ndim,
         signature=OPTIMISTIC,
         callables=frozenset(called - rebound),
+        instances=frozenset(methods - rebound),
     )
 
 

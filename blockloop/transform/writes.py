@@ -25,6 +25,7 @@ from .aliases import (
     VIEW_METHODS,
     Aliases,
     CallWrites,
+    call_arguments,
     call_returns,
     no_helpers,
 )
@@ -141,10 +142,7 @@ def _call(
     call_writes: CallWrites,
     add: Callable[..., None],
 ) -> None:
-    args: list[tuple[int | str | None, ast.AST]] = [
-        (None if isinstance(a, ast.Starred) else k, a) for k, a in enumerate(call.args)
-    ]
-    args += [(kw.arg, kw.value) for kw in call.keywords]
+    args = call_arguments(call, info.types)
     kind, name = info.callee(call)
     written = call_writes(name) if kind == "global" and name not in READ_ONLY_CALLS else None
     if written is None and info.types.unseen_function(name):

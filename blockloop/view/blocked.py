@@ -28,6 +28,7 @@ from .helpers import (
     with_inner_functions,
     written_parameters,
 )
+from .instances import instance_arguments, refuse_written_instances
 from .reads import refuse_hidden_reads
 
 __all__ = [
@@ -100,10 +101,14 @@ def block_kernel(
     namespace = with_inner_functions(source, namespace)
     types = dataclasses.replace(types, numpy_names=numpy_functions(namespace))
     handed = handed_functions(source, arguments or {})
-    if handed:  # the analyses resolve them as helpers; the generated module does not
-        namespace = {**namespace, **handed}
-        types = dataclasses.replace(types, callables=frozenset(handed))
+    instances = instance_arguments(source, arguments or {})
+    if handed or instances:  # the analyses resolve them as helpers; the generated module not
+        namespace = {**namespace, **handed, **instances}
+        types = dataclasses.replace(
+            types, callables=frozenset(handed), instances=frozenset(instances)
+        )
     writes = call_writes(namespace)
+    refuse_written_instances(source, instances, writes, types)
     plan = analyse(source, prange_names(func), writes, chosen, types)
 
     def closure_error(name: str, reason: str) -> Exception:
@@ -112,7 +117,7 @@ def block_kernel(
 
     closure = closure_values(func)
     check_closure(closure_error, plan.globals_used, closure)
-    refuse_hidden_draws(source, plan, namespace, types.callables)
+    refuse_hidden_draws(source, plan, namespace, types.callables | types.instances)
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
     take(fn, branches(fn, parameters(fn), prange_names(func)), chosen)  # as in the plan

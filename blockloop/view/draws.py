@@ -17,6 +17,7 @@ from ..transform.plans import LoopPlan, PhasedKernel
 from ..transform.source import Source
 from ..transform.syntax import dotted, names_stored, walk
 from .helpers import helper_tree, resolve, scope_of
+from .instances import instances_in
 
 __all__ = ["refuse_hidden_draws"]
 
@@ -35,8 +36,9 @@ def refuse_hidden_draws(
     thread count and after a resume; before a loop they need an ``np.random.seed(...)``
     first, as the spelled-out form does.
 
-    ``callables`` are parameters given a function at this call (in ``scope`` under their
-    names): calls of them are looked into as calls of a helper.
+    ``callables`` are parameters given a function or a ``jitclass`` instance at this call
+    (in ``scope`` under their names): calls of them or of their methods are looked into as
+    calls of a helper.
 
     Raises
     ------
@@ -134,7 +136,8 @@ class _Draws:
         fn = helper_tree(func)
         if fn is None:
             return None
-        inner = _Draws(scope_of(func), set(names_stored([fn])))
+        scope = scope_of(func)  # a method's ``self`` resolves to its class's methods
+        inner = _Draws(scope, set(names_stored([fn])) - instances_in(scope))
         inner.memo = self.memo
         for node in _calls(fn.body):
             chain = inner.of_call(node)

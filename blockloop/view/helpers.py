@@ -26,11 +26,13 @@ from ..transform.source import Source, read_source
 from ..transform.syntax import names_stored, parameters, walk
 from ..transform.types import UNKNOWN, NameTypes
 from ..transform.writes import NUMPY_WRITERS, CallWrites, no_helpers, outer_writes
+from .instances import instances_in, method_scope
 
 __all__ = [
     "call_writes",
     "handed_functions",
     "helper_tree",
+    "helper_types",
     "numpy_functions",
     "prange_names",
     "resolve",
@@ -58,19 +60,23 @@ def call_writes(scope: Mapping[str, object]) -> CallWrites:
         or None where unknown; its ``returns`` method says the same of the parameters the
         callee's result may refer to (a helper that returns an array it made: none).
     """
-    return _Resolver(scope, {}, {})
+    return _Resolver(scope, _Memos({}, {}, {}))
+
+
+@dataclasses.dataclass
+class _Memos:
+    """What the resolvers of one analysis share, by the helper's ``id``; None while a
+    helper is being analysed (a recursive call: unknown)."""
+
+    writes: dict[int, frozenset | None]  # the parameters a helper may write
+    returned: dict[int, frozenset | None]  # the parameters its result may refer to
+    parsed: dict[int, tuple[ast.FunctionDef, _Resolver, NameTypes] | None]  # read once
 
 
 class _Resolver:
-    def __init__(
-        self,
-        scope: Mapping[str, object],
-        memo: dict[int, frozenset | None],
-        returned: dict[int, frozenset | None],
-    ) -> None:
+    def __init__(self, scope: Mapping[str, object], memos: _Memos) -> None:
         self.scope = scope
-        self.memo = memo  # shared by nested resolvers; None while being analysed
-        self.returned = returned  # the same, for the parameters a helper returns
+        self.memos = memos
 
     def __call__(self, name: str) -> frozenset[int | str] | None:
         return self.writes(name)
@@ -82,27 +88,38 @@ class _Resolver:
             value = value.py_func
         if not isinstance(value, types.FunctionType):
             return None  # a constructor keeps what it is given; anything else: unknown
-        key = id(value)
-        if key not in self.returned:
-            self.returned[key] = None  # while recursing: unknown
-            self.returned[key] = self._returned_by(value)
-        return self.returned[key]
+        key, returned = id(value), self.memos.returned
+        if key not in returned:
+            returned[key] = None  # while recursing: unknown
+            returned[key] = self._returned_by(value)
+        return returned[key]
 
     def _returned_by(self, func: types.FunctionType) -> frozenset[int | str] | None:
-        fn = helper_tree(func)
-        if fn is None:
+        helper = self._helper(func)
+        if helper is None:
             return None
-        scope = scope_of(func)
-        inner = _Resolver(scope, self.memo, self.returned)
+        fn, inner, types_ = helper
         params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
         names = {*params, *(a.arg for a in fn.args.kwonlyargs)}
-        types_ = dataclasses.replace(UNKNOWN, numpy_names=numpy_functions(scope))
         info = Aliases(fn.body, names, types_, inner.returns)
         refers: set[str] = set()
         for node in walk(fn.body):
             if isinstance(node, ast.Return) and node.value is not None:
                 refers |= info.sources(node.value)
         return frozenset({k for k, p in enumerate(params) if p in refers} | (refers & names))
+
+    def _helper(
+        self, func: types.FunctionType
+    ) -> tuple[ast.FunctionDef, _Resolver, NameTypes] | None:
+        """A helper's definition, a resolver of its scope and its names' types."""
+        key, parsed = id(func), self.memos.parsed
+        if key not in parsed:
+            fn = helper_tree(func)
+            scope = scope_of(func)
+            parsed[key] = (
+                None if fn is None else (fn, _Resolver(scope, self.memos), helper_types(scope))
+            )
+        return parsed[key]
 
     def writes(self, name: str) -> frozenset[int | str] | None:
         value = resolve(self.scope, name)
@@ -126,19 +143,14 @@ class _Resolver:
         return None
 
     def of_function(self, func: types.FunctionType) -> frozenset[int | str] | None:
-        key = id(func)
-        if key in self.memo:
-            return self.memo[key]  # None while recursing: unknown, so every argument
-        self.memo[key] = None
-        fn = helper_tree(func)
-        if fn is None:
-            return None
-        scope = scope_of(func)
-        inner = _Resolver(scope, self.memo, self.returned)
-        types_ = dataclasses.replace(UNKNOWN, numpy_names=numpy_functions(scope))
-        found = written_parameters(fn, inner, types_)
-        self.memo[key] = found
-        return found
+        key, memo = id(func), self.memos.writes
+        if key in memo:
+            return memo[key]  # None while recursing: unknown, so every argument
+        memo[key] = None
+        helper = self._helper(func)
+        if helper is not None:
+            memo[key] = written_parameters(*helper)
+        return memo[key]
 
 
 def numpy_functions(scope: Mapping[str, object]) -> frozenset[str]:
@@ -178,8 +190,17 @@ def handed_functions(source: Source, arguments: Mapping[str, object]) -> dict[st
 
 
 def scope_of(func: types.FunctionType) -> dict[str, object]:
-    """The names a function's code resolves: its module's globals and its closure."""
-    return {**func.__globals__, **closure_values(func)}
+    """The names a function's code resolves: its module's globals and its closure (and in
+    a ``jitclass`` method, ``self`` as its class's methods)."""
+    return {**func.__globals__, **closure_values(func), **method_scope(func)}
+
+
+def helper_types(scope: Mapping[str, object]) -> NameTypes:
+    """What a helper's analysis knows of its names' types, from its ``scope``: no typed
+    view, but its NumPy functions and ``jitclass`` instances by name."""
+    return dataclasses.replace(
+        UNKNOWN, numpy_names=numpy_functions(scope), instances=instances_in(scope)
+    )
 
 
 def ufunc_outputs(value: object) -> frozenset[int | str] | None:

@@ -24,9 +24,15 @@ from typing import cast
 
 from .._errors import BlockingError
 from ..storage.fingerprint import is_dispatcher
-from ..transform.aliases import NUMPY_WRITERS, READ_ONLY_ATTRS, READ_ONLY_METHODS, CallWrites
+from ..transform.aliases import (
+    NUMPY_WRITERS,
+    READ_ONLY_ATTRS,
+    READ_ONLY_METHODS,
+    CallWrites,
+    call_arguments,
+)
 from ..transform.maps import VALUE_CALLS
-from ..transform.owned import OwnedRows, prange_stop
+from ..transform.owned import OwnedRows, is_element_key, prange_stop
 from ..transform.source import Source, read_source
 from ..transform.syntax import (
     Parents,
@@ -39,7 +45,7 @@ from ..transform.syntax import (
 )
 from ..transform.types import UNKNOWN, NameTypes
 from ..transform.writes import outer_writes
-from .helpers import resolve, scope_of, ufunc_outputs
+from .helpers import helper_types, resolve, scope_of, ufunc_outputs
 from .positions import after_subscript, helper_ranges, view_position
 
 __all__ = ["refuse_hidden_reads"]
@@ -121,7 +127,9 @@ class _Helpers:
         params = parameters(fn)
         rebound = set(names_stored(fn.body))
         fixed = frozenset(params) - rebound
-        uses = _Uses(source, fn.body, fixed, scope_of(func), self, ranges=helper_ranges(fn, fixed))
+        scope = scope_of(func)
+        ranges = helper_ranges(fn, fixed)
+        uses = _Uses(source, fn.body, fixed, scope, self, helper_types(scope), ranges=ranges)
         found: dict[str, list[Access]] = {}
         for p in params:
             if p in rebound:  # ``x = x[1:]``: its subscripts no longer line up
@@ -215,7 +223,12 @@ class _Uses:
         # a subscript of the array itself is the loop analysis's to judge (carried_read),
         # but for the element of a flattened index (``x[i // m, i % m]``), which it leaves
         # here; one through a name bound to a view of it is judged here
-        element = any(token.startswith("rows('element'") for _, token in own)
+        element = (
+            self.rows is not None
+            and bool(parts)
+            and isinstance(parts[0], ast.expr)
+            and is_element_key(self.rows.key_of(parts))
+        )
         direct = subscripted and depth == 0 and not element
         if isinstance(parent, ast.Attribute) and parent.attr in READ_ONLY_ATTRS:
             return []
@@ -251,9 +264,8 @@ class _Uses:
         short = name.rpartition(".")[2]
         if short in _SHAPE_ONLY and (name == short or name.startswith(_NUMPY)):
             return []
-        key: int | str | None = next((k for k, a in enumerate(call.args) if a is arg), None)
-        if key is None:
-            key = next((kw.arg for kw in call.keywords if kw.value is arg), None)
+        arguments = call_arguments(call, self.types)
+        key = next((k for k, a in arguments if a is arg), None)
         value = resolve(self.scope, name) if name else None
         outputs = ufunc_outputs(value)
         if name.startswith(VALUE_CALLS) or name in _READING_BUILTINS or outputs is not None:
@@ -268,8 +280,11 @@ class _Uses:
             return [Access(False, own, call, detail=unseen), Access(True, own, call)]
         found, params = seen
         param = params[key] if isinstance(key, int) and key < len(params) else key
-        pairs = [*zip(params, call.args, strict=False), *((k.arg, k.value) for k in call.keywords)]
-        given = {p: a for p, a in pairs if p}  # what each parameter is given
+        given = {  # what each parameter is given
+            params[k] if isinstance(k, int) else k: a
+            for k, a in arguments
+            if k is not None and (not isinstance(k, int) or k < len(params))
+        }
         out = []
         for inner in found.get(str(param), []):
             mapped = set()
@@ -337,6 +352,21 @@ def refuse_hidden_reads(
 
 
 def _reason(source: Source, name: str, index: str, read: Access, write: Access) -> str:
+    field = next(
+        (
+            n.attr
+            for n in walk([write.node])
+            if isinstance(n, ast.Attribute) and n.value is read.node
+        ),
+        None,
+    )
+    if field is not None:  # ``p.values[i] = v``: the read is on the way to the store
+        return (
+            f"`{source.snippet(write.node)}` writes into `{name}` through its field "
+            f"`{field}`: blockloop follows arrays, not the fields of a namedtuple or jitclass "
+            f"instance, so it cannot tell which elements each iteration owns (or save them). "
+            f"Pass `{name}.{field}` to the kernel as an argument of its own"
+        )
     what = f"hands `{name}` on, and {read.detail}" if read.detail else f"reads all of `{name}`"
     writer = (
         "the same call writes it"
