@@ -356,6 +356,30 @@ def shared_neighbours(ind, k):
     return out
 
 
+# the shape of Soapy's bilinear interpolation (numbalib): a range made before the prange
+# and walked by every iteration's inner loop
+@njit(parallel=True, cache=True)
+def range_made_before(grid, xs, ys, out):
+    columns = range(ys.shape[0])
+    for i in prange(xs.shape[0]):
+        x0 = int(xs[i])
+        for j in columns:
+            y0 = int(ys[j])
+            out[i, j] = grid[x0, y0] * (1.0 - xs[i] + x0) + grid[x0 + 1, y0] * (xs[i] - x0)
+
+
+@njit(parallel=True, cache=True)
+def range_measured(x):
+    columns = range(x.shape[1])
+    out = np.zeros(x.shape[0])
+    for i in prange(x.shape[0]):
+        s = 0.0
+        for j in columns:
+            s += x[i, j]
+        out[i] = s / len(columns)
+    return out
+
+
 def inputs(name):
     g = np.random.default_rng(5)
     x2 = g.random((300, 40))
@@ -385,6 +409,12 @@ def inputs(name):
             np.zeros(9000),
         ),
         "shared_neighbours": (g.integers(0, 60, (400, 8)), 5),
+        "range_made_before": (
+            g.random((64, 64)),
+            g.uniform(0.0, 62.0, 3000),
+            g.uniform(0.0, 63.0, 50),
+            np.zeros((3000, 50)),
+        ),
         "batch_kicks": (g.random(60_000), g.random(60_000), g.integers(0, 3, 60_000), 20),
         "batch_counts": (g.integers(0, 3, (50_000, 5)), 9),
         "transit_models": (

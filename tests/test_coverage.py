@@ -3,6 +3,7 @@ plain numba's bits; and a write it used to miss (a ufunc's positional output).""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from numba import njit
 
@@ -33,6 +34,7 @@ NAMES = [
     "interval_sums",
     "leaf_updates",
     "shared_neighbours",
+    "range_made_before",
 ]
 
 
@@ -74,6 +76,7 @@ def test_a_ufuncs_positional_output_is_a_write():
         "batch_kicks",
         "flattened_fluxes",
         "interval_sums",
+        "range_made_before",
     ],
 )
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
@@ -113,3 +116,10 @@ def test_a_chained_store_finds_its_row_and_reads_nothing(tmp_path):
     kernel = checkpointed_loop(checkpoint_dir=tmp_path)(ck.pair_rows)
     kernel(*ck.inputs("pair_rows"))
     assert kernel.plan.blocks == ("pairs",)  # written through `pairs[r]`, saved whole
+
+
+def test_a_range_made_before_the_loop_and_used_otherwise_is_named(tmp_path):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(ck.range_measured)
+    with pytest.raises(TypeError, match=r"makes `columns`, before its loop") as info:
+        kernel(np.ones((100, 5)))  # numba cannot return a range: never a SystemError
+    assert "make it inside the loop" in str(info.value)

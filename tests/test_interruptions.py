@@ -13,7 +13,7 @@ from tests.conftest import finish, kill_stopped, start_kernel, wait_stopped
 pytestmark = [pytest.mark.slow]
 
 _REFERENCES: dict[tuple, tuple[str, list[str]]] = {}
-KILLS = 9  # per run: every third in the middle of a commit, the others at random moments
+KILLS = 6  # per run: every third in the middle of a commit, the others at random moments
 
 
 def _reference(name: str, n: int, tmp_path_factory, *extra: str) -> tuple[str, list[str]]:
@@ -85,7 +85,7 @@ def test_sequential_kernels_killed_resume_to_the_same_bits_and_arguments(
 def test_convergence_loops_killed_stop_at_the_same_step_with_the_same_bits(
     name, n, extra, tmp_path, tmp_path_factory
 ):
-    """Convergence loops with reductions inside every step: killed nine times, three of
+    """Convergence loops with reductions inside every step: killed six times, two of
     them in the middle of a commit, they stop at the step an uninterrupted run stops at
     (the iteration count is part of the result) with the same bits."""
     expected = _reference(name, n, tmp_path_factory, *extra)
@@ -140,8 +140,8 @@ def test_map_and_whole_state_kernels_killed_resume_to_the_same_bits(
     name, n, tmp_path, tmp_path_factory
 ):
     """A map loop with 256 MiB of output (saved as segments of finished rows) and a loop
-    that scatters into an argument (saved whole by changed blocks): killed nine times,
-    three of them in the middle of a commit, they end with an uninterrupted run's result
+    that scatters into an argument (saved whole by changed blocks): killed six times,
+    two of them in the middle of a commit, they end with an uninterrupted run's result
     and argument arrays."""
     expected = _reference(name, n, tmp_path_factory)
     got, stats = _kill_loop(name, n, tmp_path / "killed", KILLS, len(name))

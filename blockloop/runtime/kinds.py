@@ -169,6 +169,25 @@ class LoopKind(ABC):
         self.carry: dict[str, object] = {}
         self.bounds: tuple[int, int, int] = (0, 0, 1)
 
+    def _unboxed(self, values: Mapping[str, object]) -> Exception:
+        """The error for a prologue whose results numba cannot hand back to Python: a
+        value made before the loop and used in it that is not an array, number or tuple
+        (a range object, a generator). Names it at the user's line where it can."""
+        gen, src = self.gen, self.plan.source
+        args = gen.argtypes("_bl_prologue", gen.arguments("_bl_prologue", values))
+        overload = gen.module._bl_prologue.overloads.get(args)
+        members = getattr(overload.signature.return_type, "types", ()) if overload else ()
+        kinds = getattr(members[0], "types", ()) if members else ()
+        odd = [n for n, t in zip(self.plan.carry, kinds, strict=False)
+               if isinstance(t, (numba.types.RangeType, numba.types.IteratorType))]  # fmt: skip
+        what = f"`{odd[0]}`, " if odd else "a value "
+        return TypeError(
+            f"{src.filename}, line {self.plan.line}: kernel `{self.plan.name}` makes {what}"
+            "before its loop and uses it in the loop, and numba cannot hand such a value "
+            "(a range or an iterator) from one compiled function to the next; make it inside "
+            "the loop where it is used"
+        )
+
     def call_prologue(self) -> tuple:
         """Run the user's prologue; return the values it hands to the loop.
 
@@ -186,6 +205,8 @@ class LoopKind(ABC):
                 f"unblocked kernel): {str(exc).splitlines()[0]} -- see the chained error for "
                 "the statement"
             ) from exc
+        except SystemError as exc:  # a value numba cannot return to Python
+            raise self._unboxed(values) from exc
         self.carry = dict(zip(self.plan.carry, carry, strict=False))
         # an argument the prologue does not rebind goes on as the caller's object itself:
         # numba hands a namedtuple back as a plain tuple, an array as a new view

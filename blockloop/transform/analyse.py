@@ -7,6 +7,7 @@ Pure functions of source text: nothing here imports numba. Every refusal is a
 from __future__ import annotations
 
 import ast
+import copy
 
 from .branches import Branch, branches, take
 from .checks import check_signature, find_function
@@ -81,7 +82,8 @@ def analyse(
         raise ValueError(f"{len(found)} branch choices needed, {len(chosen)} given")
     take(fn, found, chosen)
     inner = hoist(fn, args)
-    notes = _inner_pranges_as_ranges(source, fn, prange_names)
+    notes = _ranges_made_before(source, fn, prange_names)
+    notes += _inner_pranges_as_ranges(source, fn, prange_names)
     notes += [(0, f"`{f.name}`, defined in the kernel, is compiled beside it") for f in inner]
     loops = _phase_positions(fn.body, prange_names)
     exits = early_exits(source, fn, args, loops, prange_names, call_writes, types)
@@ -153,6 +155,50 @@ def _taken(branch: Branch, k: int) -> str:
         return f"this call takes the branch `if {ast.unparse(branch.tests[k])}`"
     tests = " or ".join(f"({ast.unparse(t)})" for t in branch.tests)
     return f"this call takes the branch where not {tests}"
+
+
+def _ranges_made_before(
+    source: Source, fn: ast.FunctionDef, prange_names: frozenset[str]
+) -> list[tuple[int, str]]:
+    """Write ``range(...)`` where a range bound once at the top of the kernel is looped over.
+
+    ``j_range = range(m)`` before the loop and ``for j in j_range:`` in it is a range
+    object handed from the statements before the loop to the loop, which numba cannot
+    pass from one compiled function to the next (it cannot box a range). When every use
+    of the name is a ``for`` loop's range, and the range's arguments are never rebound,
+    each loop gets its own ``range(m)``, as numba computes it.
+    """
+    counts: dict[str, int] = {}
+    for node in walk(fn.body):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            counts[node.id] = counts.get(node.id, 0) + 1
+    notes = []
+    for stmt in fn.body:
+        if not (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(stmt.value, ast.Call)
+            and is_call_to(stmt.value, frozenset({"range", *prange_names}))
+        ):
+            continue
+        name, call = stmt.targets[0].id, stmt.value
+        if counts[name] != 1 or any(counts.get(n, 0) > 1 for n in names_loaded([call])):
+            continue
+        loads = [n for n in walk(fn.body) if isinstance(n, ast.Name) and n.id == name]
+        loops = [n for n in walk(fn.body) if isinstance(n, ast.For) and _iterates(n, name)]
+        if len(loops) != len(loads) - 1:  # every use but the binding is a loop's range
+            continue
+        for loop in loops:
+            loop.iter = ast.copy_location(copy.deepcopy(call), loop.iter)
+        where = f"line {source.line_of(stmt)}"
+        what = "is written out where it is looped over (numba cannot hand a range on)"
+        notes.append((stmt.lineno, f"{where}: `{name}`, a range, {what}"))
+    return notes
+
+
+def _iterates(loop: ast.For, name: str) -> bool:
+    return isinstance(loop.iter, ast.Name) and loop.iter.id == name
 
 
 def _inner_pranges_as_ranges(
