@@ -6,10 +6,12 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from blockloop import daly_interval
 from blockloop.tools.cli import main
+from blockloop.tools.selftest import describe
 from kernels.pi import pi
 from tests.conftest import ROOT, child_env
 
@@ -240,3 +242,11 @@ def test_a_wheel_runs_the_demo_outside_the_clone(tmp_path):
     got, want = json.loads(resumed.stdout), json.loads(whole.stdout)
     assert 0 < got["report"]["resumed_from"] < got["report"]["units_total"], got["report"]
     assert got["hash"] == want["hash"]
+
+
+def test_selftest_describes_arrays_of_records():
+    records = np.zeros(3, dtype=[("count", "i8"), ("mean", "f8")])
+    records["count"] = [1, 2, 3]
+    text = describe(records)
+    assert text["hash"] != describe(np.zeros_like(records))["hash"]
+    assert "shape=(3,)" in text["repr"]

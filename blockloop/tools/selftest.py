@@ -51,8 +51,9 @@ def describe(result: object) -> dict:
             "hash": "+".join(p["hash"] for p in parts),
         }
     if isinstance(result, np.ndarray):
+        total = f", sum={result.sum()!r}" if result.dtype.fields is None else ""  # not records
         return {
-            "repr": f"array(dtype={result.dtype}, shape={result.shape}, sum={result.sum()!r})",
+            "repr": f"array(dtype={result.dtype}, shape={result.shape}{total})",
             "hash": array_hash(result),
         }
     if isinstance(result, (float, np.floating)):
