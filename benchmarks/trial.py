@@ -249,7 +249,8 @@ def summary(results: dict) -> str:
         f"accepted with bits other than plain numba's: {count(results.values(), 'different')}",
         f"crashes: {count(results.values(), 'crash')}, hangs: {count(results.values(), 'hang')}",
         f"killed and resumed to plain numba's bits: {sum(k.get('same', False) for k in killed)} "
-        f"of {len(killed)}",
+        f"of {len(killed)}; of those, the last run started over instead of resuming: "
+        f"{sum(k.get('same', False) and k.get('resumed_at') is None for k in killed)}",
     ]
     return "\n".join(lines)
 

@@ -380,6 +380,34 @@ def range_measured(x):
     return out
 
 
+MOMENTS = np.dtype([("count", np.int64), ("mean", np.float64), ("low", np.float32)])
+
+
+# the shape of sigpyproc's online moments: a record per channel, each iteration updating
+# the fields of its own channel's record in place
+@njit(parallel=True, cache=True)
+def channel_moments(samples, moments):
+    nchan = moments.shape[0]
+    for c in prange(nchan):
+        count = moments[c]["count"]
+        mean = moments[c]["mean"]
+        low = moments[c]["low"]
+        for s in range(samples.shape[0] // nchan):
+            v = samples[s * nchan + c]
+            count += 1
+            mean += (v - mean) / count
+            low = min(low, v)
+        moments[c]["count"] = count
+        moments[c]["mean"] = mean
+        moments[c]["low"] = low
+
+
+def _moments(nchan):
+    out = np.zeros(nchan, MOMENTS)
+    out["low"] = np.inf
+    return out
+
+
 def inputs(name):
     g = np.random.default_rng(5)
     x2 = g.random((300, 40))
@@ -409,6 +437,7 @@ def inputs(name):
             np.zeros(9000),
         ),
         "shared_neighbours": (g.integers(0, 60, (400, 8)), 5),
+        "channel_moments": (g.standard_normal(4000 * 64).astype(np.float32), _moments(4000)),
         "range_made_before": (
             g.random((64, 64)),
             g.uniform(0.0, 62.0, 3000),

@@ -35,6 +35,7 @@ NAMES = [
     "leaf_updates",
     "shared_neighbours",
     "range_made_before",
+    "channel_moments",
 ]
 
 
@@ -77,6 +78,7 @@ def test_a_ufuncs_positional_output_is_a_write():
         "flattened_fluxes",
         "interval_sums",
         "range_made_before",
+        "channel_moments",
     ],
 )
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from blockloop import CheckpointError, CheckpointWarning
+from blockloop.storage.manifest import dtype_of, dtype_text
 from blockloop.storage.store import RunPaths, read_manifest
 from kernels.pi import pi
 from tests.conftest import spawn
@@ -220,3 +221,17 @@ def test_only_the_completion_of_a_run_without_checkpoints_skips_fsync(tmp_path, 
         long(np.arange(100_000.0), 2.0)
     checkpoints = long.last_report.checkpoints
     assert checkpoints >= 2 and len(synced) == 3 * checkpoints  # npz, manifest, directory
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        np.dtype("<f8"),
+        np.dtype([("count", "<i8"), ("mean", "<f8"), ("low", "<f4")]),
+        np.dtype([("xy", "<f4", (2,)), ("inner", [("a", "<i2"), ("b", "u1")])]),
+    ],
+)
+def test_a_manifest_names_a_dtype_with_fields_in_full(dtype):
+    text = dtype_text(dtype)
+    assert dtype_of(text) == dtype
+    assert text == dtype.str or "[" in text  # records keep their fields (not "|V20")

@@ -32,6 +32,7 @@ from ..runtime.saved import MapRows
 from ..runtime.sequential import SequentialKind
 from ..runtime.stops import Stop
 from ..scheduling.policy import Policy
+from ..storage.manifest import dtype_text
 from ..storage.pieces import Piece, PieceSet
 from .comm import MPIComm
 
@@ -288,11 +289,11 @@ class RankCheckpointer(Checkpointer):
             for j in sorted(kind.split):
                 buf, pieces = kind.buffers[j], self._new.get(f"buf_{j}", [])
                 ordered = tuple(sorted(pieces, key=lambda p: p.start))
-                sets[f"buf_{j}"] = PieceSet(buf.dtype.str, buf.shape, ordered)
+                sets[f"buf_{j}"] = PieceSet(dtype_text(buf.dtype), buf.shape, ordered)
             return self._entries, sets
         for tracker in map_rows(kind):  # the new rows beside those saved before
             new = self._new.get(tracker.name, [])
             pieces = sorted([*tracker.pieces, *new], key=lambda p: p.start)
             array = tracker.array
-            sets[tracker.name] = PieceSet(array.dtype.str, array.shape, tuple(pieces))
+            sets[tracker.name] = PieceSet(dtype_text(array.dtype), array.shape, tuple(pieces))
         return self._entries, sets

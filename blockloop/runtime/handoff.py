@@ -28,7 +28,7 @@ import numpy as np
 from .._errors import CheckpointError, CheckpointWarning, warn
 from ..storage.durable import durable_write
 from ..storage.fingerprint import arrays_in
-from ..storage.manifest import ArraySpec, Identity
+from ..storage.manifest import ArraySpec, Identity, dtype_text
 from ..storage.npz import read_arrays, write_npz
 from ..storage.rundir import read_manifest, sealed_bytes
 
@@ -122,7 +122,7 @@ class Handoff:
             "arguments": args,
             "total": total,
             "arrays": {
-                name: ArraySpec(a.dtype.str, tuple(a.shape), digests[name]).to_json()
+                name: ArraySpec(dtype_text(a.dtype), tuple(a.shape), digests[name]).to_json()
                 for name, a in arrays.items()
             },
         }

@@ -17,6 +17,7 @@ import xxhash
 
 from .._errors import CheckpointError
 from ..storage.fingerprint import byte_view
+from ..storage.manifest import dtype_text
 from ..storage.pieces import Piece, PieceSet
 
 __all__ = ["BLOCK_BYTES", "MAX_PIECES", "ChangedBlocks", "MapRows", "SavedArray"]
@@ -57,7 +58,7 @@ class SavedArray(ABC):
 
     def describe(self) -> PieceSet:
         """The committed pieces, as the manifest holds them."""
-        return PieceSet(self.array.dtype.str, tuple(self.array.shape), self.pieces)
+        return PieceSet(dtype_text(self.array.dtype), tuple(self.array.shape), self.pieces)
 
     @abstractmethod
     def snapshot(self, upto: int, copy: bool) -> tuple[dict[str, np.ndarray], PieceSet]:
@@ -71,10 +72,10 @@ class SavedArray(ABC):
 
     def restore(self, pieces: PieceSet, parts: list[tuple[int, np.ndarray]]) -> None:
         """Put the loaded ``parts`` back into the live array, and adopt ``pieces``."""
-        if pieces.dtype != self.array.dtype.str or tuple(pieces.shape) != self.array.shape:
+        if pieces.dtype != dtype_text(self.array.dtype) or tuple(pieces.shape) != self.array.shape:
             raise CheckpointError(
                 f"`{self.name}` was saved as {pieces.dtype}{tuple(pieces.shape)}, this run "
-                f"has {self.array.dtype.str}{self.array.shape}"
+                f"has {dtype_text(self.array.dtype)}{self.array.shape}"
             )
         flat = self.flat()
         for start, values in parts:
@@ -124,7 +125,7 @@ class MapRows(SavedArray):
             key = f"{self.key}_{start}"
             arrays[key] = flat[start:stop]  # finished rows: no copy needed, even for `copy`
             pieces.append(Piece(start, stop, 0, key, 0, stop - start))
-        return arrays, PieceSet(self.array.dtype.str, self.array.shape, tuple(pieces))
+        return arrays, PieceSet(dtype_text(self.array.dtype), self.array.shape, tuple(pieces))
 
     def restore(self, pieces: PieceSet, parts: list[tuple[int, np.ndarray]]) -> None:
         ends = [p.stop for p in pieces.pieces]
@@ -210,7 +211,7 @@ class ChangedBlocks(SavedArray):
             for j in range(k, end):
                 where[j] = (0, key, j * b - lo, hi - lo, "")
             k = end
-        return arrays, PieceSet(self.array.dtype.str, self.array.shape, self._merge(where))
+        return arrays, PieceSet(dtype_text(self.array.dtype), self.array.shape, self._merge(where))
 
     def _held(self, blocks: np.ndarray) -> dict[int, tuple[int, str, int, int, str]]:
         """Where the committed pieces hold each of ``blocks``: generation, entry, offset

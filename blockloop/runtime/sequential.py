@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from .._errors import BlockingError, CheckpointError
+from ..storage.manifest import dtype_text
 from ..storage.store import Checkpoint
 from ..transform import SequentialLoop
 from .kinds import LoopKind
@@ -92,7 +93,7 @@ class SequentialKind(LoopKind):
             parts = ckpt.pieces.get(f"buf_{j}")  # saved by blocks of rows, one per MPI rank
             if parts is not None:
                 pieces = ckpt.manifest.state.pieces[f"buf_{j}"]
-                if tuple(pieces.shape) != buf.shape or pieces.dtype != buf.dtype.str:
+                if tuple(pieces.shape) != buf.shape or pieces.dtype != dtype_text(buf.dtype):
                     raise CheckpointError(f"buffer {j} does not match the run")
                 if sum(values.size for _, values in parts) != buf.size:
                     raise CheckpointError(f"the rows saved of buffer {j} do not cover it")

@@ -183,12 +183,13 @@ def describe_arg(
     if is_dispatcher(value):  # an @njit function handed in: its source, helpers and options
         return _describe_global(where, value, set())
     class_type = jitclass_type(value)
-    if class_type is not None:  # its methods' sources and its fields, hashed whole
+    if class_type is not None:  # its methods' sources and its fields, as a tuple's members
         seen: set[int] = set()
         methods = [f"{m}={_function_fingerprint(f, seen)}" for m, f in class_type.methods.items()
                    if isinstance(f, types.FunctionType)]  # fmt: skip
         fields = ",".join(
-            f"{f}={describe_arg(getattr(value, f), f'{where}.{f}')}" for f in class_type.struct
+            f"{f}={describe_arg(getattr(value, f), f'{where}.{f}', sampled)}"
+            for f in class_type.struct
         )
         return f"jitclass:{class_type.class_name}:{digest(*methods)}:({fields})"
     if is_typed_list(value) or isinstance(value, list):  # hashed whole: not sampled

@@ -24,7 +24,7 @@ import xxhash
 from .._errors import CheckpointError
 from .durable import durable_write, fsync_dir
 from .fingerprint import array_hash, byte_view
-from .manifest import ArraySpec, Manifest
+from .manifest import ArraySpec, Manifest, dtype_of
 from .rundir import RunPaths, load_manifest
 from .zips import StoredZip
 
@@ -52,7 +52,7 @@ def read_arrays(path: Path, spec: Mapping[str, ArraySpec]) -> dict[str, np.ndarr
     try:
         with zipfile.ZipFile(path) as zf:
             for name, meta in spec.items():
-                dtype = np.dtype(meta.dtype)
+                dtype = dtype_of(meta.dtype)
                 shape = meta.shape
                 if dtype.hasobject:
                     raise CheckpointError(f"{path}: array {name!r} has an object dtype")

@@ -36,7 +36,7 @@ from .._errors import CheckpointError, CheckpointWarning, warn
 from . import background
 from .durable import durable_write, fsync_dir
 from .faults import fault
-from .manifest import FORMAT, ArraySpec, Identity, Manifest, RunState
+from .manifest import FORMAT, ArraySpec, Identity, Manifest, RunState, dtype_text
 from .npz import Checkpoint, verify_generation, write_npz, write_part
 from .pieces import referenced_generations
 from .rundir import (
@@ -327,7 +327,7 @@ class Store:
                 generation=generation,
                 identity=self.identity,
                 arrays={
-                    name: ArraySpec(a.dtype.str, tuple(a.shape), digests[name])
+                    name: ArraySpec(dtype_text(a.dtype), tuple(a.shape), digests[name])
                     for name, a in arrays.items()
                 },
                 npz_size=size[0],
