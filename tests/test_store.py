@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from blockloop import CheckpointError, CheckpointWarning
-from blockloop.storage.manifest import dtype_of, dtype_text
+from blockloop.storage.npz import dtype_of, dtype_text
 from blockloop.storage.store import RunPaths, read_manifest
 from kernels.pi import pi
 from tests.conftest import spawn

@@ -32,7 +32,7 @@ from ..runtime.saved import MapRows
 from ..runtime.sequential import SequentialKind
 from ..runtime.stops import Stop
 from ..scheduling.policy import Policy
-from ..storage.manifest import dtype_text
+from ..storage.npz import dtype_text
 from ..storage.pieces import Piece, PieceSet
 from .comm import MPIComm
 

@@ -28,8 +28,8 @@ import numpy as np
 from .._errors import CheckpointError, CheckpointWarning, warn
 from ..storage.durable import durable_write
 from ..storage.fingerprint import arrays_in
-from ..storage.manifest import ArraySpec, Identity, dtype_text
-from ..storage.npz import read_arrays, write_npz
+from ..storage.manifest import ArraySpec, Identity
+from ..storage.npz import dtype_text, read_arrays, write_npz
 from ..storage.rundir import read_manifest, sealed_bytes
 
 __all__ = ["Handoff", "Restored", "read_handoff"]

@@ -17,7 +17,7 @@ import xxhash
 
 from .._errors import CheckpointError
 from ..storage.fingerprint import byte_view
-from ..storage.manifest import dtype_text
+from ..storage.npz import dtype_text
 from ..storage.pieces import Piece, PieceSet
 
 __all__ = ["BLOCK_BYTES", "MAX_PIECES", "ChangedBlocks", "MapRows", "SavedArray"]

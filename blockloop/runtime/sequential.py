@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 from .._errors import BlockingError, CheckpointError
-from ..storage.manifest import dtype_text
+from ..storage.npz import dtype_text
 from ..storage.store import Checkpoint
 from ..transform import SequentialLoop
 from .kinds import LoopKind

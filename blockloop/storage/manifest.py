@@ -8,13 +8,10 @@ a checkpoint written by blockloop 0.1.0 reads the same.
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
-
-import numpy as np
 
 from .._errors import CheckpointError
 from .fingerprint import Content
@@ -29,39 +26,12 @@ __all__ = [
     "PolicyState",
     "RunState",
     "Session",
-    "dtype_of",
-    "dtype_text",
 ]
 
 FORMAT = 1
 UNITS = ("tile", "step")  # what a loop's progress is counted in
 _VERSION = "version_"
 _T = TypeVar("_T")
-
-
-def dtype_text(dtype: np.dtype) -> str:
-    """How a manifest writes an array's dtype: ``"<f8"``, or for records and other
-    dtypes with fields the NumPy description of each field (``[('count', '<i8'), ...]``),
-    which ``dtype.str`` (``"|V16"``) would lose."""
-    if dtype.fields is None and dtype.subdtype is None:
-        return dtype.str
-    return repr(np.lib.format.dtype_to_descr(dtype))
-
-
-def dtype_of(text: str) -> np.dtype:
-    """The dtype a manifest's :func:`dtype_text` names (a literal: nothing is run).
-
-    Raises
-    ------
-    ValueError
-        For text that names no dtype.
-    """
-    if not text.startswith("["):
-        return np.dtype(text)
-    try:
-        return np.lib.format.descr_to_dtype(ast.literal_eval(text))
-    except (SyntaxError, TypeError, ValueError) as exc:
-        raise ValueError(f"not a dtype: {text[:80]!r}") from exc
 
 
 _PLAIN = (int, float, str, bool)

@@ -8,6 +8,7 @@ manifest before memory is allocated.
 
 from __future__ import annotations
 
+import ast
 import functools
 import io
 import math
@@ -24,18 +25,46 @@ import xxhash
 from .._errors import CheckpointError
 from .durable import durable_write, fsync_dir
 from .fingerprint import array_hash, byte_view
-from .manifest import ArraySpec, Manifest, dtype_of
+from .manifest import ArraySpec, Manifest
 from .rundir import RunPaths, load_manifest
 from .zips import StoredZip
 
 __all__ = [
     "Checkpoint",
+    "dtype_of",
+    "dtype_text",
     "read_arrays",
     "read_pieces",
     "verify_generation",
     "write_npz",
     "write_part",
 ]
+
+
+def dtype_text(dtype: np.dtype) -> str:
+    """How a manifest writes an array's dtype: ``"<f8"``, or for records and other
+    dtypes with fields the NumPy description of each field (``[('count', '<i8'), ...]``),
+    which ``dtype.str`` (``"|V16"``) would lose."""
+    if dtype.fields is None and dtype.subdtype is None:
+        return dtype.str
+    return repr(np.lib.format.dtype_to_descr(dtype))
+
+
+def dtype_of(text: str) -> np.dtype:
+    """The dtype a manifest's :func:`dtype_text` names (a literal: nothing is run).
+
+    Raises
+    ------
+    ValueError
+        For text that names no dtype.
+    """
+    if not text.startswith("["):
+        return np.dtype(text)
+    try:
+        return np.lib.format.descr_to_dtype(ast.literal_eval(text))
+    except (SyntaxError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a dtype: {text[:80]!r}") from exc
+
 
 _MAX_HEADER = 16384
 

@@ -36,8 +36,8 @@ from .._errors import CheckpointError, CheckpointWarning, warn
 from . import background
 from .durable import durable_write, fsync_dir
 from .faults import fault
-from .manifest import FORMAT, ArraySpec, Identity, Manifest, RunState, dtype_text
-from .npz import Checkpoint, verify_generation, write_npz, write_part
+from .manifest import FORMAT, ArraySpec, Identity, Manifest, RunState
+from .npz import Checkpoint, dtype_text, verify_generation, write_npz, write_part
 from .pieces import referenced_generations
 from .rundir import (
     RunPaths,
