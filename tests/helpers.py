@@ -14,7 +14,7 @@ from blockloop import checkpointed_loop
 from blockloop.storage.fingerprint import jitclass_type
 from blockloop.testing import Crash, Ticks, crashing_store, injected
 
-__all__ = ["bits", "crashed_then_resumed", "fresh", "swap_kernel"]
+__all__ = ["bits", "crashed_then_resumed", "fresh", "plain_bits_kept", "swap_kernel"]
 
 
 def bits(value) -> bytes:
@@ -28,6 +28,17 @@ def bits(value) -> bytes:
     if class_type is not None:  # a jitclass instance: its fields
         return b"{" + b"|".join(bits(getattr(value, f)) for f in class_type.struct) + b"}"
     return np.asarray(value).tobytes()
+
+
+def plain_bits_kept(func, inputs: Callable[[], tuple], checkpoint_dir) -> None:
+    """Check that ``func`` under blockloop returns plain numba's result and leaves every
+    argument as plain numba leaves it, bit for bit (``inputs`` makes fresh, equal ones)."""
+    want_args = inputs()
+    want = func(*want_args)
+    args = inputs()
+    got = checkpointed_loop(checkpoint_dir=checkpoint_dir)(func)(*args)
+    assert bits(got) == bits(want)
+    assert [bits(a) for a in args] == [bits(a) for a in want_args]
 
 
 def crashed_then_resumed(func, inputs: Callable[[], tuple], checkpoint_dir) -> None:

@@ -10,7 +10,7 @@ from numba import njit
 from blockloop import BlockingError, checkpointed_loop
 from tests import coverage_kernels as ck
 from tests.helpers import bits as _bits
-from tests.helpers import crashed_then_resumed
+from tests.helpers import crashed_then_resumed, plain_bits_kept
 
 NAMES = [
     "nested_prange",
@@ -41,13 +41,7 @@ NAMES = [
 
 @pytest.mark.parametrize("name", NAMES)
 def test_accepted_with_plain_numbas_bits(name, tmp_path):
-    kernel = getattr(ck, name)
-    want_args = ck.inputs(name)
-    want = kernel(*want_args)
-    args = ck.inputs(name)
-    got = checkpointed_loop(checkpoint_dir=tmp_path)(kernel)(*args)
-    assert _bits(got) == _bits(want)
-    assert [_bits(a) for a in args] == [_bits(a) for a in want_args]
+    plain_bits_kept(getattr(ck, name), lambda: ck.inputs(name), tmp_path)
 
 
 def test_a_nested_prange_runs_as_range_and_the_generated_code_says_so():

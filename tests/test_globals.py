@@ -18,9 +18,10 @@ from tests import globals_kernel
 from tests.conftest import ROOT, child_env
 
 
-def _run(ckpt, value: float, scale: float) -> dict:
+def _python(*args: str) -> str:
+    """The output of ``python ARGS`` in the repository root."""
     out = subprocess.run(
-        [sys.executable, "-m", "tests.globals_kernel", str(ckpt), str(value), str(scale)],
+        [sys.executable, *args],
         cwd=ROOT,
         env=child_env(),
         capture_output=True,
@@ -28,7 +29,12 @@ def _run(ckpt, value: float, scale: float) -> dict:
         timeout=600,
         check=True,
     )
-    return json.loads(out.stdout.splitlines()[-1])
+    return out.stdout
+
+
+def _run(ckpt, value: float, scale: float) -> dict:
+    out = _python("-m", "tests.globals_kernel", str(ckpt), str(value), str(scale))
+    return json.loads(out.splitlines()[-1])
 
 
 @pytest.mark.slow
@@ -46,16 +52,8 @@ def test_globals_set_in_main_are_read_at_the_first_call(tmp_path):
 def test_the_same_globals_give_the_same_run_key_in_another_process(tmp_path):
     here = globals_kernel.make(tmp_path).run_key(1000)
     code = "import sys, tests.globals_kernel as g; print(g.make(sys.argv[1]).run_key(1000))"
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
-    assert out.stdout.split()[-1] == here  # a new run in each process would never resume
+    there = _python("-c", code, str(tmp_path)).split()[-1]
+    assert there == here  # a new run in each process would never resume
 
 
 def test_globals_are_frozen_at_the_first_call_like_numba(tmp_path, monkeypatch):

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import float64
 
 from blockloop import BlockingError, checkpointed_loop
+from blockloop.storage.fingerprint import helpers_fingerprint
 from tests import jitclass_kernels as jk
-from tests.helpers import bits, crashed_then_resumed
+from tests.helpers import crashed_then_resumed, plain_bits_kept
 
 
 @pytest.mark.parametrize("name", ["centred_rows", "weighted_rows"])
 def test_methods_of_an_instance_the_kernel_reads_give_plain_numbas_bits(name, tmp_path):
-    kernel = getattr(jk, name)
-    want_args = jk.inputs(name)
-    want = kernel(*want_args)
-    args = jk.inputs(name)
-    got = checkpointed_loop(checkpoint_dir=tmp_path)(kernel)(*args)
-    assert bits(got) == bits(want)
-    assert [bits(a) for a in args] == [bits(a) for a in want_args]
+    plain_bits_kept(getattr(jk, name), lambda: jk.inputs(name), tmp_path)
 
 
 def test_a_kernel_given_an_instance_is_resumed_after_a_crash(tmp_path):
@@ -49,3 +45,10 @@ def test_an_instance_written_or_drawing_in_a_method_is_refused(name, line, words
         kernel(splitter, n)
     assert line in str(info.value) and words in str(info.value)
     assert np.array_equal(splitter.partition, before)  # refused before anything ran
+
+
+def test_a_jitclass_a_kernel_makes_is_keyed_by_its_fields_and_methods():
+    float64_class = jk._csr_class(float64)  # the same name and methods, other field types
+    assert repr(float64_class) == repr(jk.CSRMatrix32)
+    keys = {helpers_fingerprint({"M"}, {"M": c}, {}) for c in (jk.CSRMatrix32, float64_class)}
+    assert len(keys) == 2

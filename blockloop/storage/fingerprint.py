@@ -287,6 +287,12 @@ def _describe_global(name: str, value: object, seen: set[int]) -> str:
     dispatcher = getattr(value, "_dispatcher", None)  # a @vectorize function: its source
     if is_dispatcher(dispatcher):
         return "ufunc:" + _describe_global(name, dispatcher, seen)
+    methods = getattr(getattr(value, "class_type", None), "methods", None)
+    if isinstance(value, type) and isinstance(methods, dict):  # a jitclass: its methods
+        parts = [f"{m}={_function_fingerprint(f, seen)}" for m, f in sorted(methods.items())
+                 if isinstance(f, types.FunctionType)]  # fmt: skip
+        fields = repr(list(getattr(value.class_type, "struct", {}).items()))  # type: ignore[attr-defined]
+        return "jitclass:" + digest(fields, *parts)
     try:
         return describe_arg(value, f"global {name!r}")
     except TypeError:
