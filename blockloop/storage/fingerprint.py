@@ -184,14 +184,11 @@ def describe_arg(
         return _describe_global(where, value, set())
     class_type = jitclass_type(value)
     if class_type is not None:  # its methods' sources and its fields, as a tuple's members
-        seen: set[int] = set()
-        methods = [f"{m}={_function_fingerprint(f, seen)}" for m, f in class_type.methods.items()
-                   if isinstance(f, types.FunctionType)]  # fmt: skip
         fields = ",".join(
             f"{f}={describe_arg(getattr(value, f), f'{where}.{f}', sampled)}"
             for f in class_type.struct
         )
-        return f"jitclass:{class_type.class_name}:{digest(*methods)}:({fields})"
+        return f"{_jitclass_key(class_type, set())}:({fields})"
     if is_typed_list(value) or isinstance(value, list):  # hashed whole: not sampled
         inner = ",".join(describe_arg(v, f"{where}[{k}]") for k, v in enumerate(value))
         return f"{'typed.List' if is_typed_list(value) else 'list'}:[{inner}]"
@@ -287,12 +284,9 @@ def _describe_global(name: str, value: object, seen: set[int]) -> str:
     dispatcher = getattr(value, "_dispatcher", None)  # a @vectorize function: its source
     if is_dispatcher(dispatcher):
         return "ufunc:" + _describe_global(name, dispatcher, seen)
-    methods = getattr(getattr(value, "class_type", None), "methods", None)
-    if isinstance(value, type) and isinstance(methods, dict):  # a jitclass: its methods
-        parts = [f"{m}={_function_fingerprint(f, seen)}" for m, f in sorted(methods.items())
-                 if isinstance(f, types.FunctionType)]  # fmt: skip
-        fields = repr(list(getattr(value.class_type, "struct", {}).items()))  # type: ignore[attr-defined]
-        return "jitclass:" + digest(fields, *parts)
+    class_type = getattr(value, "class_type", None)
+    if isinstance(value, type) and isinstance(getattr(class_type, "methods", None), dict):
+        return _jitclass_key(class_type, seen)  # a jitclass the kernel uses
     try:
         return describe_arg(value, f"global {name!r}")
     except TypeError:
@@ -306,6 +300,15 @@ def _describe_global(name: str, value: object, seen: set[int]) -> str:
         else:
             text = _ADDRESS.sub("", text)
     return f"object:{type(value).__module__}.{type(value).__qualname__}:{text}"
+
+
+def _jitclass_key(class_type: Any, seen: set[int]) -> str:
+    """A jitclass's name, field types and method sources (what its instances run)."""
+    fields = repr(list(getattr(class_type, "struct", {}).items()))
+    methods = sorted(class_type.methods.items())
+    parts = [f"{m}={_function_fingerprint(f, seen)}" for m, f in methods
+             if isinstance(f, types.FunctionType)]  # fmt: skip
+    return f"jitclass:{class_type.class_name}:{digest(fields, *parts)}"
 
 
 def _function_fingerprint(func: types.FunctionType, seen: set[int]) -> str:

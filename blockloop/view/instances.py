@@ -51,14 +51,14 @@ class Methods:
 
 
 _OWNERS: dict[types.FunctionType, Methods] = {}  # each method's class, by its function
-_BY_CLASS: dict[int, Methods] = {}
+_BY_CLASS: dict[object, Methods] = {}  # by the class type itself (an id could be reused)
 
 
 def _methods(value: object) -> Methods | None:
     class_type = jitclass_type(value)
     if class_type is None:
         return None
-    key = id(class_type)
+    key = class_type
     if key not in _BY_CLASS:
         functions = {
             name: f
