@@ -23,10 +23,10 @@ from ..storage.fingerprint import closure_values, is_dispatcher
 from ..transform.aliases import Aliases
 from ..transform.inner import inner_functions
 from ..transform.source import Source, read_source
-from ..transform.syntax import names_stored, parameters, walk
+from ..transform.syntax import parameters, walk
 from ..transform.types import UNKNOWN, NameTypes
 from ..transform.writes import NUMPY_WRITERS, CallWrites, no_helpers, outer_writes
-from .instances import instances_in, method_scope
+from .instances import instances_in, method_scope, unrebound_arguments
 
 __all__ = [
     "call_writes",
@@ -179,14 +179,8 @@ def helper_tree(func: types.FunctionType) -> ast.FunctionDef | None:
 def handed_functions(source: Source, arguments: Mapping[str, object]) -> dict[str, object]:
     """The ``@njit`` functions a call hands the kernel, by parameter name: those given to
     a parameter the kernel never rebinds (its calls are calls of that function)."""
-    fn = ast.parse(source.text).body[0]
-    assert isinstance(fn, ast.FunctionDef)
-    rebound = set(names_stored(fn.body))
-    return {
-        name: value
-        for name, value in arguments.items()
-        if is_dispatcher(value) and name in parameters(fn) and name not in rebound
-    }
+    given = unrebound_arguments(source, arguments)
+    return {name: value for name, value in given.items() if is_dispatcher(value)}
 
 
 def scope_of(func: types.FunctionType) -> dict[str, object]:

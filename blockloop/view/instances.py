@@ -28,6 +28,7 @@ __all__ = [
     "instances_in",
     "method_scope",
     "refuse_written_instances",
+    "unrebound_arguments",
 ]
 
 
@@ -69,15 +70,22 @@ def _methods(value: object) -> Methods | None:
     return _BY_CLASS[key]
 
 
-def instance_arguments(source: Source, arguments: Mapping[str, object]) -> dict[str, Methods]:
-    """The ``jitclass`` instances a call hands the kernel, by parameter name (those the
-    kernel never rebinds), each as the :class:`Methods` of its class."""
+def unrebound_arguments(source: Source, arguments: Mapping[str, object]) -> dict[str, object]:
+    """The values a call gives the parameters the kernel never rebinds: each such name
+    stands for its value everywhere in the kernel."""
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
     rebound = set(names_stored(fn.body))
+    params = set(parameters(fn)) - rebound
+    return {name: value for name, value in arguments.items() if name in params}
+
+
+def instance_arguments(source: Source, arguments: Mapping[str, object]) -> dict[str, Methods]:
+    """The ``jitclass`` instances a call hands the kernel, by parameter name (those the
+    kernel never rebinds), each as the :class:`Methods` of its class."""
     found = {}
-    for name, value in arguments.items():
-        methods = _methods(value) if name in parameters(fn) and name not in rebound else None
+    for name, value in unrebound_arguments(source, arguments).items():
+        methods = _methods(value)
         if methods is not None:
             found[name] = methods
     return found
