@@ -496,6 +496,11 @@ def bad_helper_reads_the_next_column(d):
         _copy_column(d[:, j], d[:, j + 1])  # refused: an iteration may read what another writes
 
 
+def bad_read_at_the_index_of_an_owned_row(x, h):
+    for i in prange(x.shape[0] - h):
+        x[i + h] = x[i] * 0.5  # refused: an iteration may read what another writes
+
+
 def bad_overlapping_blocks(x, counts):
     m = 8
     for b in prange(x.shape[0] // m - 1):

@@ -52,7 +52,7 @@ def _column_owner(body: list[ast.stmt], name: str, index: str) -> set[int]:
             return set()
         up = parent.get(id(sub))
         if isinstance(sub.ctx, ast.Load) and isinstance(up, ast.Call):
-            if not _value_call(up):
+            if not value_call(up):
                 return set()
         elif isinstance(sub.ctx, ast.Load) and not isinstance(
             up, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.AugAssign, ast.IfExp)
@@ -136,7 +136,7 @@ def carried_read(
     handed = {
         id(arg)
         for node in walk(body)
-        if isinstance(node, ast.Call) and not _value_call(node)
+        if isinstance(node, ast.Call) and not value_call(node)
         for arg in node.args
     }
     # likewise a view bound to a name (``sample = x[:, i, :]``): what is read through it
@@ -160,9 +160,12 @@ def carried_read(
             and (
                 node.value.id in scattered
                 or not (
-                    own_index(node, index)
+                    # rows an iteration owns (``x[i + h]``): a read of any other row,
+                    # ``x[i]`` too, is another iteration's
+                    rows.key_of(subscript_parts(node)) == rows.arrays[node.value.id]
+                    if node.value.id in rows.arrays
+                    else own_index(node, index)
                     or owned_at(node, index) & columns[node.value.id]
-                    or rows.key_of(subscript_parts(node)) == rows.arrays.get(node.value.id, ())
                     or _element_written_elsewhere(rows, node, scattered)
                 )
             )
@@ -171,7 +174,7 @@ def carried_read(
     return None
 
 
-def _value_call(call: ast.Call) -> bool:
+def value_call(call: ast.Call) -> bool:
     """Whether ``call`` computes a value from the elements it is given (``np.sum(a[k])``)."""
     func = dotted(call.func) or ""
     return func.startswith(VALUE_CALLS) or func in _VALUE_BUILTINS
