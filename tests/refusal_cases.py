@@ -501,22 +501,22 @@ def bad_read_at_the_index_of_an_owned_row(x, h):
         x[i + h] = x[i] * 0.5  # refused: an iteration may read what another writes
 
 
-def bad_overlapping_blocks(x, counts):
+def racy_overlapping_blocks(x, counts):
     m = 8
     for b in prange(x.shape[0] // m - 1):
         for j in range(b * m, (b + 2) * m):  # each block runs into the next one's
-            c = counts[j]  # refused: an iteration may read what another writes
+            c = counts[j]  # refused at the call: two iterations touch one element
             counts[j] = c + 1
 
 
-def bad_block_ending_elsewhere_before_the_last(x, counts):
+def racy_block_ending_elsewhere_before_the_last(x, counts):
     n = x.shape[0]
     m = 4
     for b in prange(n // m):
         start = b * m
         stop = n if b == 2 else start + m  # block 2 runs over the blocks after it
         for j in range(start, stop):
-            c = counts[j]  # refused: an iteration may read what another writes
+            c = counts[j]  # refused at the call: two iterations touch one element
             counts[j] = c + 1
 
 

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba.core.errors import NumbaError
 
 from .._errors import BlockingError, CheckpointError
 from ..numerics.exact import WIDTH
+from ..numerics.marks import MAX_ITERATIONS
 from ..operators import EXACT_OPS, REDUCTIONS
 from ..scheduling.policy import TILES_PER_THREAD
 from ..storage.manifest import Manifest
@@ -200,7 +202,56 @@ class ReductionKind(LoopKind):
         max_tiles = max(1, min(budget, self.total))
         for a in self.accs:
             a.partials = np.empty((max_tiles, a.width), dtype=a.row_dtype)
+        self.inspect()
         return max_tiles
+
+    def inspect(self) -> None:
+        """Refuse the call where two iterations touch one element of an inspected array
+        and either writes it (:mod:`~blockloop.transform.inspection`), before any runs."""
+        plan, inspected = self.plan, self.plan.inspected
+        if inspected is None:
+            return
+        arrays = {name: np.asarray(self.carry.get(name)) for name in inspected.arrays}
+        where = plan.source.filename
+        names = ", ".join(f"`{n}`" for n in inspected.arrays)
+        why = "an exact sum" if any(a.exact for a in self.accs) else ""
+        if self.count >= MAX_ITERATIONS:
+            why = f"the pass counts at most {MAX_ITERATIONS - 1} iterations"
+        for name, fewest in zip(inspected.arrays, inspected.loads, strict=True):
+            if arrays[name].ndim > fewest:
+                why = f"it reads `{name}` a row at a time, a view"
+        try:
+            hit = None if why else self.gen("_bl_inspect", self._chunk_values(0, 0))
+        except NumbaError as exc:  # an index of another type than an integer, say
+            why = f"numba could not compile it: {str(exc).strip().splitlines()[0]}"
+        if hit is None:
+            raise plan.source.error(
+                plan.store_node(inspected.arrays[0]),
+                f"the loop finds the elements of {names} it reads and writes by computing "
+                "their indices, which blockloop checks in a pass of its own before the loop "
+                f"runs; it cannot here ({why}). Read a copy made before the loop, or index "
+                "by the loop variable",
+            )
+        if hit[0] < 0:
+            return
+        name = inspected.arrays[hit[0]]
+        start, _, step = self.bounds
+        shape = arrays[name].shape
+        if hit[1] == -2:
+            raise IndexError(
+                f"{where}, line {plan.store_line(name)}: iteration `{plan.index} = "
+                f"{start + int(hit[3]) * step}` indexes `{name}` outside its axis "
+                f"{int(hit[2])} (of length {shape[int(hit[2])]}); nothing has run"
+            )
+        element = ", ".join(str(int(k)) for k in np.unravel_index(int(hit[1]), shape))
+        first, second = (start + int(k) * step for k in hit[2:4])
+        raise plan.source.error(
+            plan.store_node(name),
+            f"iterations `{plan.index} = {first}` and `{plan.index} = {second}` both touch "
+            f"`{name}[{element}]`, and one of them writes it: the result would depend on "
+            "which runs first (a race, in plain numba too). Make each iteration read and "
+            "write only elements no other iteration writes",
+        )
 
     def advance(self, first: int, count: int) -> None:
         """Compute the partials of ``count`` tiles (numba-parallel) and fold them."""

@@ -9,6 +9,7 @@ import ast
 import functools
 from dataclasses import dataclass, field
 
+from .inspection import Inspection
 from .source import Source
 from .split import SplitPlan
 from .syntax import names_stored, walk
@@ -95,6 +96,10 @@ class LoopPlan:
     def store_line(self, name: str) -> int:
         """The user's line of the loop's first store into ``name`` (``name[i] = ...``),
         or the loop's line if it has none."""
+        return self.source.line_of(self.store_node(name))
+
+    def store_node(self, name: str) -> ast.AST:
+        """The loop's first store into ``name``, or the loop if it has none."""
         for node in walk(self.body):
             if isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(
                 node.ctx, ast.Load
@@ -103,8 +108,8 @@ class LoopPlan:
                 while isinstance(base, (ast.Subscript, ast.Attribute)):
                     base = base.value
                 if isinstance(base, ast.Name) and base.id == name:
-                    return self.source.line_of(node)
-        return self.line
+                    return node
+        return self.loop
 
     @functools.cached_property
     def prologue_binds(self) -> frozenset[str]:
@@ -128,6 +133,9 @@ class ReductionLoop(LoopPlan):
     row_updates: tuple[RowUpdate, ...] = ()
     maps: tuple[str, ...] = ()
     blocks: tuple[str, ...] = ()
+    inspected: Inspection | None = None
+    """Blocks whose every access the loop computes from what it does not write: checked
+    at each call by a pass over the indices (:mod:`~blockloop.transform.inspection`)."""
     exact: bool = False
     """Sum float ``+=``/``-=`` accumulators exactly (the decorator's ``exact=True``)."""
 

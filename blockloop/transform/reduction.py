@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..operators import REDUCTIONS
 from .checks import RESERVED, loop_header, refuse_reserved
+from .inspection import Inspection, inspect_reads
 from .maps import carried_read, map_targets, shared_store
 from .normalise import normalise
 from .owned import OwnedRows, prange_stop
@@ -197,6 +198,7 @@ def reduction(
         row_updates=arrays.row_updates,
         maps=arrays.maps,
         blocks=arrays.blocks,
+        inspected=arrays.inspected,
     )
 
 
@@ -324,6 +326,7 @@ class OuterArrays:
     maps: tuple[str, ...]
     blocks: tuple[str, ...]
     row_updates: tuple[RowUpdate, ...]
+    inspected: Inspection | None = None
 
 
 def _outer_arrays(
@@ -355,7 +358,8 @@ def _outer_arrays(
         types=types,
     )
     blocks = tuple(sorted(n for n, w in writes.items() if w.rows is None))
-    read = carried_read(body, {*maps, *blocks}, index, stop)
+    only_mapped = set(maps) - set(writes)  # an array also written otherwise is a block
+    read, inspected = inspect_reads(body, only_mapped, blocks, writes, accs, index, stop, types)
     if read is not None:
         raise source.error(read, carried_read_reason(source, read, index, body))
     row_updates = []
@@ -365,4 +369,6 @@ def _outer_arrays(
             reason = carried_read_reason(source, read, index, body) if read is not None else ""
             line = source.line_of(read) if read is not None else 0
             row_updates.append(RowUpdate(w.name, w.rows, source.line_of(w.node), reason, line))
-    return OuterArrays(tuple(sorted(set(maps) - set(writes))), blocks, tuple(row_updates))
+    return OuterArrays(
+        tuple(sorted(set(maps) - set(writes))), blocks, tuple(row_updates), inspected
+    )

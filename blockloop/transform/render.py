@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..operators import EXACT_OPS, TILE_HELPERS
 from ..operators import XBLOCK as _XBLOCK  # iterations between sums of buffered terms
 from .exact import EXACT_NAMES, buffered_updates, exact_updates
+from .inspection import render_inspection
 from .partials import ExactPartials, PlainPartials
 from .plans import LoopPlan, ReductionLoop, SequentialLoop
 from .split import split_step
@@ -176,6 +177,8 @@ def _reduction_header(plan: ReductionLoop, helpers: str, version: str, exact: bo
     if plan.blocks or plan.row_updates:
         whole = sorted({*plan.blocks, *(u.name for u in plan.row_updates)})
         lines.append(f"# Written otherwise, saved whole by changed blocks: {', '.join(whole)}.")
+    if plan.inspected is not None:
+        lines.append(f"# Indices computed, checked at each call by _bl_inspect: {plan.inspected}.")
     text = _lines(lines, 0) + _notes(plan)
     lines = [
         f"# helpers: {helpers}",
@@ -186,6 +189,8 @@ def _reduction_header(plan: ReductionLoop, helpers: str, version: str, exact: bo
     ]
     if exact:
         lines.append(f"from blockloop.numerics.exact import {', '.join(EXACT_NAMES)}")
+    if plan.inspected is not None:
+        lines.append("from blockloop.numerics.marks import _bl_at, _bl_claim, _bl_read")
     return text + _lines(lines, 0) + "\n\n"
 
 
@@ -209,13 +214,17 @@ def _chunk(plan: ReductionLoop, accs: list[PlainPartials], exact: set[str], opti
     buffered = buffered_updates(plan.body, exact)
     body = exact_updates(plan.body, exact, plan.source, buffered) if exact else plan.body
     tiles = _buffered_tile(plan, body, buffered) if buffered else _plain_tile(plan, body)
-    return (
+    text = (
         _lines(head, 0)
         + _lines([a.open() for a in accs], 8)
         + tiles
         + _lines([a.close() for a in accs], 8)
         + "\n\n"
     )
+    if plan.inspected is None or exact:  # an exact sum's loop is not inspected: refused
+        return text
+    loop = _plain_tile(plan, []).splitlines()[0].strip()
+    return text + render_inspection(plan, params, head[2:-3], loop, options)
 
 
 def _plain_tile(plan: ReductionLoop, body: list[ast.stmt]) -> str:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import itertools
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .._errors import BlockingError
 from .._version import __version__
 from ..storage.fingerprint import check_closure, closure_values, digest, helpers_fingerprint
 from ..transform import Rendered, analyse, joined_text, render_module
-from ..transform.branches import branches, choices, take
+from ..transform.branches import Branch, branches, choices, take
 from ..transform.inner import hoist
 from ..transform.plans import LoopPlan, PhasedKernel, ReductionLoop
 from ..transform.source import Source
@@ -122,7 +123,12 @@ def block_kernel(
     assert isinstance(fn, ast.FunctionDef)
     take(fn, branches(fn, parameters(fn), prange_names(func)), chosen)  # as in the plan
     hoist(fn, parameters(fn))  # its functions are helpers, as in the plan
-    refuse_hidden_reads(source, fn, namespace, prange_names(func), writes, types)
+    inspected = {  # loops whose reads are checked at each call, by line
+        p.loop.lineno: frozenset(p.inspected.arrays)
+        for p in (plan.phases if isinstance(plan, PhasedKernel) else (plan,))
+        if isinstance(p, ReductionLoop) and p.inspected is not None
+    }
+    refuse_hidden_reads(source, fn, namespace, prange_names(func), writes, types, inspected)
     written = written_parameters(fn, writes, types)
     helpers = helpers_fingerprint(plan.globals_used, func.__globals__, closure)
     phases = plan.phases if isinstance(plan, PhasedKernel) else (plan,)
@@ -143,19 +149,34 @@ def block_kernel(
 
 @dataclass(frozen=True)
 class Alternatives:
-    """A kernel blocked once for each combination of the branches it may take.
+    """A kernel blocked for each combination of the branches it may take, as calls take
+    them.
 
     Most kernels have one combination, ``()``. One that chooses its loops by an argument
-    (``if method == 0: ... elif ...``) is analysed for each branch; a call takes the one
-    its arguments choose, and is refused only if that one cannot be blocked.
+    (``if method == 0: ... elif ...``), or tests an argument inside its loop, is analysed
+    for the combination each call's arguments choose, once; a call is refused only if
+    its combination cannot be blocked.
     """
 
     blocked: dict[tuple[int, ...], Blocked | BlockingError]
     tests: tuple[tuple[types.CodeType, ...], ...]
+    make: Callable[[tuple[int, ...]], Blocked] | None = None
+    """Analyses a combination not yet in ``blocked``."""
+    found: tuple[Branch, ...] = ()
+
+    def _of(self, chosen: tuple[int, ...]) -> Blocked | BlockingError:
+        if chosen not in self.blocked and self.make is not None:
+            try:
+                self.blocked[chosen] = self.make(chosen)
+            except BlockingError as exc:
+                self.blocked[chosen] = exc
+        return self.blocked[chosen]
 
     def first(self) -> Blocked:
-        """The first combination that blocks (the decoration's view of the kernel)."""
-        for blocked in self.blocked.values():
+        """The first combination that blocks (the decoration's view of the kernel), of
+        the first :data:`TRIED`."""
+        for chosen in itertools.islice(choices(self.found), TRIED):
+            blocked = self._of(chosen)
             if isinstance(blocked, Blocked):
                 return blocked
         raise next(iter(self.blocked.values()))  # type: ignore[misc]
@@ -166,15 +187,20 @@ class Alternatives:
         values = {**scope, **arguments} if self.tests else {}  # globals of the tests' eval
         for tests in self.tests:
             chosen.append(next((k for k, t in enumerate(tests) if eval(t, values)), len(tests)))
-        blocked = self.blocked[tuple(chosen)]
+        blocked = self._of(tuple(chosen))
         if isinstance(blocked, BlockingError):
             raise blocked
         return blocked
 
     def text(self) -> str:
-        """The generated code of every combination that blocks."""
+        """The generated code of every combination analysed so far that blocks."""
         parts = [b.text for b in self.blocked.values() if isinstance(b, Blocked)]
         return parts[0] if len(parts) == 1 else "\n\n".join(parts)
+
+
+TRIED = 16
+"""Combinations of branches the decoration analyses, at most, looking for one that blocks
+(a kernel none of them blocks is refused there; calls analyse the one they take)."""
 
 
 def block_alternatives(
@@ -186,29 +212,25 @@ def block_alternatives(
     types: NameTypes = UNKNOWN,
     arguments: Mapping[str, object] | None = None,
 ) -> Alternatives:
-    """:func:`block_kernel` for every combination of branches the kernel may take.
+    """:func:`block_kernel` for the combinations of branches the kernel takes.
 
     Raises
     ------
     BlockingError
-        If no combination can be blocked.
+        If none of the first :data:`TRIED` combinations can be blocked.
     """
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
     params = parameters(fn)
     found = branches(fn, params, prange_names(func))
-    blocked: dict[tuple[int, ...], Blocked | BlockingError] = {}
-    for chosen in choices(found):
-        try:
-            blocked[chosen] = block_kernel(
-                func, source, namespace, numba_options, exact, chosen, types, arguments
-            )
-        except BlockingError as exc:
-            blocked[chosen] = exc
+
+    def make(chosen: tuple[int, ...]) -> Blocked:
+        return block_kernel(func, source, namespace, numba_options, exact, chosen, types, arguments)
+
     tests = tuple(
         tuple(compile(ast.Expression(t), source.filename, "eval") for t in b.tests) for b in found
     )
-    alternatives = Alternatives(blocked, tests)
+    alternatives = Alternatives({}, tests, make, found)
     alternatives.first()  # refuse a kernel none of whose branches can be blocked
     return alternatives
 

@@ -314,20 +314,20 @@ def refuse_hidden_reads(
     prange: frozenset[str],
     writers: CallWrites,
     types: NameTypes,
+    inspected: Mapping[int, frozenset[str]] | None = None,
 ) -> None:
     """Refuse a read, in a prange loop, of an array the loop writes, made through the
-    whole array or a helper at other than the iteration's own elements.
+    whole array or a helper at other than the iteration's own elements; not of an array
+    the loop on line ``L`` inspects at each call (``inspected[L]``): that pass follows it.
+    ``fn`` is the kernel's definition parsed from ``source``, ``writers`` the helpers'
+    written parameters (:func:`~blockloop.view.helpers.call_writes` of ``scope``).
 
     Raises
     ------
     BlockingError
         At the user's line of the read, naming the helper's read and the loop's write.
-
-    ``fn`` is the kernel's definition parsed from ``source``, ``writers`` the helpers'
-    written parameters (:func:`~blockloop.view.helpers.call_writes` of ``scope``).
     """
-    helpers = _Helpers()
-    everything = set(parameters(fn)) | set(names_stored(fn.body))
+    helpers, everything = _Helpers(), set(parameters(fn)) | set(names_stored(fn.body))
     for loop in _outermost_pranges(fn.body, prange):
         assert isinstance(loop.target, ast.Name)
         index = loop.target.id
@@ -335,7 +335,7 @@ def refuse_hidden_reads(
         written = outer_writes(loop.body, outer, call_writes=writers, types=types)
         rows = OwnedRows(loop.body, index, prange_stop(loop.iter))
         uses = _Uses(source, loop.body, frozenset({index}), scope, helpers, types, rows=rows)
-        for name in sorted(written):
+        for name in sorted(set(written) - (inspected or {}).get(loop.lineno, frozenset())):
             found = uses.of(name)
             seen = [a for a in found if a.write]
             writes = [w for w in seen if _counts(w, types.ndim.get(name), types.typed)]
