@@ -160,11 +160,12 @@ class CheckpointedKernel:
         alternatives = self._by_types.get(key)
         if alternatives is None:
             alternatives = self._by_types[key] = self._analyse_with(namespace, values)
-        elif alternatives is not self._alternatives:
-            self._alternatives = alternatives
-            self.blocked_source = alternatives.text()
+        self._alternatives = alternatives
         arguments = dict(zip(self.plan.args, values, strict=True))
-        blocked = alternatives.choose(arguments, self._namespace)
+        try:
+            blocked = alternatives.choose(arguments, self._namespace)
+        finally:  # with the combination this call analysed, blocked or not
+            self.blocked_source = alternatives.text()
         if blocked is not self._blocked:
             self._use(blocked)
 

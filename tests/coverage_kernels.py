@@ -473,3 +473,32 @@ def by_method(x, method):
     else:
         out[:] = x
     return out
+
+
+@njit(parallel=True, cache=True)
+def normalised_rows(x, mode, scale):
+    # a scale declared before the loop and bound in it only under tests the arguments
+    # decide, read under others (the shape of Acoular's beamformer normalisations by steer
+    # type): for each call, bound in every iteration before it is read, or never read
+    n = x.shape[1]
+    by_norm = mode == 2
+    by_max = mode in (3, 4)
+    s = 0.0
+    out = np.empty_like(x)
+    for i in prange(x.shape[0]):
+        if by_norm:
+            s = 0.0
+            for k in range(n):
+                s += x[i, k] * x[i, k]
+        if by_max:
+            s = np.max(np.abs(x[i]))
+        if mode == 1:
+            for k in range(n):
+                out[i, k] = x[i, k] * scale
+        elif mode == 2:
+            for k in range(n):
+                out[i, k] = x[i, k] / np.sqrt(s) * scale
+        else:
+            for k in range(n):
+                out[i, k] = x[i, k] / s * scale
+    return out

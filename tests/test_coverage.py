@@ -119,3 +119,11 @@ def test_a_range_made_before_the_loop_and_used_otherwise_is_named(tmp_path):
     with pytest.raises(TypeError, match=r"makes `columns`, before its loop") as info:
         kernel(np.ones((100, 5)))  # numba cannot return a range: never a SystemError
     assert "make it inside the loop" in str(info.value)
+
+
+def test_a_name_bound_only_under_a_test_the_arguments_decide_is_the_iterations_own(tmp_path):
+    x = np.random.default_rng(3).standard_normal((400, 30))
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(ck.normalised_rows)
+    for mode in (1, 2, 3, 2):
+        assert _bits(kernel(x, mode, 0.5)) == _bits(ck.normalised_rows(x, mode, 0.5))
+        assert kernel.last_report.complete

@@ -9,7 +9,13 @@ any other ``if`` around a prange loop is refused as before.
 Anywhere in the kernel, an ``if`` that tests whether a parameter is ``None`` (``if
 progress is not None:``, or a flag bound once from that test at the top of the kernel)
 is taken the same way: numba prunes the branch a ``None`` argument cannot take, and the
-generated code, which receives the flag as a value, must not hold it either.
+generated code, which receives the flag as a value, must not hold it either. So is any
+other ``if`` whose test the arguments decide (``if steer_type == 2:``, ``if not r_diag:``,
+or ``if st34:`` after ``st34 = steer_type in {3, 4}`` at the top): a name the loop binds
+only under such a test (``if st2: help_norm = 0.0``) is then bound in every iteration, or
+in none, and read only where the same arguments say it was bound. Such a test reads only
+parameters the kernel never rebinds, constants and module names, through comparisons,
+``and``, ``or`` and ``not``; the combinations are analysed as calls take them.
 """
 
 from __future__ import annotations
@@ -80,7 +86,7 @@ def branches(
     outer = {b.position for b in found}
     for position, stmt in enumerate(fn.body):
         if position not in outer:
-            found += _none_tests(stmt, (("body", position),), fn, params, stored)
+            found += _none_tests(stmt, (("body", position),), fn, params, stored, prange_names)
     return tuple(found)
 
 
@@ -90,10 +96,14 @@ def _none_tests(
     fn: ast.FunctionDef,
     params: tuple[str, ...],
     stored: tuple[str, ...],
+    prange_names: frozenset[str] = frozenset(),
+    inside: bool = False,
 ) -> list[Branch]:
-    """The ``if``s at or below ``stmt`` that test whether a parameter is ``None``
-    (:func:`_none_test`), with their paths; none inside another one. ``stored``: every
-    name the kernel binds, once per binding."""
+    """The ``if``s at or below ``stmt`` that test whether a parameter is ``None``, and,
+    ``inside`` a prange loop, any other test the arguments decide (:func:`_none_test`),
+    with their paths; none inside another one. ``stored``: every name the kernel binds,
+    once per binding."""
+    inside = inside or (isinstance(stmt, ast.For) and is_call_to(stmt.iter, prange_names))
     found = []
     for field in ("body", "orelse", "finalbody"):
         stmts = getattr(stmt, field, None)
@@ -103,24 +113,33 @@ def _none_tests(
             if not isinstance(inner, ast.stmt):
                 continue
             at = (*path, (field, k))
-            test = _none_test(inner.test, fn, params, stored) if isinstance(inner, ast.If) else None
+            test = (
+                _none_test(inner.test, fn, params, stored, inside)
+                if isinstance(inner, ast.If)
+                else None
+            )
             if test is not None:
                 assert isinstance(inner, ast.If)
                 bodies = (inner.body, inner.orelse)
                 found.append(Branch(k, (test,), bodies, (*at[:-1], (field, -1))))
             else:
-                found += _none_tests(inner, at, fn, params, stored)
+                found += _none_tests(inner, at, fn, params, stored, prange_names, inside)
     return found
 
 
 def _none_test(
-    test: ast.expr, fn: ast.FunctionDef, params: tuple[str, ...], stored: tuple[str, ...]
+    test: ast.expr,
+    fn: ast.FunctionDef,
+    params: tuple[str, ...],
+    stored: tuple[str, ...],
+    general: bool = False,
 ) -> ast.expr | None:
     """``p is None`` or ``p is not None`` (``not`` of one) for a parameter ``p`` the
     kernel never rebinds, written out or through a name bound to it once at the top of
-    the kernel; the test as the arguments decide it, or None."""
+    the kernel; with ``general``, any test the arguments decide (:func:`_decided`). The
+    test as the arguments decide it, or None."""
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        inner = _none_test(test.operand, fn, params, stored)
+        inner = _none_test(test.operand, fn, params, stored, general)
         return None if inner is None else ast.copy_location(ast.UnaryOp(ast.Not(), inner), test)
     if isinstance(test, ast.Name) and stored.count(test.id) == 1:
         for stmt in fn.body:
@@ -130,9 +149,11 @@ def _none_test(
                 and isinstance(stmt.targets[0], ast.Name)
                 and stmt.targets[0].id == test.id
             ):
-                found = _none_test(stmt.value, fn, params, stored)
+                found = _none_test(stmt.value, fn, params, stored, general)
                 return found if stmt.value is not test else None
         return None
+    if general and _decided(test, params, stored):
+        return test
     if (
         isinstance(test, ast.Compare)
         and len(test.ops) == 1
@@ -145,6 +166,20 @@ def _none_test(
     ):
         return test
     return None
+
+
+_DECIDING = (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Constant, ast.Set, ast.Tuple, ast.Load)
+_DECIDING_OPS = (ast.cmpop, ast.boolop, ast.Not, ast.USub)
+
+
+def _decided(test: ast.expr, params: tuple[str, ...], stored: tuple[str, ...]) -> bool:
+    """Whether the call's arguments decide ``test``: comparisons, ``and``, ``or`` and
+    ``not`` of parameters the kernel never rebinds, constants and module names (names the
+    kernel never binds), reading at least one parameter."""
+    names = [n for n in ast.walk(test) if isinstance(n, ast.Name)]
+    if not any(n.id in params for n in names) or any(n.id in stored for n in names):
+        return False
+    return all(isinstance(n, (*_DECIDING, *_DECIDING_OPS, ast.Name)) for n in ast.walk(test))
 
 
 def _known_from_arguments(test: ast.expr, stored: tuple[str, ...], params: tuple[str, ...]) -> bool:
