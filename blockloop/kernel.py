@@ -41,6 +41,7 @@ from .storage.rundir import RunPaths, recorded_content
 from .storage.store import Store
 from .transform import LoopPlan, ReductionLoop, SequentialLoop, read_source
 from .view.blocked import Alternatives, Blocked, block_alternatives, block_at_decoration
+from .view.declared import as_declared
 from .view.helpers import scope_of
 from .view.typed import argument_types, typed_view
 
@@ -198,7 +199,7 @@ class CheckpointedKernel:
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        return tuple(bound.arguments[n] for n in self.plan.args)
+        return as_declared(self.original, tuple(bound.arguments[n] for n in self.plan.args))
 
     def _key(self, values: tuple) -> tuple[str, Content]:
         key, content = args_fingerprint(self.plan.args, values, self._sampled)

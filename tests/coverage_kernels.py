@@ -453,6 +453,13 @@ def inputs(name):
             6,
             g.random((2, 6, 3)),
         ),
+        "momentum_step": (
+            g.standard_normal((5000, 2)).astype(np.float32),
+            g.standard_normal((5000, 2)).astype(np.float32),
+            g.standard_normal((5000, 2)).astype(np.float32) * np.float32(0.1),
+            0.1,
+            300,
+        ),
         "set_scores": (
             g.standard_normal(60),
             g.random((3000, 60)) < 0.2,
@@ -502,3 +509,14 @@ def normalised_rows(x, mode, scale):
             for k in range(n):
                 out[i, k] = x[i, k] / s * scale
     return out
+
+
+@njit("void(f4[:, :], f4[:, :], f4[:, :], f4, i4)", parallel=True, cache=True)
+def momentum_step(y, grad, vel, lr, it):
+    # a declared signature with float32 scalars (TriMap's embedding update): lr=0.1 is
+    # 0.1f in the kernel, and blockloop must compute with the same number
+    gamma = 0.8 if it > 250 else 0.5
+    for i in prange(y.shape[0]):
+        for d in range(y.shape[1]):
+            vel[i, d] = gamma * vel[i, d] - lr * grad[i, d]
+            y[i, d] += vel[i, d]

@@ -36,6 +36,7 @@ NAMES = [
     "shared_neighbours",
     "range_made_before",
     "channel_moments",
+    "momentum_step",
 ]
 
 

@@ -12,13 +12,9 @@ was written. Two iterations touching one element that either writes is a race (o
 of what another writes), refused with both iterations named; otherwise the array is
 accepted and saved whole by changed blocks, and every iteration's reads are its own.
 
-The pass is the loop body with
-
-- each load ``state[k]`` replaced by ``_bl_read(own, state, (k,), it, hit, n)``, which
-  marks the element and returns its value (the loop's other values are computed as in the
-  loop, so that a helper's result used as an index is the same);
-- each store into an inspected array replaced by a mark (``_bl_claim``), the value still
-  computed for the loads it holds; a store into any other array the loop writes dropped.
+The pass is the loop body keeping only what the indices and tests need (a value that only
+flows into a store is not computed), each load or store of an inspected array replaced by
+the marks of its elements, and a store into any other array the loop writes dropped.
 
 It is built only where that is the whole truth: no index or test reads what the loop
 writes, every array the loop writes appears only subscripted (or for its ``shape``), no
