@@ -496,6 +496,12 @@ def bad_helper_reads_the_next_column(d):
         _copy_column(d[:, j], d[:, j + 1])  # refused: an iteration may read what another writes
 
 
+def bad_read_of_the_next_element_in_a_step(e):
+    for t in range(e.shape[1]):
+        for s in prange(e.shape[0] - 1):
+            e[s, t] = e[s + 1, t] * 0.5  # refused: an iteration may read what another writes
+
+
 def bad_read_at_the_index_of_an_owned_row(x, h):
     for i in prange(x.shape[0] - h):
         x[i + h] = x[i] * 0.5  # refused: an iteration may read what another writes

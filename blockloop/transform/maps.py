@@ -12,7 +12,7 @@ import ast
 from collections.abc import Iterable
 
 from .owned import OwnedRows, is_element_key
-from .syntax import dotted, made_by_numpy, names_stored, subscript_parts, walk
+from .syntax import dotted, made_by_numpy, names_loaded, names_stored, subscript_parts, walk
 from .writes import READ_ONLY_METHODS
 
 __all__ = ["VALUE_CALLS", "carried_read", "map_targets", "own_index", "owned_at", "shared_store"]
@@ -157,6 +157,7 @@ def carried_read(
             and node.value.id in names
             and id(node) not in addresses
             and id(node) not in handed
+            and not _kept_apart(node, body, index)
             and (
                 node.value.id in scattered
                 or not (
@@ -172,6 +173,54 @@ def carried_read(
         ):
             return node
     return None
+
+
+def _split(expr: ast.expr) -> tuple[str, int] | None:
+    """``x + c`` or ``x - c`` (``c`` an int) as ``(x's text, ±c)``; any other index as
+    ``(its text, 0)``; None for a slice."""
+    if isinstance(expr, ast.Slice):
+        return None
+    if (
+        isinstance(expr, ast.BinOp)
+        and isinstance(expr.op, (ast.Add, ast.Sub))
+        and isinstance(expr.right, ast.Constant)
+        and type(expr.right.value) is int
+    ):
+        sign = 1 if isinstance(expr.op, ast.Add) else -1
+        return ast.unparse(expr.left), sign * expr.right.value
+    return ast.unparse(expr), 0
+
+
+def _kept_apart(read: ast.Subscript, body: list[ast.stmt], index: str) -> bool:
+    """Whether every store into ``read``'s array in ``body`` is at another element for
+    certain: at some position the read has ``x + c`` and every store ``x + d``, ``c != d``,
+    ``x`` the same for every iteration (``e[:, t - 1]`` read where ``e[f, t]`` is written,
+    in a step ``t`` of a dynamic programme; ``x`` reads neither the loop's ``index`` nor
+    anything the body binds)."""
+    name = dotted(read.value)
+    bound = {*names_stored(body), index}
+    stores = [
+        n
+        for n in walk(body)
+        if isinstance(n, ast.Subscript)
+        and not isinstance(n.ctx, ast.Load)
+        and dotted(n.value) == name
+        and n is not read
+    ]
+    mine = list(subscript_parts(read))
+    if not stores or any(not isinstance(n.value, ast.Name) or n.value.id != name for n in stores):
+        return False
+    for position, part in enumerate(mine):
+        here = _split(part)
+        if here is None or set(names_loaded([part])) & bound:
+            continue
+        theirs = [
+            _split(parts[position]) if position < len(parts) else None
+            for parts in (list(subscript_parts(s)) for s in stores)
+        ]
+        if all(t is not None and t[0] == here[0] and t[1] != here[1] for t in theirs):
+            return True
+    return False
 
 
 def value_call(call: ast.Call) -> bool:
