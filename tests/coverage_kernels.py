@@ -453,6 +453,13 @@ def inputs(name):
             6,
             g.random((2, 6, 3)),
         ),
+        "set_overlaps": (
+            {int(v) for v in g.choice(500, 60, replace=False)},
+            g.integers(0, 500, 40 * 30),
+            np.arange(0, 40 * 30, 30),
+            g.integers(5, 30, 40),
+        ),
+        "column_recurrence": (g.standard_normal((40, 3000)), -g.random((40, 40))),
         "momentum_step": (
             g.standard_normal((5000, 2)).astype(np.float32),
             g.standard_normal((5000, 2)).astype(np.float32),
@@ -520,3 +527,28 @@ def momentum_step(y, grad, vel, lr, it):
         for d in range(y.shape[1]):
             vel[i, d] = gamma * vel[i, d] - lr * grad[i, d]
             y[i, d] += vel[i, d]
+
+
+@njit(parallel=True, cache=True)
+def column_recurrence(score, trans):
+    # a Viterbi-style forward pass over time steps: each step's prange over states writes
+    # column t and reads all of column t - 1, which no iteration of the step writes
+    for t in range(1, score.shape[1]):
+        for s in prange(score.shape[0]):
+            best = -np.inf
+            for r in range(score.shape[0]):
+                best = max(best, score[r, t - 1] + trans[r, s])
+            score[s, t] += best
+    return score
+
+
+@njit(parallel=True, cache=True)
+def set_overlaps(chosen, members, starts, counts):
+    # an over-representation count (gene sets against a set of chosen genes): a Python set
+    # argument, and a name bound to a view and then to a set, whose methods write nothing
+    out = np.zeros(starts.shape[0], dtype=np.int64)
+    for j in prange(starts.shape[0]):
+        group = members[starts[j] : starts[j] + counts[j]]
+        group = set(group)
+        out[j] = len(chosen.intersection(group)) * 1000 + len(group.difference(chosen))
+    return out

@@ -18,12 +18,14 @@ __all__ = ["bits", "crashed_then_resumed", "fresh", "plain_bits_kept", "swap_ker
 
 
 def bits(value) -> bytes:
-    """A value's bytes, for comparing results bit for bit (a list's or a jitclass
-    instance's, member by member)."""
+    """A value's bytes, for comparing results bit for bit (a list's, a set's or a
+    jitclass instance's, member by member)."""
     if type(value).__module__.startswith("numba.typed") or isinstance(value, list):
         return b"|".join(bits(v) for v in value)
     if isinstance(value, tuple):
         return b"(" + b"|".join(bits(v) for v in value) + b")"
+    if isinstance(value, (set, frozenset)):  # its members, whatever their order
+        return b"{" + b"|".join(sorted(bits(v) for v in value)) + b"}"
     class_type = jitclass_type(value)
     if class_type is not None:  # a jitclass instance: its fields
         return b"{" + b"|".join(bits(getattr(value, f)) for f in class_type.struct) + b"}"

@@ -37,6 +37,8 @@ NAMES = [
     "range_made_before",
     "channel_moments",
     "momentum_step",
+    "column_recurrence",
+    "set_overlaps",
 ]
 
 
@@ -74,6 +76,7 @@ def test_a_ufuncs_positional_output_is_a_write():
         "interval_sums",
         "range_made_before",
         "channel_moments",
+        "column_recurrence",
     ],
 )
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):

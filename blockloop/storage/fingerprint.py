@@ -192,10 +192,13 @@ def describe_arg(
     if is_typed_list(value) or isinstance(value, list):  # hashed whole: not sampled
         inner = ",".join(describe_arg(v, f"{where}[{k}]") for k, v in enumerate(value))
         return f"{'typed.List' if is_typed_list(value) else 'list'}:[{inner}]"
+    if isinstance(value, (set, frozenset)):  # its members' descriptions, in sorted order
+        inner = ",".join(sorted(describe_arg(v, f"a member of {where}") for v in value))
+        return f"{type(value).__name__}:{{{inner}}}"
     raise TypeError(
         f"{where} has type {type(value).__name__}, which blockloop cannot fingerprint; pass "
-        "numbers, strings, NumPy arrays, @njit functions, tuples or lists of them, a numba "
-        "typed List or a jitclass instance"
+        "numbers, strings, NumPy arrays, @njit functions, tuples, lists or sets of them, a "
+        "numba typed List or a jitclass instance"
     )
 
 

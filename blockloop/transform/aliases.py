@@ -77,7 +77,11 @@ READ_ONLY_METHODS = frozenset(
     {
         "sum", "mean", "min", "max", "prod", "std", "var", "any", "all", "argmin", "argmax",
         "copy", "astype", "flatten", "dot", "cumsum", "cumprod", "nonzero", "argsort", "item",
-        "take", "repeat", "searchsorted", "ptp", "conj", "conjugate", "tolist", "count", "index"
+        "take", "repeat", "searchsorted", "ptp", "conj", "conjugate", "tolist", "count", "index",
+        # a set's: an array has none of them, so a name bound to a view and then to a set
+        # (``f = x[a:b]; f = set(f); f.difference(s)``) writes no array through them
+        "difference", "intersection", "union", "symmetric_difference", "issubset",
+        "issuperset", "isdisjoint",
     }
 )  # fmt: skip
 # methods that do not write their array but return a view of it
