@@ -157,7 +157,6 @@ def carried_read(
             and node.value.id in names
             and id(node) not in addresses
             and id(node) not in handed
-            and not _kept_apart(node, body, index)
             and (
                 node.value.id in scattered
                 or not (
@@ -170,6 +169,7 @@ def carried_read(
                     or _element_written_elsewhere(rows, node, scattered)
                 )
             )
+            and not _kept_apart(node, body, index)  # last: it walks the body again
         ):
             return node
     return None
