@@ -45,24 +45,8 @@ def _bl_at(shape, idx, hit, it, which):
 def _bl_claim(own, arr, idx, it, write, hit, which):
     """Mark the elements ``arr[idx]`` (a whole block where ``idx`` has fewer indices than
     ``arr`` has dimensions) as touched by iteration ``it``, written if ``write``."""
-    shape = arr.shape
-    offset = 0
-    for k in range(len(idx)):
-        x = idx[k]
-        if x < 0:
-            x += shape[k]
-        if x < 0 or x >= shape[k]:
-            if hit[0] < 0:
-                hit[0] = which
-                hit[1] = -2
-                hit[2] = k
-                hit[3] = it
-            return
-        offset = offset * shape[k] + x
-    inner = 1
-    for k in range(len(idx), len(shape)):
-        inner *= shape[k]
-    for e in range(offset * inner, (offset + 1) * inner):
+    first, count = _bl_at(arr.shape, idx, hit, it, which)
+    for e in range(first, first + count):
         mark = own[e]
         if mark < 0:
             own[e] = 2 * it + write
