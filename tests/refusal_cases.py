@@ -502,6 +502,14 @@ def bad_read_of_the_next_element_in_a_step(e):
             e[s, t] = e[s + 1, t] * 0.5  # refused: an iteration may read what another writes
 
 
+def bad_read_of_a_column_a_view_writes_in_a_step(e):
+    for t in range(1, e.shape[1]):
+        for s in prange(e.shape[0]):
+            previous = e[:, t - 1]  # a view of the column every iteration reads
+            previous[s] = 0.5 * previous[s]
+            e[s, t] = e[0, t - 1] + 1.0  # refused: an iteration may read what another writes
+
+
 def bad_read_at_the_index_of_an_owned_row(x, h):
     for i in prange(x.shape[0] - h):
         x[i + h] = x[i] * 0.5  # refused: an iteration may read what another writes

@@ -12,7 +12,15 @@ import ast
 from collections.abc import Iterable
 
 from .owned import OwnedRows, is_element_key
-from .syntax import dotted, made_by_numpy, names_loaded, names_stored, subscript_parts, walk
+from .syntax import (
+    Parents,
+    dotted,
+    made_by_numpy,
+    names_loaded,
+    names_stored,
+    subscript_parts,
+    walk,
+)
 from .writes import READ_ONLY_METHODS
 
 __all__ = ["VALUE_CALLS", "carried_read", "map_targets", "own_index", "owned_at", "shared_store"]
@@ -208,7 +216,14 @@ def _kept_apart(read: ast.Subscript, body: list[ast.stmt], index: str) -> bool:
         and n is not read
     ]
     mine = list(subscript_parts(read))
-    if not stores or any(not isinstance(n.value, ast.Name) or n.value.id != name for n in stores):
+    if (
+        name is None
+        or not stores
+        or any(not isinstance(n.value, ast.Name) or n.value.id != name for n in stores)
+    ):
+        return False
+    rank = {len(subscript_parts(s)) for s in stores}
+    if len(rank) != 1 or not _used_in_place(name, body, rank.pop()):
         return False
     for position, part in enumerate(mine):
         here = _split(part)
@@ -221,6 +236,38 @@ def _kept_apart(read: ast.Subscript, body: list[ast.stmt], index: str) -> bool:
         if all(t is not None and t[0] == here[0] and t[1] != here[1] for t in theirs):
             return True
     return False
+
+
+_METADATA = frozenset({"shape", "size", "ndim", "dtype"})
+
+
+def _used_in_place(name: str, body: list[ast.stmt], rank: int) -> bool:
+    """Whether ``name`` is written in ``body`` only by its own stores: every other use
+    reads its metadata, an element (``rank`` scalar indices, as many as the stores have)
+    or a view that is only computed with (``np.sum(e[:, t])``, ``e[:, t] * 2``), never
+    bound to a name, handed to a helper or changed by a method (``col = e[:, t - 1]``
+    and then ``col[s] = v`` writes what the read takes to be kept apart)."""
+    parents = Parents(body)
+    for node in walk(body):
+        if not (isinstance(node, ast.Name) and node.id == name):
+            continue
+        above = parents.of(node)
+        if isinstance(above, ast.Attribute) and above.attr in _METADATA:
+            continue
+        if not isinstance(above, ast.Subscript) or above.value is not node:
+            return False
+        parts = subscript_parts(above)
+        if not isinstance(above.ctx, ast.Load) or (
+            len(parts) == rank and not any(isinstance(p, ast.Slice) for p in parts)
+        ):
+            continue
+        use = parents.of(above)
+        if isinstance(use, (ast.BinOp, ast.UnaryOp, ast.Compare)) or (
+            isinstance(use, ast.Call) and value_call(use) and above in use.args
+        ):
+            continue
+        return False
+    return True
 
 
 def value_call(call: ast.Call) -> bool:
