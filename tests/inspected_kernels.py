@@ -58,6 +58,24 @@ def quadrants_swapped(img):
 
 
 @njit(parallel=True, cache=True)
+def gate_on_a_qubit(state, q, held):
+    # a one-qubit gate on a state vector: iteration k pairs the amplitudes whose index has
+    # bit q clear and set; an annotated temporary, and a list of what the pair held, which
+    # no index needs (the pass computes neither)
+    low = (1 << q) - 1
+    for k in prange(state.shape[0] // 2):
+        i0 = ((k & ~low) << 1) | (k & low)
+        i1 = i0 | (1 << q)
+        a0: complex = state[i0]
+        a1 = state[i1]
+        sizes = [abs(a0)]
+        sizes.append(abs(a1))
+        state[i0] = (a0 + a1) * 0.7071067811865476
+        state[i1] = (a0 - a1) * 0.7071067811865476
+        held[k] = max(sizes)
+
+
+@njit(parallel=True, cache=True)
 def overlapping_pairs(a, h, seen):
     # a butterfly stage that forgets the 2 in its block stride: pair k is (j, j + h) with
     # j = (k // h) * h + k % h = k, so iteration k writes a[k + h], which iteration k + h reads
@@ -82,6 +100,11 @@ def inputs(name):
         "walsh_stage": (g.standard_normal(1 << 16), 1 << 6),
         "bit_reversal": (g.standard_normal((1 << 15, 2)), 15),
         "quadrants_swapped": (g.standard_normal((8000, 64)),),
+        "gate_on_a_qubit": (
+            g.standard_normal(1 << 14) + 1j * g.standard_normal(1 << 14),
+            5,
+            np.zeros(1 << 13),
+        ),
         "overlapping_pairs": (g.standard_normal(4096), 64, np.zeros(4096)),
         "rows_by_index": (g.standard_normal((500, 3)), g.permutation(500)),
         "pairs_past_the_end": (g.standard_normal(1000),),

@@ -515,6 +515,16 @@ def bad_read_at_the_index_of_an_owned_row(x, h):
         x[i + h] = x[i] * 0.5  # refused: an iteration may read what another writes
 
 
+def bad_index_stored_from_what_the_loop_writes(a, out):
+    for k in prange(a.shape[0] // 4):
+        j = 2 * k
+        a[j] = float(j + 2)
+        s = np.zeros(2, np.int64)
+        s[0] = int(a[j])  # refused: an iteration may read what another writes
+        a[s[0]] = 5.0  # an index from an element the loop wrote: the pass cannot know it
+        out[k] = s[0]
+
+
 def racy_overlapping_blocks(x, counts):
     m = 8
     for b in prange(x.shape[0] // m - 1):

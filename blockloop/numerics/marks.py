@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from numba.extending import register_jitable
 
-__all__ = ["MAX_ITERATIONS", "_bl_at", "_bl_claim", "_bl_read"]
+__all__ = ["MAX_ITERATIONS", "_bl_at"]
 
 MAX_ITERATIONS = 1 << 30
 
@@ -39,31 +39,3 @@ def _bl_at(shape, idx, hit, it, which):
     for k in range(len(idx), len(shape)):
         inner *= shape[k]
     return offset * inner, inner
-
-
-@register_jitable
-def _bl_claim(own, arr, idx, it, write, hit, which):
-    """Mark the elements ``arr[idx]`` (a whole block where ``idx`` has fewer indices than
-    ``arr`` has dimensions) as touched by iteration ``it``, written if ``write``."""
-    first, count = _bl_at(arr.shape, idx, hit, it, which)
-    for e in range(first, first + count):
-        mark = own[e]
-        if mark < 0:
-            own[e] = 2 * it + write
-        elif mark >> 1 == it:
-            own[e] = mark | write
-        elif (write or mark & 1) and hit[0] < 0:
-            hit[0] = which
-            hit[1] = e
-            hit[2] = mark >> 1
-            hit[3] = it
-
-
-@register_jitable
-def _bl_read(own, arr, idx, it, hit, which):
-    """Mark ``arr[idx]`` as read by iteration ``it``, and return it (the first element
-    where ``idx`` is outside ``arr``: the pass only goes on to find the iteration)."""
-    _bl_claim(own, arr, idx, it, 0, hit, which)
-    if hit[1] == -2 and hit[3] == it:
-        return arr.ravel()[0]
-    return arr[idx]

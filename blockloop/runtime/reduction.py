@@ -218,12 +218,14 @@ class ReductionKind(LoopKind):
         if self.count >= MAX_ITERATIONS:
             why = f"the pass counts at most {MAX_ITERATIONS - 1} iterations"
         for name, fewest in zip(inspected.arrays, inspected.loads, strict=True):
-            if arrays[name].ndim > fewest:
+            if fewest is not None and arrays[name].ndim > fewest:
                 why = f"it reads `{name}` a row at a time, a view"
-        try:
-            hit = None if why else self.gen("_bl_inspect", self._chunk_values(0, 0))
-        except NumbaError as exc:  # an index of another type than an integer, say
-            why = f"numba could not compile it: {str(exc).strip().splitlines()[0]}"
+        hit = None
+        if not why:
+            try:
+                hit = self.gen("_bl_inspect", self._chunk_values(0, 0))
+            except NumbaError as exc:  # an index of another type than an integer, say
+                why = f"numba could not compile it: {str(exc).strip().splitlines()[0]}"
         if hit is None:
             raise plan.source.error(
                 plan.store_node(inspected.arrays[0]),

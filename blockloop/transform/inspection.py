@@ -24,21 +24,23 @@ helper is handed one, and every other store is into an array the iteration makes
 from __future__ import annotations
 
 import ast
-import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from .inspect_pass import binds, cut, tests
 from .maps import carried_read, value_call
 from .owned import OwnedRows
-from .partials import PlainPartials
-from .syntax import dotted, made_as_lists, made_by_numpy, names_loaded, subscript_parts, walk
+from .syntax import (
+    Parents,
+    dotted,
+    made_as_lists,
+    made_by_numpy,
+    subscript_parts,
+    walk,
+)
 from .types import UNKNOWN, NameTypes
 
-if TYPE_CHECKING:
-    from .plans import ReductionLoop
-
-__all__ = ["Inspection", "inspect_reads", "inspection", "inspection_body", "render_inspection"]
+__all__ = ["Inspection", "inspect_reads", "inspection"]
 
 _SHAPE = frozenset({"shape", "size", "ndim", "dtype"})
 
@@ -51,13 +53,17 @@ class Inspection:
     ----------
     arrays : tuple of str
         The inspected arrays, in the order the pass numbers them.
-    loads : tuple of int
-        For each, the fewest indices a load of it has: the array must have no more
-        dimensions than that (a load with fewer is a view, which the pass cannot follow).
+    loads : tuple of int or None
+        For each, the fewest indices a load of it has (None: it is only written): the
+        array must have no more dimensions than that (a load with fewer is a view, which
+        the pass cannot follow).
+    written : tuple of str
+        Every outer array the loop writes (the pass writes none of them).
     """
 
     arrays: tuple[str, ...]
-    loads: tuple[int, ...]
+    loads: tuple[int | None, ...]
+    written: tuple[str, ...]
 
     def __str__(self) -> str:
         return ", ".join(self.arrays)
@@ -90,17 +96,10 @@ def _reads_any(node: ast.AST, names: set[str]) -> bool:
     )
 
 
-def _bound(target: ast.expr) -> list[str]:
-    """The names a target binds (not those its subscripts read)."""
-    if isinstance(target, ast.Name):
-        return [target.id]
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return [n for t in target.elts for n in _bound(t)]
-    return _bound(target.value) if isinstance(target, ast.Starred) else []
-
-
 def _tainted(body: list[ast.stmt], written: set[str]) -> set[str]:
-    """Names the body binds from a value that may depend on what the loop writes."""
+    """Names whose values may depend on what the loop writes: those bound or stored into
+    (``s[0] = v``) from such a value, and those handed to a call given one (``s.append(v)``:
+    a call may change what it is handed)."""
     tainted: set[str] = set()
     while True:
         before = len(tainted)
@@ -112,26 +111,15 @@ def _tainted(body: list[ast.stmt], written: set[str]) -> set[str]:
                 )
             elif isinstance(node, (ast.For, ast.comprehension)):
                 value, targets = node.iter, [node.target]
+            elif isinstance(node, ast.Call):  # ``s.append(v)``, ``fill(idx, v)``
+                value, targets = node, [*node.args, *(k.value for k in node.keywords)]
+                targets += [node.func.value] if isinstance(node.func, ast.Attribute) else []
             else:
                 continue
             if value is not None and _reads_any(value, written | tainted):
-                tainted |= {n for t in targets for n in _bound(t)}
+                tainted |= {n for t in targets for n in binds(t)}
         if len(tainted) == before:
             return tainted
-
-
-def _tests(body: list[ast.stmt]) -> Iterable[ast.expr]:
-    """Every expression that decides which statements or operands run."""
-    for node in walk(body):
-        if isinstance(node, (ast.If, ast.While, ast.IfExp)):
-            yield node.test
-        elif isinstance(node, ast.For):
-            yield node.iter
-        elif isinstance(node, ast.BoolOp):
-            yield from node.values[:-1]
-        elif isinstance(node, ast.comprehension):
-            yield node.iter
-            yield from node.ifs
 
 
 def inspection(
@@ -147,20 +135,20 @@ def inspection(
     wanted = tuple(sorted(set(arrays)))
     written_set = set(written) | set(wanted)
     local = made_by_numpy(body, types.numpy_names) | made_as_lists(body) | set(accumulators)
-    parents = {id(c): p for p in walk(body) for c in ast.iter_child_nodes(p)}
+    parents = Parents(body)
     measured = set().union(*(_measured(s) for s in body))
     loads: dict[str, int] = {}
     for node in walk(body):
         if not (isinstance(node, ast.Name) and node.id in written_set) or id(node) in measured:
             continue
-        parent = parents.get(id(node))
+        parent = parents.of(node)
         if not (isinstance(parent, ast.Subscript) and parent.value is node):
             return None  # handed on, aliased or a method called: the pass cannot follow it
         if node.id in wanted:
             parts = _parts(parent)
             if any(isinstance(p, (ast.Slice, ast.Starred)) for p in parts):
                 return None
-            call = parents.get(id(parent))  # ``add(x[k], v)``: a helper may write a view
+            call = parents.of(parent)  # ``add(x[k], v)``: a helper may write a view
             if isinstance(call, ast.Call) and parent in call.args and not value_call(call):
                 return None
             if isinstance(parent.ctx, ast.Load):
@@ -177,7 +165,7 @@ def inspection(
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             if node.target.id in tainted and not types.plain(node.target.id):
                 return None
-    if any(_reads_any(test, written_set | tainted) for test in _tests(body)):
+    if any(_reads_any(test, written_set | tainted) for test in tests(body)):
         return None
     for node in walk(body):
         if (
@@ -189,156 +177,8 @@ def inspection(
             return None
     if any(isinstance(n, (ast.Return, ast.Yield, ast.Raise)) for n in walk(body)):
         return None
-    return Inspection(wanted, tuple(loads.get(a, 99) for a in wanted))
-
-
-def _index(node: ast.Subscript) -> ast.Tuple:
-    """The subscript's indices as a tuple of int64 (``_bl_read`` and ``_bl_claim`` take
-    one type of tuple, whatever the integer types of the user's indices)."""
-    return ast.Tuple(
-        [
-            ast.Call(ast.Attribute(ast.Name("_bl_np", ast.Load()), "int64", ast.Load()), [p], [])
-            for p in _parts(node)
-        ],
-        ast.Load(),
-    )
-
-
-def _binds(target: ast.expr) -> list[str]:
-    """The names whose values a store to ``target`` changes (``idx[q] = v``: ``idx``)."""
-    while isinstance(target, (ast.Subscript, ast.Attribute, ast.Starred)):
-        target = target.value
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return [n for t in target.elts for n in _binds(t)]
-    return [target.id] if isinstance(target, ast.Name) else []
-
-
-def _needed(body: list[ast.stmt], written: set[str]) -> set[str]:
-    """The names the pass must compute: those the indices of the inspected arrays and the
-    tests read, and the names their values read, in turn (not the arrays the loop
-    writes, whose shapes the loop does not change)."""
-    needed = {
-        n
-        for node in [
-            *_tests(body),
-            *(
-                p
-                for node in walk(body)
-                if isinstance(node, ast.Subscript) and dotted(node.value) in written
-                for p in _parts(node)
-            ),
-        ]
-        for n in names_loaded([node])
-    }
-    while True:
-        before = len(needed)
-        for node in walk(body):
-            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if {n for t in targets for n in _binds(t)} & needed and node.value is not None:
-                    needed |= set(names_loaded([node.value, *targets]))
-        if len(needed) == before:
-            return needed - written
-
-
-class _Pass(ast.NodeTransformer):
-    """The loop body as the inspection runs it (see the module docstring)."""
-
-    def __init__(self, inspected: Inspection, written: set[str], needed: set[str]) -> None:
-        self.number = {name: k for k, name in enumerate(inspected.arrays)}
-        self.written = written | set(inspected.arrays)
-        self.needed = needed
-        self.dummies = 0
-
-    def _call(self, func: str, node: ast.Subscript, write: int | None) -> ast.Call:
-        name = dotted(node.value) or ""
-        own = ast.Name(f"_bl_own_{name}", ast.Load())
-        args: list[ast.expr] = [own, ast.Name(name, ast.Load()), self.visit(_index(node))]
-        args += [ast.Name("_bl_it", ast.Load())]
-        args += [ast.Constant(write)] if write is not None else []
-        args += [ast.Name("_bl_hit", ast.Load()), ast.Constant(self.number[name])]
-        return ast.Call(ast.Name(func, ast.Load()), args, [])
-
-    def _claim(self, node: ast.Subscript, write: int) -> list[ast.stmt]:
-        """The marks of ``node``'s elements, as statements (a call per mark would make
-        the pass several times slower: numba does not inline it)."""
-        name = dotted(node.value) or ""
-        own, index = f"_bl_own_{name}", ast.unparse(self.visit(_index(node)))
-        seen = "_bl_hit[0] < 0" if write else "_bl_m & 1 and _bl_hit[0] < 0"
-        text = f"""
-_bl_o, _bl_n = _bl_at({name}.shape, {index}, _bl_hit, _bl_it, {self.number[name]})
-for _bl_e in range(_bl_o, _bl_o + _bl_n):
-    _bl_m = {own}[_bl_e]
-    if _bl_m < 0:
-        {own}[_bl_e] = 2 * _bl_it + {write}
-    elif _bl_m >> 1 == _bl_it:
-        {own}[_bl_e] = _bl_m | {write}
-    elif {seen}:
-        _bl_hit[0] = {self.number[name]}
-        _bl_hit[1] = _bl_e
-        _bl_hit[2] = _bl_m >> 1
-        _bl_hit[3] = _bl_it
-"""
-        return ast.parse(text).body
-
-    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
-        if isinstance(node.ctx, ast.Load) and dotted(node.value) in self.number:
-            return self._call("_bl_read", node, None)
-        return self.generic_visit(node)
-
-    def _dummy(self) -> ast.Name:
-        self.dummies += 1
-        return ast.Name(f"_bl_d{self.dummies}", ast.Store())
-
-    def _target(self, target: ast.expr, claims: list[ast.stmt]) -> ast.expr:
-        """``target`` with each store into a written array replaced by a new name."""
-        if isinstance(target, (ast.Tuple, ast.List)):
-            return type(target)([self._target(t, claims) for t in target.elts], ast.Store())
-        if isinstance(target, ast.Subscript) and dotted(target.value) in self.written:
-            if dotted(target.value) in self.number:
-                claims.extend(self._claim(target, 1))
-            return self._dummy()
-        return self.visit(target)
-
-    def _marks(self, value: ast.expr) -> list[ast.stmt]:
-        """Only the marks of the reads in ``value``, whose result no index needs."""
-        return [
-            stmt
-            for n in ast.walk(value)
-            if isinstance(n, ast.Subscript)
-            and isinstance(n.ctx, ast.Load)
-            and dotted(n.value) in self.number
-            for stmt in self._claim(n, 0)
-        ]
-
-    def visit_Assign(self, node: ast.Assign) -> list[ast.stmt]:
-        claims: list[ast.stmt] = []
-        targets = [self._target(t, claims) for t in node.targets]
-        if not {n for t in node.targets for n in _binds(t)} & self.needed:
-            return [*self._marks(node.value), *claims] or [ast.Pass()]
-        return [ast.Assign(targets, self.visit(node.value)), *claims]
-
-    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST | list[ast.stmt]:
-        target = node.target
-        if isinstance(target, ast.Subscript) and dotted(target.value) in self.written:
-            claims: list[ast.stmt] = []
-            self._target(target, claims)
-            return [*self._marks(node.value), *claims]
-        if not set(_binds(target)) & self.needed:
-            return self._marks(node.value) or [ast.Pass()]
-        return self.generic_visit(node)
-
-
-def inspection_body(
-    body: list[ast.stmt], inspected: Inspection, written: Iterable[str]
-) -> list[ast.stmt]:
-    """The body of the inspection pass (see the module docstring)."""
-    out: list[ast.stmt] = []
-    transformer = _Pass(inspected, set(written), _needed(body, {*written, *inspected.arrays}))
-    for stmt in copy.deepcopy(body):
-        result = transformer.visit(stmt)
-        out.extend(result if isinstance(result, list) else [result])
-    return [ast.fix_missing_locations(s) for s in out]
+    found = Inspection(wanted, tuple(loads.get(a) for a in wanted), tuple(sorted(written_set)))
+    return found if cut(body, found)[1] else None
 
 
 def inspect_reads(
@@ -368,33 +208,3 @@ def inspect_reads(
         return None, None
     found = inspection(body, wanted, {*written, *mapped}, accumulators, types)
     return (first, None) if found is None else (None, found)
-
-
-def render_inspection(
-    plan: ReductionLoop, params: list[str], head: list[str], loop: str, options: str
-) -> str:
-    """``_bl_inspect``: the pass over every iteration, returning the first conflict.
-    ``params`` are ``_bl_chunk``'s, ``head`` its lines that read the range's start and
-    step, ``loop`` the ``for`` line of a tile's iterations (``_bl_lo`` to ``_bl_hi``),
-    ``options`` its ``@njit`` options (the pass is sequential)."""
-    inspected = plan.inspected
-    assert inspected is not None
-    written = {*plan.maps, *plan.blocks, *(u.name for u in plan.row_updates)}
-    opens = [PlainPartials(a.name, a.op).open() for a in plan.accumulators]
-    lines = [
-        f"@_bl_njit({options.replace('parallel=True, ', '')})",
-        f"def _bl_inspect({', '.join(params)}):",
-        "    _bl_hit = _bl_np.full(4, -1, _bl_np.int64)",
-        *(f"    _bl_own_{a} = _bl_np.full({a}.size, -1, _bl_np.int32)" for a in inspected.arrays),
-        "    _bl_j = 0",
-        *(f"    {line.strip()}" for line in [*head, *opens]),
-        "    _bl_it = -1",
-        "    _bl_lo = 0",
-        "    _bl_hi = _bl_count",
-        f"    {loop}",
-        "        _bl_it += 1",
-    ]
-    text = "\n".join(lines) + "\n"
-    for stmt in inspection_body(plan.body, inspected, written):
-        text += "".join(f"        {line}\n" for line in ast.unparse(stmt).splitlines())
-    return text + "    return _bl_hit\n\n\n"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..operators import EXACT_OPS, TILE_HELPERS
 from ..operators import XBLOCK as _XBLOCK  # iterations between sums of buffered terms
 from .exact import EXACT_NAMES, buffered_updates, exact_updates
-from .inspection import render_inspection
+from .inspect_pass import render_inspection
 from .partials import ExactPartials, PlainPartials
 from .plans import LoopPlan, ReductionLoop, SequentialLoop
 from .split import split_step
@@ -190,7 +190,7 @@ def _reduction_header(plan: ReductionLoop, helpers: str, version: str, exact: bo
     if exact:
         lines.append(f"from blockloop.numerics.exact import {', '.join(EXACT_NAMES)}")
     if plan.inspected is not None:
-        lines.append("from blockloop.numerics.marks import _bl_at, _bl_claim, _bl_read")
+        lines.append("from blockloop.numerics.marks import _bl_at")
     return text + _lines(lines, 0) + "\n\n"
 
 
