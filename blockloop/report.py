@@ -78,6 +78,10 @@ class Report:
         Bytes this rank sent to other ranks (rows of a map at the end of the run, rows
         exchanged between steps, a reduction's partials each round). Zero when not
         distributed.
+    inspection : str or None
+        ``"ran"`` where the loop's inspection pass ran at this call, ``"reused"`` where an
+        earlier call's pass over the same inputs stood (see the loops guide); None for a
+        loop without one.
     writes : list of str
         How each checkpoint of this call was written: ``"background"`` (a copy, written
         while the loop went on), ``"synchronous"`` (from the live arrays, the loop held:
@@ -115,6 +119,7 @@ class Report:
     phases: int = 1
     bytes_written: int = 0
     bytes_sent: int = 0
+    inspection: str | None = None
     writes: list[str] = field(default_factory=list)
 
     @property

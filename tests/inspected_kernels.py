@@ -76,6 +76,15 @@ def gate_on_a_qubit(state, q, held):
 
 
 @njit(parallel=True, cache=True)
+def scaled_in_order(a, order, w):
+    # each iteration scales the element its entry of `order` names: race-free where `order`
+    # is a permutation, a race where it names one element twice
+    for k in prange(order.shape[0]):
+        r = order[k]
+        a[r] = a[r] * w[k] + 1.0
+
+
+@njit(parallel=True, cache=True)
 def overlapping_pairs(a, h, seen):
     # a butterfly stage that forgets the 2 in its block stride: pair k is (j, j + h) with
     # j = (k // h) * h + k % h = k, so iteration k writes a[k + h], which iteration k + h reads

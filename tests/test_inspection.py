@@ -81,3 +81,32 @@ def test_blocks_of_rows_that_overlap_are_refused_at_the_call_at_the_store(name, 
         r"iterations `b = \d+` and `b = \d+` both touch `counts\[\d+\]`", info.value.msg
     )
     assert "counts[j] = c + 1" in info.value.text and not counts.any()
+
+
+def test_a_pass_over_the_same_inputs_is_reused_and_other_inputs_are_inspected_again(tmp_path):
+    """The verdict is kept by the values the pass reads (``order``'s bytes, the shapes of
+    what the loop writes): the same order again needs no pass, another order or a scalar
+    is inspected anew, and an order that names one element twice is still refused."""
+    g = np.random.default_rng(3)
+    a, w = g.standard_normal(300), g.standard_normal(300)
+    order = g.permutation(300)
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(ik.scaled_in_order)
+    seen = []
+    for k, sequence in enumerate([order, order.copy(), order[::-1], order]):
+        want = a.copy()
+        ik.scaled_in_order(want, sequence, w)
+        kernel(a, sequence, w)
+        assert a.tobytes() == want.tobytes(), k
+        seen.append(kernel.last_report.inspection)
+    assert seen == ["ran", "reused", "ran", "reused"]
+    twice = order.copy()
+    twice[7] = twice[200]
+    with pytest.raises(BlockingError, match="both touch"):
+        kernel(a, twice, w)
+    state, q, held = ik.inputs("gate_on_a_qubit")
+    gate = checkpointed_loop(checkpoint_dir=tmp_path / "gate")(ik.gate_on_a_qubit)
+    runs = []
+    for qubit in (q, q, q + 1):
+        gate(state, qubit, held)
+        runs.append(gate.last_report.inspection)
+    assert runs == ["ran", "reused", "ran"]

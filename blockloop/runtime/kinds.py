@@ -62,6 +62,8 @@ class Generated:
         # numba's argument types by a cheap key of the values (dtype, ndim, flags, ...):
         # typing each argument again costs a few microseconds a call
         self._argtypes: dict[tuple, tuple] = {}
+        # the inputs an inspection pass found free of conflicts (see ReductionKind.inspect)
+        self.inspected: dict[tuple, None] = {}
 
     def argtypes(self, function: str, args: tuple) -> tuple:
         """numba's types of ``args`` (as its dispatcher would type them for ``function``)."""

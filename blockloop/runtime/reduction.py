@@ -20,6 +20,7 @@ from ..storage.store import Checkpoint
 from ..transform import ReductionLoop
 from .kinds import LoopKind
 from .saved import ChangedBlocks, MapRows, SavedArray
+from .verdicts import inspected_key, remember
 
 __all__ = ["PARTIAL_BUDGET", "STACK_DEPTH", "Accumulated", "ReductionKind", "choose_tile"]
 
@@ -220,12 +221,17 @@ class ReductionKind(LoopKind):
         for name, fewest in zip(inspected.arrays, inspected.loads, strict=True):
             if fewest is not None and arrays[name].ndim > fewest:
                 why = f"it reads `{name}` a row at a time, a view"
-        hit = None
+        hit, values = None, self._chunk_values(0, 0)
+        key = inspected_key(values, inspected.reads, inspected.written)
+        if not why and key is not None and key in self.gen.inspected:
+            self.report.inspection = "reused"
+            return
         if not why:
             try:
-                hit = self.gen("_bl_inspect", self._chunk_values(0, 0))
+                hit = self.gen("_bl_inspect", values)
             except NumbaError as exc:  # an index of another type than an integer, say
                 why = f"numba could not compile it: {str(exc).strip().splitlines()[0]}"
+            self.report.inspection = "ran"
         if hit is None:
             raise plan.source.error(
                 plan.store_node(inspected.arrays[0]),
@@ -235,6 +241,8 @@ class ReductionKind(LoopKind):
                 "by the loop variable",
             )
         if hit[0] < 0:
+            if key is not None:
+                remember(self.gen.inspected, key)
             return
         name = inspected.arrays[hit[0]]
         start, _, step = self.bounds

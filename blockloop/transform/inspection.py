@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .inspect_pass import binds, cut, tests
 from .maps import carried_read, value_call
@@ -35,6 +35,7 @@ from .syntax import (
     dotted,
     made_as_lists,
     made_by_numpy,
+    names_loaded,
     subscript_parts,
     walk,
 )
@@ -58,12 +59,17 @@ class Inspection:
         array must have no more dimensions than that (a load with fewer is a view, which
         the pass cannot follow).
     written : tuple of str
-        Every outer array the loop writes (the pass writes none of them).
+        Every outer array the loop writes (the pass writes none of them, and reads only
+        their shapes).
+    reads : tuple of str
+        Every name the pass reads: its verdict is a function of the values of those made
+        before the loop (and of the loop's range).
     """
 
     arrays: tuple[str, ...]
     loads: tuple[int | None, ...]
     written: tuple[str, ...]
+    reads: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return ", ".join(self.arrays)
@@ -178,7 +184,8 @@ def inspection(
     if any(isinstance(n, (ast.Return, ast.Yield, ast.Raise)) for n in walk(body)):
         return None
     found = Inspection(wanted, tuple(loads.get(a) for a in wanted), tuple(sorted(written_set)))
-    return found if cut(body, found)[1] else None
+    statements, follows = cut(body, found)
+    return replace(found, reads=tuple(sorted(names_loaded(statements)))) if follows else None
 
 
 def inspect_reads(
