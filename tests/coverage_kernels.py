@@ -460,6 +460,12 @@ def inputs(name):
             g.integers(5, 30, 40),
         ),
         "column_recurrence": (g.standard_normal((40, 3000)), -g.random((40, 40))),
+        "keyword_rows": (
+            g.uniform(0.0, 60.0, (3000, 3)),
+            g.standard_normal((64, 64)),
+            np.linspace(0.5, 1.5, 12),
+            0.3,
+        ),
         "momentum_step": (
             g.standard_normal((5000, 2)).astype(np.float32),
             g.standard_normal((5000, 2)).astype(np.float32),
@@ -552,3 +558,38 @@ def set_overlaps(chosen, members, starts, counts):
         group = set(group)
         out[j] = len(chosen.intersection(group)) * 1000 + len(group.difference(chosen))
     return out
+
+
+@njit(inline="always")
+def _rotate_row(uvw, angle):
+    c, s = np.cos(angle), np.sin(angle)
+    u, v = uvw[0], uvw[1]
+    uvw[0] = c * u - s * v
+    uvw[1] = s * u + c * v
+
+
+@njit(inline="always")
+def _gather(grid, vis, r, c, u, v):
+    iu = int(u) % grid.shape[1]
+    iv = int(v) % grid.shape[0]
+    for k in range(vis.shape[2]):
+        vis[r, c, k] += grid[iv, iu] * (k + 1)
+    vis[r, c, :] /= 1.0 + abs(u - iu)
+
+
+@njit(inline="always")
+def _degrid_row(uvw, grid, scales, angle=0.0, vis=None, r=0, nchan=0):
+    _rotate_row(uvw[r, :], angle)
+    for c in range(nchan):
+        _gather(grid, vis, r, c, uvw[r, 0] * scales[c], uvw[r, 1] * scales[c])
+
+
+@njit(parallel=True, cache=True)
+def keyword_rows(uvw, grid, scales, angle):
+    # a degridder in the shape of a radio-astronomy library's: each row's work is a helper
+    # given the output and its row by keyword (`vis=vis, r=r`), which rotates the row of
+    # an argument in place and hands views and the row on to helpers of its own
+    vis = np.zeros((uvw.shape[0], scales.shape[0], 2))
+    for r in prange(uvw.shape[0]):
+        _degrid_row(uvw, grid, scales, angle=angle, vis=vis, r=r, nchan=scales.shape[0])
+    return vis

@@ -525,6 +525,18 @@ def bad_index_stored_from_what_the_loop_writes(a, out):
         out[k] = s[0]
 
 
+@njit
+def _put_first(vis, v, r=0):
+    vis[r, 0] = v
+
+
+def bad_helper_given_the_same_row_by_every_iteration(x, vis):
+    for i in prange(x.shape[0]):
+        v = x[i] * 2.0
+        _put_first(vis, 1.0)  # refused: every iteration writes the same elements
+        x[i] = v
+
+
 def racy_overlapping_blocks(x, counts):
     m = 8
     for b in prange(x.shape[0] // m - 1):

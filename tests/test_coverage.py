@@ -39,6 +39,7 @@ NAMES = [
     "momentum_step",
     "column_recurrence",
     "set_overlaps",
+    "keyword_rows",
 ]
 
 
@@ -77,6 +78,7 @@ def test_a_ufuncs_positional_output_is_a_write():
         "range_made_before",
         "channel_moments",
         "column_recurrence",
+        "keyword_rows",
     ],
 )
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):

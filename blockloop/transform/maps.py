@@ -9,7 +9,7 @@ by changed blocks). Either way an iteration must not read what another one write
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .owned import OwnedRows, is_element_key
 from .syntax import (
@@ -283,6 +283,7 @@ def shared_store(
     skip: frozenset[int],
     numpy_names: frozenset[str] = frozenset(),
     instances: frozenset[str] = frozenset(),
+    helpers: Callable[[ast.Call], set[str]] | None = None,
 ) -> tuple[str, ast.AST] | None:
     """The first store into an outer array at an index that is the same for every
     iteration: one that reads neither the loop variable nor anything computed from it
@@ -292,7 +293,9 @@ def shared_store(
     method that changes the whole array in place (``vals.fill(0.0)``). ``skip`` holds
     the ``id()`` of store targets accounted for elsewhere (reductions, maps); a method of
     one of the ``jitclass`` ``instances`` is a helper's call, judged by what it writes.
-    Returns the array's name and the store."""
+    A call given nothing computed from the loop variable, whose outer arrays ``helpers``
+    says it writes (``put(vis, 0, v)``: every iteration writes what the others write),
+    is such a store too. Returns the array's name and the store."""
     arrays = set(outer)
     local = made_by_numpy(body, numpy_names)
     derived = {index}
@@ -325,6 +328,11 @@ def shared_store(
                 if found is not None:
                     return found
                 continue
+            for node in walk([stmt]):
+                if helpers is not None and isinstance(node, ast.Call) and not _reads(node, derived):
+                    written = sorted(helpers(node) & arrays)
+                    if written:
+                        return written[0], node
             call = stmt.value if isinstance(stmt, ast.Expr) else None
             if (
                 isinstance(call, ast.Call)

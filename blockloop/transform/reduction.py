@@ -29,7 +29,7 @@ from .syntax import (
 )
 from .types import UNKNOWN, NameTypes
 from .updates import Update, refuse_partial_reads, updates
-from .writes import CallWrites, outer_writes
+from .writes import CallWrites, no_helpers, outer_writes
 
 __all__ = ["SUPPORTED", "reduction", "refuse_inner_carried_reads"]
 
@@ -94,7 +94,7 @@ def refuse_inner_carried_reads(
         outer = variables - set(names_stored(loop.body)) - {index}
         maps = map_targets(loop.body, outer, index)
         mapped = frozenset(id(t) for targets in maps.values() for t in targets)
-        refuse_shared_stores(source, loop.body, outer, index, mapped, types)
+        refuse_shared_stores(source, loop.body, outer, index, mapped, types, call_writes)
         writes = outer_writes(loop.body, outer, skip=mapped, call_writes=call_writes, types=types)
         certain = {n for n, w in writes.items() if w.rows is None}
         read = carried_read(loop.body, {*maps, *certain}, index, prange_stop(loop.iter))
@@ -109,17 +109,26 @@ def refuse_shared_stores(
     index: str,
     skip: frozenset[int],
     types: NameTypes = UNKNOWN,
+    call_writes: CallWrites = no_helpers,
 ) -> None:
     """Refuse a store that every iteration makes at the same index of an outer array."""
     arrays = outer - {n for n in outer if types.plain(n)}
-    found = shared_store(body, arrays, index, skip, types.numpy_names, types.instances)
+
+    def helpers(call: ast.Call) -> set[str]:  # the outer arrays a call writes
+        return set(outer_writes([ast.Expr(call)], arrays, call_writes=call_writes, types=types))
+
+    found = shared_store(body, arrays, index, skip, types.numpy_names, types.instances, helpers)
     if found is not None:
         name, store = found
-        what = (
-            f"changes all of `{name}` in place"
-            if isinstance(store, ast.Call)
-            else f"writes `{name}` at an index that does not depend on `{index}`"
-        )
+        what = f"writes `{name}` at an index that does not depend on `{index}`"
+        if isinstance(store, ast.Call):
+            func = store.func
+            what = (
+                f"changes all of `{name}` in place"
+                if isinstance(func, ast.Attribute) and dotted(func.value) == name
+                else f"hands `{name}` to `{dotted(func)}`, which writes it, and nothing it is "
+                f"given depends on `{index}`"
+            )
         raise source.error(
             store,
             f"`{source.snippet(store)}` {what}: every iteration writes the same elements at "
@@ -349,7 +358,7 @@ def _outer_arrays(
     maps = map_targets(body, defined_before - set(accs), index)
     mapped = frozenset(id(t) for targets in maps.values() for t in targets)
     shared = defined_before - set(accs) - set(names_stored(body))
-    refuse_shared_stores(source, body, shared, index, indexed_targets | mapped, types)
+    refuse_shared_stores(source, body, shared, index, indexed_targets | mapped, types, call_writes)
     writes = outer_writes(
         body,
         defined_before,

@@ -244,6 +244,10 @@ class _Uses:
             for alias in aliases if len(aliases) == len(parent.targets) else ():
                 here += self.of(alias, tuple(parts), depth + 1)
             return here if aliases else [Access(False, own, top, direct=direct)]
+        if isinstance(parent, ast.keyword):  # ``row(x, vis=vis, r=i)``: handed by name
+            parent = self.parents.of(parent)
+            if isinstance(parent, ast.Call):
+                return self._handed(parent, top, own, parts)
         if isinstance(parent, ast.Call) and top is not parent.func:
             return self._handed(parent, top, own, parts)
         method = self.parents.of(parent) if parent is not None else None
