@@ -460,6 +460,11 @@ def inputs(name):
             g.integers(5, 30, 40),
         ),
         "column_recurrence": (g.standard_normal((40, 3000)), -g.random((40, 40))),
+        "by_dimensions": (
+            np.zeros((600, 10, 40)),
+            g.standard_normal((40, 600, 10)) * 0.9 ** np.arange(40)[:, None, None],
+            g.standard_normal(40),
+        ),
         "keyword_rows": (
             g.uniform(0.0, 60.0, (3000, 3)),
             g.standard_normal((64, 64)),
@@ -593,3 +598,23 @@ def keyword_rows(uvw, grid, scales, angle):
     for r in prange(uvw.shape[0]):
         _degrid_row(uvw, grid, scales, angle=angle, vis=vis, r=r, nchan=scales.shape[0])
     return vis
+
+
+@njit(parallel=True, cache=True)
+def by_dimensions(out, d, w):
+    # loops chosen by a name the kernel computes from an argument's number of dimensions
+    # (a heterogeneous-agent model's impulse responses): `nd = d.ndim - 2` at the top,
+    # nested pranges under `if nd == 1`, and a branch that raises
+    steps = d.shape[0]
+    nd = d.ndim - 2
+    if nd == 1:
+        for a in prange(d.shape[1]):
+            for b in prange(d.shape[2]):
+                for t in range(steps):
+                    out[a, b, t] += np.sum(d[: steps - t, a, b] * w[t:])
+    elif nd == 0:
+        for a in prange(d.shape[1]):
+            for t in range(steps):
+                out[a, 0, t] += np.sum(d[: steps - t, a] * w[t:])
+    else:
+        raise ValueError("too many dimensions")

@@ -24,8 +24,8 @@ def bad_later_phase_reads_loop_local(n):
 
 def bad_nested_only(n):
     s = 0.0
-    m = n // 2
-    if m > 0:  # a test of a value the kernel computes: not known from the arguments alone
+    m = max(n // 2, 0)  # a call: the kernel computes it, not known from the arguments alone
+    if m > 0:
         for i in prange(n):  # refused: make it a statement of the function body itself
             s += i
     return s
@@ -535,6 +535,18 @@ def bad_helper_given_the_same_row_by_every_iteration(x, vis):
         v = x[i] * 2.0
         _put_first(vis, 1.0)  # refused: every iteration writes the same elements
         x[i] = v
+
+
+def bad_branch_on_a_rebound_parameter(x, method):
+    method = method + 1  # the test below is not the argument's: the call cannot decide it
+    s = 0.0
+    if method == 1:
+        for i in prange(x.shape[0]):  # refused: would run unblocked
+            s += x[i]
+    else:
+        for i in prange(x.shape[0]):
+            s += 2.0 * x[i]
+    return s
 
 
 def racy_overlapping_blocks(x, counts):

@@ -40,6 +40,7 @@ NAMES = [
     "column_recurrence",
     "set_overlaps",
     "keyword_rows",
+    "by_dimensions",
 ]
 
 
@@ -79,6 +80,7 @@ def test_a_ufuncs_positional_output_is_a_write():
         "channel_moments",
         "column_recurrence",
         "keyword_rows",
+        "by_dimensions",
     ],
 )
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):

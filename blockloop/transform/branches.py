@@ -3,8 +3,10 @@
 A kernel may choose between loops by its arguments. Exactly one branch runs per call,
 and which one is known once the arguments are: the kernel is analysed as the function
 whose top-level ``if`` is replaced by the branch the call takes (its statements keep their
-lines). Only tests that read nothing but the kernel's parameters and constants qualify;
-any other ``if`` around a prange loop is refused as before.
+lines). Only tests that read nothing but the kernel's parameters (never rebound, and of
+an array only its shape) and constants qualify, also through names bound once at the top
+of the kernel from such values (``nd = d.ndim - 2`` before ``if nd == 1:``); any other
+``if`` around a prange loop is refused as before.
 
 Anywhere in the kernel, an ``if`` that tests whether a parameter is ``None`` (``if
 progress is not None:``, or a flag bound once from that test at the top of the kernel)
@@ -21,6 +23,7 @@ parameters the kernel never rebinds, constants and module names, through compari
 from __future__ import annotations
 
 import ast
+import copy
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,6 +83,7 @@ def branches(
                 continue
             bodies.append(rest)
             break
+        tests = [_inlined(t, fn.body[:position], stored, params) for t in tests]
         if not all(_known_from_arguments(t, stored, params) for t in tests):
             continue
         found.append(Branch(position, tuple(tests), tuple(bodies)))
@@ -183,11 +187,55 @@ def _decided(test: ast.expr, params: tuple[str, ...], stored: tuple[str, ...]) -
 
 
 def _known_from_arguments(test: ast.expr, stored: tuple[str, ...], params: tuple[str, ...]) -> bool:
-    """Whether ``test`` reads only parameters, constants and module names, and calls
-    nothing: its value is then known from the call's arguments alone."""
-    if set(names_loaded([test])) & (set(stored) - set(params)):
-        return False  # a value the kernel computes
-    return not any(isinstance(n, (ast.Call, ast.NamedExpr, ast.Lambda)) for n in ast.walk(test))
+    """Whether ``test`` reads only parameters the kernel never rebinds, constants and
+    module names, and calls nothing: its value is then known from the call's arguments
+    alone. Of an array it may read the shape, not an element (the kernel may change
+    that before the test)."""
+    if set(names_loaded([test])) & set(stored):
+        return False  # a value the kernel computes, or a parameter it rebinds
+    for node in ast.walk(test):
+        if isinstance(node, (ast.Call, ast.NamedExpr, ast.Lambda)):
+            return False
+        if isinstance(node, ast.Subscript) and not (
+            isinstance(node.value, ast.Attribute) and node.value.attr in _SHAPES
+        ):
+            return False
+    return True
+
+
+_SHAPES = frozenset({"shape", "strides"})
+
+
+class _Inline(ast.NodeTransformer):
+    def __init__(self, values: dict[str, ast.expr]) -> None:
+        self.values = values
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        value = self.values.get(node.id)
+        if value is None or not isinstance(node.ctx, ast.Load):
+            return node
+        return ast.copy_location(copy.deepcopy(value), node)
+
+
+def _inlined(
+    test: ast.expr, before: list[ast.stmt], stored: tuple[str, ...], params: tuple[str, ...]
+) -> ast.expr:
+    """``test`` with each name the kernel binds once, at its top level ``before`` the
+    test, from a value known from the arguments, replaced by that value (``if ndim == 1``
+    after ``ndim = x.ndim - 3`` is ``if x.ndim - 3 == 1``)."""
+    values: dict[str, ast.expr] = {}
+    for stmt in before:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stored.count(stmt.targets[0].id) == 1
+            and stmt.targets[0].id not in params
+        ):
+            value = _Inline(values).visit(copy.deepcopy(stmt.value))
+            if _known_from_arguments(value, stored, params):
+                values[stmt.targets[0].id] = value
+    return _Inline(values).visit(copy.deepcopy(test)) if values else test
 
 
 def choices(found: tuple[Branch, ...]) -> Iterator[tuple[int, ...]]:

@@ -191,7 +191,7 @@ def bin_k_mu(n1d, k_edges, n_mu, mesh):
 @case(
     args=lambda: _stripes(2, 1500, 1.0, 16, 4),
     follows="abacusutils: abacusnbody/analysis/tsc.py::_tsc_parallel",
-    gap="a prange loop outside the kernel's top-level loops",
+    gap="hands `grid` on, and `_cic_stripe` reads it",
 )
 @njit(parallel=True, cache=True)
 def deposit_by_stripes(pos, starts, grid, box):
