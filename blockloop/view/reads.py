@@ -77,8 +77,7 @@ class Access:
     node : ast.AST
         Where it happens in the code being looked at (a helper's access is its call).
     direct : bool
-        A subscript read written in that code itself (not through a call or the whole
-        array).
+        A subscript read in that code itself (not through a call or the whole array).
     detail : str
         For an access inside a helper: which helper, and where.
     rows : int or None
@@ -245,9 +244,7 @@ class _Uses:
                 here += self.of(alias, tuple(parts), depth + 1)
             return here if aliases else [Access(False, own, top, direct=direct)]
         if isinstance(parent, ast.keyword):  # ``row(x, vis=vis, r=i)``: handed by name
-            parent = self.parents.of(parent)
-            if isinstance(parent, ast.Call):
-                return self._handed(parent, top, own, parts)
+            parent = self.parents.of(parent)  # the call
         if isinstance(parent, ast.Call) and top is not parent.func:
             return self._handed(parent, top, own, parts)
         method = self.parents.of(parent) if parent is not None else None
@@ -304,11 +301,10 @@ class _Uses:
 
 def _described(access: Access, helper: str, source: Source) -> Access:
     """``access`` (in ``helper``, from ``source``) saying where it is, for messages."""
-    if access.detail:
-        return access
-    what = "writes" if access.write else "reads"
-    at = f"`{source.snippet(access.node)}` ({source.filename}, line {source.line_of(access.node)})"
-    return dataclasses.replace(access, detail=f"`{helper}` {what} it at {at}")
+    what, node = "writes" if access.write else "reads", access.node
+    at = f"`{source.snippet(node)}` ({source.filename}, line {source.line_of(node)})"
+    detail = access.detail or f"`{helper}` {what} it at {at}"
+    return dataclasses.replace(access, detail=detail)
 
 
 def refuse_hidden_reads(
