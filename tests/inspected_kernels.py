@@ -76,6 +76,18 @@ def gate_on_a_qubit(state, q, held):
 
 
 @njit(parallel=True, cache=True)
+def magnitude_pairs(a, h):
+    # a butterfly whose values go through NumPy's functions (np.abs of an element the loop
+    # writes) and whose index is converted by np.int64: the module is no value of the loop
+    for k in prange(a.shape[0] // 2):
+        j = (k // h) * (2 * h) + k % h
+        x = np.abs(a[j])
+        y = a[np.int64(j + h)]
+        a[j] = x + y
+        a[j + h] = x - y
+
+
+@njit(parallel=True, cache=True)
 def scaled_in_order(a, order, w):
     # each iteration scales the element its entry of `order` names: race-free where `order`
     # is a permutation, a race where it names one element twice
@@ -114,6 +126,7 @@ def inputs(name):
             5,
             np.zeros(1 << 13),
         ),
+        "magnitude_pairs": (g.standard_normal(1 << 14), 1 << 5),
         "overlapping_pairs": (g.standard_normal(4096), 64, np.zeros(4096)),
         "rows_by_index": (g.standard_normal((500, 3)), g.permutation(500)),
         "pairs_past_the_end": (g.standard_normal(1000),),

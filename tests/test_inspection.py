@@ -13,7 +13,13 @@ from blockloop import BlockingError, checkpointed_loop
 from tests import inspected_kernels as ik
 from tests.helpers import crashed_then_resumed, plain_bits_kept
 
-ACCEPTED = ["walsh_stage", "bit_reversal", "quadrants_swapped", "gate_on_a_qubit"]
+ACCEPTED = [
+    "walsh_stage",
+    "bit_reversal",
+    "quadrants_swapped",
+    "gate_on_a_qubit",
+    "magnitude_pairs",
+]
 
 
 @pytest.mark.parametrize("name", ACCEPTED)

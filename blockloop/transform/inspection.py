@@ -119,7 +119,8 @@ def _tainted(body: list[ast.stmt], written: set[str]) -> set[str]:
                 value, targets = node.iter, [node.target]
             elif isinstance(node, ast.Call):  # ``s.append(v)``, ``fill(idx, v)``
                 value, targets = node, [*node.args, *(k.value for k in node.keywords)]
-                targets += [node.func.value] if isinstance(node.func, ast.Attribute) else []
+                if isinstance(node.func, ast.Attribute) and not value_call(node):
+                    targets.append(node.func.value)  # a receiver, not a module (``np.abs``)
             else:
                 continue
             if value is not None and _reads_any(value, written | tainted):
