@@ -21,7 +21,14 @@ from tests import typed_kernels as tk
 from tests.helpers import bits as _bits
 from tests.helpers import crashed_then_resumed
 
-ACCEPTED = ["edge_attraction", "weighted_scores", "centred_mean", "scale_rows", "pair_count"]
+ACCEPTED = [
+    "edge_attraction",
+    "weighted_scores",
+    "centred_mean",
+    "scale_rows",
+    "pair_count",
+    "lagged_similarity",
+]
 FILE = inspect.getsourcefile(tk)
 
 
@@ -85,9 +92,23 @@ def test_a_race_through_a_helpers_view_is_refused_naming_both_lines(tmp_path):
     assert "x[(i + 1) % x.shape[0], 0]" in err.msg and "reads `x`" in err.msg
 
 
-@pytest.mark.parametrize("name", ["edge_attraction", "scale_rows", "pair_count"])
+@pytest.mark.parametrize(
+    "name", ["edge_attraction", "scale_rows", "pair_count", "lagged_similarity"]
+)
 def test_killed_and_resumed_with_the_same_bits(name, tmp_path):
     crashed_then_resumed(getattr(tk, name), lambda: tk.inputs(name), tmp_path)
+
+
+def test_a_function_defined_in_the_kernel_is_read_with_the_types_of_each_call(tmp_path):
+    kernel = checkpointed_loop(checkpoint_dir=tmp_path)(tk.lagged_similarity)
+    kernel(*tk.inputs("lagged_similarity"))
+    assert kernel.plan.blocks == ("out",)  # `b` is read, not written: `b[j]` is a number
+    with pytest.raises(BlockingError) as info:  # typed by its first call alone, it would pass
+        checkpointed_loop(checkpoint_dir=tmp_path)(tk.added_through_a_row)(
+            *tk.inputs("added_through_a_row")
+        )
+    assert info.value.lineno == _line(tk.added_through_a_row, "add_to(x2, 0, v[i])")
+    assert "`x2`" in info.value.msg
 
 
 def test_other_argument_types_are_analysed_again(tmp_path):
@@ -127,6 +148,18 @@ def test_the_view_is_kept_as_json_and_read_back(tmp_path, monkeypatch):
     monkeypatch.setenv("BLOCKLOOP_CACHE_DIR", str(tmp_path))
     assert typed.typed_view(func.py_func, read_source(func), args, {}) == first
     assert json.loads(kept.read_text())["memory"]["lo"] is False
+
+
+def test_the_types_of_a_function_defined_in_the_kernel_are_kept_with_the_view(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BLOCKLOOP_CACHE_DIR", str(tmp_path))
+    func, args = tk.lagged_similarity, tk.inputs("lagged_similarity")
+    first = typed.typed_view(func.py_func, read_source(func), args, {})
+    fill = first.helpers["fill"]  # typed for the call `fill(similarity, ai, i, b, out[i], ...)`
+    assert fill.plain("bj") and fill.ndim["row"] == 1 and fill.ndim["b"] == 1
+    monkeypatch.setattr(typed, "_infer", None)  # read back, not typed again
+    assert typed.typed_view(func.py_func, read_source(func), args, {}) == first
 
 
 def test_arguments_numba_cannot_type_leave_the_syntax_to_decide():

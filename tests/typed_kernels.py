@@ -166,6 +166,47 @@ def kept_codes(series, bound):
     return out
 
 
+@njit(cache=True)
+def _hinge(a, b, lag):
+    """A similarity of two samples ``lag`` apart (numbers in, a number out)."""
+    d = abs(a - b)
+    return max(0.0, 1.0 - d) / (1.0 + lag)
+
+
+@njit(parallel=True, cache=True)
+def lagged_similarity(a, b, window, similarity):
+    # a scoring function handed in, and a function defined in the kernel that fills the
+    # iteration's row with it (the shape of a survival-analysis library's score matrices):
+    # `ai = a[i]` and `b[j]` are numbers here, so nothing the handed function is given
+    # can be written through; numba's types of each call say so
+    def fill(similarity, ai, i, b, row, window):
+        for j in range(max(0, i - window), min(b.shape[0], i + window + 1)):
+            bj = b[j]
+            row[j - i + window] = similarity(ai, bj, abs(i - j))
+
+    out = np.zeros((a.shape[0], 2 * window + 1))
+    near = np.empty(a.shape[0])
+    for i in prange(a.shape[0]):
+        ai = a[i]
+        near[i] = (np.abs(b - ai) < 0.1).sum()
+        fill(similarity, ai, i, b, out[i], window)
+    return out, near
+
+
+@njit(parallel=True, cache=True)
+def added_through_a_row(x1, x2, v):
+    # a function defined in the kernel whose `r = a[k]; r += w` adds to a number for the
+    # first call (1-D `x1`) and to a row of `x2`, in place, for the second: every
+    # iteration adds to `x2[0]`, a race plain numba has too
+    def add_to(a, k, w):
+        r = a[k]
+        r += w
+
+    for i in prange(x1.shape[0]):
+        add_to(x1, i, v[i])
+        add_to(x2, 0, v[i])
+
+
 def inputs(name: str) -> tuple:
     """Fresh arguments for the kernel ``name`` (the same values each time)."""
     rng = np.random.default_rng(29)
@@ -190,4 +231,8 @@ def inputs(name: str) -> tuple:
         return rng.normal(size=(3000, 5)), np.zeros(3000)
     if name == "shifted_rows":
         return rng.normal(size=(300, 2)), np.zeros(300)
+    if name == "lagged_similarity":
+        return rng.random(3000), rng.random(3000), 40, _hinge
+    if name == "added_through_a_row":
+        return rng.random(300), np.zeros((4, 3)), rng.random(300)
     raise KeyError(name)

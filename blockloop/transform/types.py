@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .inner import inner_functions
 from .syntax import dotted, names_stored, parameters, subscript_parts, walk
 
 __all__ = ["UNKNOWN", "NameTypes", "optimistic"]
@@ -51,6 +52,10 @@ class NameTypes:
         Parameters the kernel never rebinds that this call gives a ``jitclass`` instance
         (in a method, its ``self``): ``csr.row(i)`` calls the method as the helper
         ``row(csr, i)`` (see :mod:`blockloop.view.instances`).
+    helpers : Mapping of str to NameTypes
+        For a function defined in the kernel that blockloop compiles beside it (see
+        :mod:`~blockloop.transform.inner`), the kinds of its names as the kernel calls it:
+        the analysis of what it writes reads them as it reads the kernel's.
     """
 
     memory: Mapping[str, bool] = field(default_factory=dict)
@@ -60,6 +65,7 @@ class NameTypes:
     lists: frozenset[str] = frozenset()
     numpy_names: frozenset[str] = frozenset()
     instances: frozenset[str] = frozenset()
+    helpers: Mapping[str, NameTypes] = field(default_factory=dict)
 
     @property
     def typed(self) -> bool:
@@ -130,6 +136,9 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
     one whose methods no array has (``csr.row(i)``), which a call may give a ``jitclass``
     instance whose methods write nothing.
 
+    The functions defined in the kernel that blockloop compiles beside it get the same
+    reading of their own names.
+
     At decoration a kernel refused with no types and accepted with these is not refused
     yet: whether it can be blocked depends on types only numba's view at the first call
     knows (``s = helper(x[i]); s += 1`` updates a number, or a view of ``x``).
@@ -181,6 +190,7 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
         signature=OPTIMISTIC,
         callables=frozenset(called - rebound),
         instances=frozenset(methods - rebound),
+        helpers={f.name: optimistic(f) for f in inner_functions(fn, tuple(params))},
     )
 
 

@@ -108,7 +108,7 @@ def block_kernel(
         types = dataclasses.replace(
             types, callables=frozenset(handed), instances=frozenset(instances)
         )
-    writes = call_writes(namespace)
+    writes = call_writes(namespace, types.helpers)
     refuse_written_instances(source, instances, writes, types)
     plan = analyse(source, prange_names(func), writes, chosen, types)
 

@@ -45,13 +45,19 @@ __all__ = [
 _NOTHING: frozenset[int | str] = frozenset()
 
 
-def call_writes(scope: Mapping[str, object]) -> CallWrites:
+def call_writes(
+    scope: Mapping[str, object], typed: Mapping[str, NameTypes] | None = None
+) -> CallWrites:
     """The ``call_writes`` of a kernel whose names resolve in ``scope``.
 
     Parameters
     ----------
     scope : mapping
         The kernel's globals and closure values.
+    typed : mapping, optional
+        For helpers called by these names, the kinds of their names (``NameTypes.helpers``:
+        the functions defined in the kernel, as it calls them); the others are read with
+        what their own scope says.
 
     Returns
     -------
@@ -60,7 +66,12 @@ def call_writes(scope: Mapping[str, object]) -> CallWrites:
         or None where unknown; its ``returns`` method says the same of the parameters the
         callee's result may refer to (a helper that returns an array it made: none).
     """
-    return _Resolver(scope, _Memos({}, {}, {}))
+    known = {
+        id(value): types
+        for name, types in (typed or {}).items()
+        if (value := resolve(scope, name)) is not None
+    }
+    return _Resolver(scope, _Memos({}, {}, {}, known))
 
 
 @dataclasses.dataclass
@@ -71,6 +82,7 @@ class _Memos:
     writes: dict[int, frozenset | None]  # the parameters a helper may write
     returned: dict[int, frozenset | None]  # the parameters its result may refer to
     parsed: dict[int, tuple[ast.FunctionDef, _Resolver, NameTypes] | None]  # read once
+    typed: dict[int, NameTypes]  # the kinds of a helper's names, where known
 
 
 class _Resolver:
@@ -116,9 +128,14 @@ class _Resolver:
         if key not in parsed:
             fn = helper_tree(func)
             scope = scope_of(func)
-            parsed[key] = (
-                None if fn is None else (fn, _Resolver(scope, self.memos), helper_types(scope))
-            )
+            types_ = helper_types(scope)
+            if key in self.memos.typed:
+                types_ = dataclasses.replace(
+                    self.memos.typed[key],
+                    numpy_names=types_.numpy_names,
+                    instances=types_.instances,
+                )
+            parsed[key] = None if fn is None else (fn, _Resolver(scope, self.memos), types_)
         return parsed[key]
 
     def writes(self, name: str) -> frozenset[int | str] | None:

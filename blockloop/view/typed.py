@@ -16,12 +16,13 @@ real typing error the way numba does.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numba
@@ -33,14 +34,17 @@ from numba.core.registry import cpu_target
 from .. import config
 from .._version import __version__
 from ..storage.fingerprint import closure_values, digest, helpers_fingerprint
+from ..transform.inner import inner_functions
 from ..transform.source import Source
-from ..transform.syntax import names_loaded, names_stored, parameters
+from ..transform.syntax import names_loaded, names_stored, parameters, subscript_parts, walk
 from ..transform.types import UNKNOWN, NameTypes
+from .helpers import scope_of, with_inner_functions
 
 __all__ = ["argument_types", "typed_view"]
 
 log = logging.getLogger("blockloop")
 
+_FORMAT = "2: with the types of the functions defined in the kernel"
 _USER_NAME = re.compile(r"([A-Za-z_]\w*)(?:\.\d+)?")  # ``t``, or its SSA version ``t.2``
 # types whose values neither hold nor refer to array memory
 _PLAIN = (
@@ -126,7 +130,7 @@ def typed_view(
     kept = _load(path)
     if kept is not None:
         return kept
-    types = _infer(func, argtypes, numba_options, signature)
+    types = _infer(func, source, argtypes, numba_options, signature)
     if types.typed:
         _keep(path, types)
     return types
@@ -145,23 +149,132 @@ def argument_types(values: Sequence[object]) -> tuple:
 
 
 def _infer(
-    func: Callable, argtypes: tuple, numba_options: dict[str, object], signature: str
+    func: Callable,
+    source: Source,
+    argtypes: tuple,
+    numba_options: dict[str, object],
+    signature: str,
 ) -> NameTypes:
-    """Run numba's front end and type inference on ``func`` for ``argtypes``."""
+    """Run numba's front end and type inference on ``func`` for ``argtypes``, and on the
+    functions defined in it for the types of their calls (see :func:`_inner_types`)."""
+    local_types: Any = numba_options.get("locals") or {}
+    typemap = _typemap(func, argtypes, numba_options.get("parallel", True), local_types)
+    if typemap is None:
+        return UNKNOWN
+    kinds = _kinds(typemap.items(), signature)
+    return dataclasses.replace(kinds, helpers=_inner_types(func, source, typemap))
+
+
+def _typemap(func: Callable, argtypes: tuple, parallel: object, local_types: dict) -> dict | None:
+    """numba's type of each of ``func``'s variables for ``argtypes``, or None where numba
+    cannot type it so."""
     typing, target = cpu_target.typing_context, cpu_target.target_context
     typing.refresh()
     target.refresh()
     flags: Any = compiler.Flags()
     flags.nrt = True
-    flags.auto_parallel = cpu.ParallelOptions(numba_options.get("parallel", True))
-    local_types = numba_options.get("locals") or {}
+    flags.auto_parallel = cpu.ParallelOptions(parallel)
     pipeline = _TypeOnly(typing, target, None, argtypes, None, flags, local_types)
     try:
-        typemap = pipeline.compile_extra(func)
+        return pipeline.compile_extra(func)
     except Exception as exc:  # numba's own errors; the compile after this reports them
         log.debug("no typed view of %s: %s", getattr(func, "__name__", func), exc)
-        return UNKNOWN
-    return _kinds(typemap, signature)
+        return None
+
+
+def _inner_types(
+    func: Callable, source: Source, typemap: dict[str, nt.Type]
+) -> dict[str, NameTypes]:
+    """The types of the names of each function defined in the kernel that blockloop
+    compiles beside it (see :mod:`~blockloop.transform.inner`), for the argument types of
+    all its calls: numba types each call's arguments in the kernel's type map (a name of
+    one type in every binding, or a constant), and the function's body for them; the
+    answers of all calls are merged, as those of a name's bindings are. A function called
+    with an argument of no single type, or used other than by a direct call of the
+    kernel's own body, is left out (its analysis reads the syntax alone)."""
+    fn = ast.parse(source.text).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    inner = inner_functions(fn, parameters(fn))
+    if not inner:
+        return {}
+    namespace = with_inner_functions(source, scope_of(func))  # type: ignore[arg-type]
+    kernel_types: dict[str, set[nt.Type]] = {}
+    for key, ty in typemap.items():
+        match = _USER_NAME.fullmatch(key)
+        if match is not None:
+            kernel_types.setdefault(match.group(1), set()).add(ty)
+    own = [n for s in fn.body if not isinstance(s, ast.FunctionDef) for n in walk([s])]
+    if any(isinstance(n, (ast.FunctionDef, ast.Lambda)) for n in own):
+        return {}  # a call made in a nested function gives its own names, not the kernel's
+    out = {}
+    for helper in inner:
+        calls = [n for n in own if isinstance(n, ast.Call) and _names(n.func, helper.name)]
+        uses = [n for n in walk(fn.body) if _names(n, helper.name)]
+        if not calls or len(uses) != len(calls):
+            continue  # handed on as a value, or called by another inner function
+        typemaps = []
+        for call in calls:
+            argtypes = _call_types(helper, call, kernel_types)
+            inner_func: Any = namespace[helper.name]
+            found = None if argtypes is None else _typemap(inner_func, argtypes, False, {})
+            if found is None:
+                break
+            typemaps.append(found)
+        else:
+            items = [item for found in typemaps for item in found.items()]
+            out[helper.name] = _kinds(items, f"{helper.name}, as the kernel calls it")
+    return out
+
+
+def _names(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+
+
+def _call_types(
+    helper: ast.FunctionDef, call: ast.Call, kernel_types: dict[str, set[nt.Type]]
+) -> tuple | None:
+    """numba's types of the arguments of ``call`` by ``helper``'s parameters, or None."""
+    params = [a.arg for a in [*helper.args.posonlyargs, *helper.args.args]]
+    if helper.args.vararg or helper.args.kwarg or helper.args.kwonlyargs:
+        return None
+    if len(call.args) > len(params) or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    given: dict[str, ast.expr] = dict(zip(params, call.args, strict=False))
+    for keyword in call.keywords:
+        if keyword.arg is None or keyword.arg in given or keyword.arg not in params:
+            return None
+        given[keyword.arg] = keyword.value
+    if len(given) != len(params):
+        return None
+    out = [_expr_type(given[param], kernel_types) for param in params]
+    return None if any(t is None for t in out) else tuple(out)
+
+
+def _expr_type(expr: ast.expr, kernel_types: dict[str, set[nt.Type]]) -> nt.Type | None:
+    """numba's type of a constant, a name of one type, or an element or a view of an
+    array of those (``out[i]``, ``x[:, j]``; a view's layout ``A``, which types the same
+    names alike); None for anything else."""
+    if isinstance(expr, ast.Constant):
+        try:
+            return numba.typeof(expr.value)
+        except (ValueError, TypeError):
+            return None
+    if isinstance(expr, ast.Name):
+        found = kernel_types.get(expr.id, set())
+        return next(iter(found)) if len(found) == 1 else None
+    if isinstance(expr, ast.Subscript):
+        array = _expr_type(expr.value, kernel_types)
+        parts = subscript_parts(expr)
+        if not isinstance(array, nt.Array) or len(parts) > array.ndim:
+            return None
+        kept = array.ndim - len(parts)
+        for part in parts:
+            if isinstance(part, ast.Slice):
+                kept += 1
+            elif not isinstance(_expr_type(part, kernel_types), nt.Integer):
+                return None
+        return array.dtype if kept == 0 else nt.Array(array.dtype, kept, "A")
+    return None
 
 
 def _cached_at(
@@ -174,7 +287,7 @@ def _cached_at(
     globals_ = getattr(func, "__globals__", {})
     helpers = helpers_fingerprint(used, globals_, closure_values(func))  # type: ignore[arg-type]
     options = repr(sorted((k, repr(v)) for k, v in numba_options.items()))
-    key = digest(source.text, helpers, signature, options, numba.__version__, __version__)
+    key = digest(source.text, helpers, signature, options, numba.__version__, __version__, _FORMAT)
     return config.cache_dir() / "types" / f"{fn.name}_{key[:32]}.json"
 
 
@@ -183,22 +296,31 @@ def _load(path: os.PathLike[str]) -> NameTypes | None:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-        memory = {str(k): bool(v) for k, v in data["memory"].items()}
-        ndim = {str(k): int(v) for k, v in data["ndim"].items()}
-        lists = frozenset(str(n) for n in data["lists"])
-        return NameTypes(memory=memory, ndim=ndim, signature=str(data["signature"]), lists=lists)
+        helpers = {str(k): _from_json(v) for k, v in data["helpers"].items()}
+        return dataclasses.replace(_from_json(data), helpers=helpers)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _keep(path: os.PathLike[str], types: NameTypes) -> None:
-    """Keep a typed view (atomically; a cache that cannot be written is no error)."""
-    data = {
+def _from_json(data: dict) -> NameTypes:
+    memory = {str(k): bool(v) for k, v in data["memory"].items()}
+    ndim = {str(k): int(v) for k, v in data["ndim"].items()}
+    lists = frozenset(str(n) for n in data["lists"])
+    return NameTypes(memory=memory, ndim=ndim, signature=str(data["signature"]), lists=lists)
+
+
+def _to_json(types: NameTypes) -> dict:
+    return {
         "memory": dict(types.memory),
         "ndim": dict(types.ndim),
         "signature": types.signature,
         "lists": sorted(types.lists),
     }
+
+
+def _keep(path: os.PathLike[str], types: NameTypes) -> None:
+    """Keep a typed view (atomically; a cache that cannot be written is no error)."""
+    data = {**_to_json(types), "helpers": {k: _to_json(v) for k, v in types.helpers.items()}}
     directory = os.path.dirname(path)
     try:
         os.makedirs(directory, exist_ok=True)
@@ -210,11 +332,12 @@ def _keep(path: os.PathLike[str], types: NameTypes) -> None:
         log.debug("cannot keep the typed view in %s: %s", directory, exc)
 
 
-def _kinds(typemap: dict[str, nt.Type], signature: str) -> NameTypes:
+def _kinds(typemap: Iterable[tuple[str, nt.Type]], signature: str) -> NameTypes:
+    """The kinds of the names of one or more type maps' ``(name, type)`` items."""
     memory: dict[str, bool] = {}
     dims: dict[str, set[int | None]] = {}
     listed: dict[str, bool] = {}
-    for key, ty in typemap.items():
+    for key, ty in typemap:
         match = _USER_NAME.fullmatch(key)
         if match is None:
             continue  # numba's temporaries (``$12load_global``) and ``arg.x``
