@@ -187,8 +187,9 @@ def _inner_types(
 ) -> dict[str, NameTypes]:
     """The types of the names of each function defined in the kernel that blockloop
     compiles beside it (see :mod:`~blockloop.transform.inner`), for the argument types of
-    all its calls: numba types each call's arguments in the kernel's type map (a name of
-    one type in every binding, or a constant), and the function's body for them; the
+    all its calls: numba types each call's arguments in the kernel's type map (a name the
+    kernel binds, of one type in every binding; a constant; an element or a view of such
+    an array), and the function's body for them; the
     answers of all calls are merged, as those of a name's bindings are. A function called
     with an argument of no single type, or used other than by a direct call of the
     kernel's own body, is left out (its analysis reads the syntax alone)."""
@@ -198,20 +199,24 @@ def _inner_types(
     if not inner:
         return {}
     namespace = with_inner_functions(source, scope_of(func))  # type: ignore[arg-type]
+    own_statements = [s for s in fn.body if not isinstance(s, ast.FunctionDef)]
+    own = list(walk(own_statements))
+    # the kernel's own names only: a global handed on is not in the type map, where an
+    # inlined function's local of that name may be
+    kernel_names = set(parameters(fn)) | set(names_stored(own_statements))
     kernel_types: dict[str, set[nt.Type]] = {}
     for key, ty in typemap.items():
         match = _USER_NAME.fullmatch(key)
-        if match is not None:
+        if match is not None and match.group(1) in kernel_names:
             kernel_types.setdefault(match.group(1), set()).add(ty)
-    own = [n for s in fn.body if not isinstance(s, ast.FunctionDef) for n in walk([s])]
     if any(isinstance(n, (ast.FunctionDef, ast.Lambda)) for n in own):
         return {}  # a call made in a nested function gives its own names, not the kernel's
     out = {}
     for helper in inner:
         calls = [n for n in own if isinstance(n, ast.Call) and _names(n.func, helper.name)]
-        uses = [n for n in walk(fn.body) if _names(n, helper.name)]
+        uses = [n for n in ast.walk(fn) if _names(n, helper.name)]  # inner bodies too
         if not calls or len(uses) != len(calls):
-            continue  # handed on as a value, or called by another inner function
+            continue  # handed on as a value, or called by itself or another function
         typemaps = []
         for call in calls:
             argtypes = _call_types(helper, call, kernel_types)
