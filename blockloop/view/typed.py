@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numba
@@ -34,6 +34,7 @@ from numba.core.registry import cpu_target
 from .. import config
 from .._version import __version__
 from ..storage.fingerprint import closure_values, digest, helpers_fingerprint
+from ..transform.aliases import call_arguments
 from ..transform.inner import inner_functions
 from ..transform.source import Source
 from ..transform.syntax import names_loaded, names_stored, parameters, subscript_parts, walk
@@ -189,38 +190,35 @@ def _inner_types(
     compiles beside it (see :mod:`~blockloop.transform.inner`), for the argument types of
     all its calls: numba types each call's arguments in the kernel's type map (a name the
     kernel binds, of one type in every binding; a constant; an element or a view of such
-    an array), and the function's body for them; the
-    answers of all calls are merged, as those of a name's bindings are. A function called
-    with an argument of no single type, or used other than by a direct call of the
-    kernel's own body, is left out (its analysis reads the syntax alone)."""
+    an array), and the function's body for them; the answers of all calls are merged, as
+    those of a name's bindings are. A function called with an argument of no single type,
+    or used other than by a direct call of the kernel's own body, is left out (its
+    analysis reads the syntax alone)."""
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
     inner = inner_functions(fn, parameters(fn))
-    if not inner:
-        return {}
-    namespace = with_inner_functions(source, scope_of(func))  # type: ignore[arg-type]
     own_statements = [s for s in fn.body if not isinstance(s, ast.FunctionDef)]
     own = list(walk(own_statements))
+    if not inner or any(isinstance(n, (ast.FunctionDef, ast.Lambda)) for n in own):
+        return {}  # a call made in a nested function gives its own names, not the kernel's
     # the kernel's own names only: a global handed on is not in the type map, where an
     # inlined function's local of that name may be
     kernel_names = set(parameters(fn)) | set(names_stored(own_statements))
     kernel_types: dict[str, set[nt.Type]] = {}
-    for key, ty in typemap.items():
-        match = _USER_NAME.fullmatch(key)
-        if match is not None and match.group(1) in kernel_names:
-            kernel_types.setdefault(match.group(1), set()).add(ty)
-    if any(isinstance(n, (ast.FunctionDef, ast.Lambda)) for n in own):
-        return {}  # a call made in a nested function gives its own names, not the kernel's
+    for name, ty in _user_names(typemap.items()):
+        if name in kernel_names:
+            kernel_types.setdefault(name, set()).add(ty)
+    namespace = with_inner_functions(source, scope_of(func))  # type: ignore[arg-type]
     out = {}
     for helper in inner:
         calls = [n for n in own if isinstance(n, ast.Call) and _names(n.func, helper.name)]
         uses = [n for n in ast.walk(fn) if _names(n, helper.name)]  # inner bodies too
         if not calls or len(uses) != len(calls):
             continue  # handed on as a value, or called by itself or another function
+        inner_func: Any = namespace[helper.name]
         typemaps = []
         for call in calls:
             argtypes = _call_types(helper, call, kernel_types)
-            inner_func: Any = namespace[helper.name]
             found = None if argtypes is None else _typemap(inner_func, argtypes, False, {})
             if found is None:
                 break
@@ -232,6 +230,7 @@ def _inner_types(
 
 
 def _names(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` reads the name ``name``."""
     return isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
 
 
@@ -239,16 +238,15 @@ def _call_types(
     helper: ast.FunctionDef, call: ast.Call, kernel_types: dict[str, set[nt.Type]]
 ) -> tuple | None:
     """numba's types of the arguments of ``call`` by ``helper``'s parameters, or None."""
-    params = [a.arg for a in [*helper.args.posonlyargs, *helper.args.args]]
     if helper.args.vararg or helper.args.kwarg or helper.args.kwonlyargs:
         return None
-    if len(call.args) > len(params) or any(isinstance(a, ast.Starred) for a in call.args):
-        return None
-    given: dict[str, ast.expr] = dict(zip(params, call.args, strict=False))
-    for keyword in call.keywords:
-        if keyword.arg is None or keyword.arg in given or keyword.arg not in params:
-            return None
-        given[keyword.arg] = keyword.value
+    params = parameters(helper)
+    given: dict[str, ast.expr] = {}
+    for key, arg in call_arguments(call, UNKNOWN):
+        name = params[key] if isinstance(key, int) and key < len(params) else key
+        if not isinstance(name, str) or name not in params or name in given:
+            return None  # ``*args``, ``**kwargs``, too many, or one given twice
+        given[name] = arg
     if len(given) != len(params):
         return None
     out = [_expr_type(given[param], kernel_types) for param in params]
@@ -342,11 +340,7 @@ def _kinds(typemap: Iterable[tuple[str, nt.Type]], signature: str) -> NameTypes:
     memory: dict[str, bool] = {}
     dims: dict[str, set[int | None]] = {}
     listed: dict[str, bool] = {}
-    for key, ty in typemap:
-        match = _USER_NAME.fullmatch(key)
-        if match is None:
-            continue  # numba's temporaries (``$12load_global``) and ``arg.x``
-        name = match.group(1)
+    for name, ty in _user_names(typemap):
         memory[name] = memory.get(name, False) or _holds_memory(ty)
         listed[name] = listed.get(name, True) and isinstance(ty, (nt.List, nt.ListType))
         plain_array = isinstance(ty, nt.Array) and isinstance(ty.dtype, _PLAIN)
@@ -356,6 +350,15 @@ def _kinds(typemap: Iterable[tuple[str, nt.Type]], signature: str) -> NameTypes:
     ndim = {n: k for n, d in dims.items() if len(d) == 1 for k in d if k is not None}
     lists = frozenset(n for n, all_lists in listed.items() if all_lists)
     return NameTypes(memory=memory, ndim=ndim, signature=signature or "()", lists=lists)
+
+
+def _user_names(items: Iterable[tuple[str, nt.Type]]) -> Iterator[tuple[str, nt.Type]]:
+    """The user's name of each typed variable (``t`` of its SSA version ``t.2``), leaving
+    out numba's temporaries (``$12load_global``) and ``arg.x``."""
+    for key, ty in items:
+        match = _USER_NAME.fullmatch(key)
+        if match is not None:
+            yield match.group(1), ty
 
 
 def _holds_memory(ty: nt.Type) -> bool:
