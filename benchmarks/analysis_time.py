@@ -3,8 +3,9 @@
 For every kernel of the corpus (tests/corpus), in one process, three times:
 
 - **typed view**: numba's front end and type inference run on the original kernel for the
-  call's argument types (``view/typed.py``, without its disk cache): what the first call
-  adds to numba's own work on a cold cache;
+  call's argument types, and on the functions it calls for their calls' types
+  (``view/typed.py``, without its disk cache): what the first call adds to numba's own
+  work on a cold cache;
 - **analysis**: blockloop analysing and rendering the kernel twice, without types (as at
   decoration) and with the typed view (as at the first call);
 - **numba compile**: numba compiling the original kernel for the same arguments (a fresh
@@ -52,7 +53,7 @@ def typed_seconds(func, args: tuple) -> tuple[float, typed.NameTypes]:
     """numba's typed view of ``func`` for ``args``, computed (not read from its cache)."""
     t0 = time.perf_counter()
     argtypes = typed.argument_types(args)
-    view = typed._infer(func, argtypes, {}, ", ".join(map(str, argtypes)))
+    view = typed._infer(func, read_source(func), argtypes, {}, ", ".join(map(str, argtypes)))
     return time.perf_counter() - t0, view
 
 

@@ -207,6 +207,54 @@ def added_through_a_row(x1, x2, v):
         add_to(x2, 0, v[i])
 
 
+@njit(cache=True)
+def _folded(p):
+    """A phase folded into [-pi, pi): the parameter itself updated in place."""
+    p %= 2.0 * np.pi
+    if p >= np.pi:
+        p -= 2.0 * np.pi
+    return p
+
+
+@njit(parallel=True, cache=True)
+def ring_coupling(theta, reach, coupling):
+    # shape of a coupled-oscillator (Kuramoto) model's phase velocities on a ring: each
+    # oscillator reads its neighbours' phases, folded by a module helper that updates its
+    # parameter in place; `theta[...]` is a number, so nothing is written through it
+    # (numba's types of the helper, for the kernel's calls, say so)
+    n = theta.shape[0]
+    out = np.empty(n)
+    for i in prange(n):
+        pull = 0.0
+        for k in range(1, reach + 1):
+            ahead = _folded(theta[(i + k) % theta.shape[0]])
+            behind = _folded(theta[(i - k) % n])
+            pull += np.sin(ahead - theta[i]) + np.sin(behind - theta[i])
+        out[i] = coupling * pull / (2 * reach)
+    return out
+
+
+@njit(cache=True)
+def _add_in_place(a, k, w):
+    r = a[k]
+    r += w
+
+
+@njit(cache=True)
+def _add_to_first(a, w):
+    _add_in_place(a, 0, w)
+
+
+@njit(parallel=True, cache=True)
+def added_through_a_helper(x1, x2, v):
+    # a module helper that adds to a number when the kernel calls it (1-D `x1`) and to a
+    # row of `x2`, in place, when another helper calls it: every iteration adds to
+    # `x2[0]`, a race plain numba has too; the kernel's types say nothing of that call
+    for i in prange(x1.shape[0]):
+        _add_in_place(x1, i, v[i])
+        _add_to_first(x2, v[i])
+
+
 def inputs(name: str) -> tuple:
     """Fresh arguments for the kernel ``name`` (the same values each time)."""
     rng = np.random.default_rng(29)
@@ -233,6 +281,8 @@ def inputs(name: str) -> tuple:
         return rng.normal(size=(300, 2)), np.zeros(300)
     if name == "lagged_similarity":
         return rng.random(3000), rng.random(3000), 40, _hinge
-    if name == "added_through_a_row":
+    if name == "ring_coupling":
+        return rng.uniform(-8.0, 8.0, 4000), 3, 0.7
+    if name in ("added_through_a_row", "added_through_a_helper"):
         return rng.random(300), np.zeros((4, 3)), rng.random(300)
     raise KeyError(name)

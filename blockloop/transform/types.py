@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -93,8 +93,9 @@ class NameTypes:
         """Whether ``expr``'s value is certainly a plain value that shares no memory.
 
         True for constants, names typed as numbers, an element of an array of numbers
-        indexed in every dimension by plain values (``x[i, j]`` of a 2-D ``x``), and
-        arithmetic, comparisons and conditional expressions of such values.
+        indexed in every dimension by plain values (``x[i, j]`` of a 2-D ``x``), an item
+        of such an array's ``shape``, and arithmetic, comparisons and conditional
+        expressions of such values.
         """
         if not self.typed:
             return False
@@ -116,6 +117,10 @@ class NameTypes:
             parts = subscript_parts(expr)
             ndim = self.ndim.get(expr.value.id)
             return ndim == len(parts) and all(self.plain_value(p) for p in parts)
+        if isinstance(expr, ast.Subscript) and _is_shape(expr.value):  # ``x.shape[0]``
+            assert isinstance(expr.value, ast.Attribute) and isinstance(expr.value.value, ast.Name)
+            ndim = self.ndim.get(expr.value.value.id)
+            return ndim is not None and self.plain_value(expr.slice)
         return False
 
 
@@ -126,7 +131,12 @@ UNKNOWN = NameTypes()
 OPTIMISTIC = "(not known before the first call)"
 
 
-def optimistic(fn: ast.FunctionDef) -> NameTypes:
+def optimistic(
+    fn: ast.FunctionDef,
+    called: Mapping[str, ast.FunctionDef] | None = None,
+    *,
+    helper: bool = False,
+) -> NameTypes:
     """The types a first call may still give: every name the kernel binds is a number,
     unless its source shows an array (a store into it, a method call on it, a binding
     from NumPy or from a slice). Parameters stay unknown, but for one whose default is
@@ -136,8 +146,11 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
     one whose methods no array has (``csr.row(i)``), which a call may give a ``jitclass``
     instance whose methods write nothing.
 
-    The functions defined in the kernel that blockloop compiles beside it get the same
-    reading of their own names.
+    The functions the kernel calls by name (those defined in it that blockloop compiles
+    beside it, and the ``@njit`` functions ``called`` of its module) get the same reading of
+    their own names (``helper``), their parameters too: a number unless the function's
+    source shows an array or one of the kernel's calls gives it what may be one (``x[k]``
+    of an ``x`` the kernel subscripts with more indices elsewhere, a parameter).
 
     At decoration a kernel refused with no types and accepted with these is not refused
     yet: whether it can be blocked depends on types only numba's view at the first call
@@ -158,7 +171,7 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
         if isinstance(base, ast.Name):
             arrays.add(base.id)
     rebound = set(names_stored(fn.body))
-    plain = rebound - params - arrays
+    plain = (rebound | params if helper else rebound - params) - arrays
     positional = [*fn.args.posonlyargs, *fn.args.args]
     defaults = [
         *zip(positional[len(positional) - len(fn.args.defaults) :], fn.args.defaults, strict=True),
@@ -170,7 +183,7 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
         if isinstance(d, ast.Constant) and d.value is None and a.arg not in rebound
     }
     ndim = _indexed_ndim(fn, params | (arrays - params))
-    called = {  # a parameter called as a function: may be given one that writes nothing
+    calls = {  # a parameter called as a function: may be given one that writes nothing
         n.func.id
         for n in walk(fn.body)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in params
@@ -184,13 +197,50 @@ def optimistic(fn: ast.FunctionDef) -> NameTypes:
         and n.func.value.id in params
         and not hasattr(np.ndarray, n.func.attr)
     }
-    return NameTypes(
+    hopes = NameTypes(
         memory=dict.fromkeys(plain, False),
         ndim=ndim,
         signature=OPTIMISTIC,
-        callables=frozenset(called - rebound),
+        callables=frozenset(calls - rebound),
         instances=frozenset(methods - rebound),
-        helpers={f.name: optimistic(f) for f in inner_functions(fn, tuple(params))},
+    )
+    if helper:
+        return hopes
+    functions = {f.name: f for f in inner_functions(fn, tuple(params))} | dict(called or {})
+    return replace(hopes, helpers={n: _as_called(fn, n, f, hopes) for n, f in functions.items()})
+
+
+def _as_called(
+    fn: ast.FunctionDef, name: str, helper: ast.FunctionDef, hopes: NameTypes
+) -> NameTypes:
+    """The optimistic reading of ``helper``, which the kernel ``fn`` calls as ``name``:
+    a parameter that one of the calls gives what may hold memory (by the kernel's own
+    optimistic reading ``hopes``) is unknown."""
+    params = parameters(helper)
+    given: set[str] = set()
+    for call in walk(fn.body):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+            continue
+        if call.func.id != name:
+            continue
+        for k, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                given |= set(params[k:])
+            elif k < len(params) and not hopes.plain_value(arg):
+                given.add(params[k])
+        for keyword in call.keywords:
+            if keyword.arg is None or not hopes.plain_value(keyword.value):
+                given |= set(params) if keyword.arg is None else {keyword.arg}
+    own = optimistic(helper, helper=True)
+    return replace(own, memory={n: v for n, v in own.memory.items() if n not in given})
+
+
+def _is_shape(expr: ast.AST) -> bool:
+    """Whether ``expr`` is ``name.shape``."""
+    return (
+        isinstance(expr, ast.Attribute)
+        and expr.attr == "shape"
+        and isinstance(expr.value, ast.Name)
     )
 
 

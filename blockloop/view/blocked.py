@@ -23,6 +23,7 @@ from ..transform.types import UNKNOWN, NameTypes, optimistic
 from .draws import refuse_hidden_draws
 from .helpers import (
     call_writes,
+    called_helpers,
     handed_functions,
     numpy_functions,
     prange_names,
@@ -258,7 +259,9 @@ def block_at_decoration(
     except BlockingError as refused:
         fn = ast.parse(source.text).body[0]
         assert isinstance(fn, ast.FunctionDef)
+        called = {name: tree for name, (tree, _) in called_helpers(fn, namespace).items()}
+        hopes = optimistic(fn, called)
         try:
-            return block_alternatives(func, source, namespace, numba_options, exact, optimistic(fn))
+            return block_alternatives(func, source, namespace, numba_options, exact, hopes)
         except BlockingError:
             raise refused from None

@@ -15,6 +15,7 @@ import dataclasses
 import inspect
 import types
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numba
 
@@ -23,13 +24,14 @@ from ..storage.fingerprint import closure_values, is_dispatcher
 from ..transform.aliases import Aliases
 from ..transform.inner import inner_functions
 from ..transform.source import Source, read_source
-from ..transform.syntax import parameters, walk
+from ..transform.syntax import names_stored, parameters, walk
 from ..transform.types import UNKNOWN, NameTypes
 from ..transform.writes import NUMPY_WRITERS, CallWrites, no_helpers, outer_writes
 from .instances import instances_in, method_scope, unrebound_arguments
 
 __all__ = [
     "call_writes",
+    "called_helpers",
     "handed_functions",
     "helper_tree",
     "helper_types",
@@ -55,9 +57,9 @@ def call_writes(
     scope : mapping
         The kernel's globals and closure values.
     typed : mapping, optional
-        For helpers called by these names, the kinds of their names (``NameTypes.helpers``:
-        the functions defined in the kernel, as it calls them); the others are read with
-        what their own scope says.
+        For helpers called by these names, the kinds of their names as the kernel calls
+        them (``NameTypes.helpers``); these apply to the kernel's own calls only, and the
+        helpers are read with what their own scope says where other helpers call them.
 
     Returns
     -------
@@ -66,29 +68,41 @@ def call_writes(
         or None where unknown; its ``returns`` method says the same of the parameters the
         callee's result may refer to (a helper that returns an array it made: none).
     """
-    known = {
-        id(value): types
-        for name, types in (typed or {}).items()
-        if (value := resolve(scope, name)) is not None
-    }
-    return _Resolver(scope, _Memos({}, {}, {}, known))
+    known = {}
+    for name, types_ in (typed or {}).items():
+        value = resolve(scope, name)
+        value = value.py_func if is_dispatcher(value) else value
+        if value is not None:
+            known[id(value)] = types_
+    return _Resolver(scope, _Memos({}, {}, {}), known)
+
+
+_Key = tuple[int, bool]  # a helper's ``id``, and whether it is read with the caller's types
 
 
 @dataclasses.dataclass
 class _Memos:
-    """What the resolvers of one analysis share, by the helper's ``id``; None while a
-    helper is being analysed (a recursive call: unknown)."""
+    """What the resolvers of one analysis share, by :data:`_Key`; None while a helper is
+    being analysed (a recursive call: unknown)."""
 
-    writes: dict[int, frozenset | None]  # the parameters a helper may write
-    returned: dict[int, frozenset | None]  # the parameters its result may refer to
-    parsed: dict[int, tuple[ast.FunctionDef, _Resolver, NameTypes] | None]  # read once
-    typed: dict[int, NameTypes]  # the kinds of a helper's names, where known
+    writes: dict[_Key, frozenset | None]  # the parameters a helper may write
+    returned: dict[_Key, frozenset | None]  # the parameters its result may refer to
+    parsed: dict[_Key, tuple[ast.FunctionDef, _Resolver, NameTypes] | None]  # read once
 
 
 class _Resolver:
-    def __init__(self, scope: Mapping[str, object], memos: _Memos) -> None:
+    def __init__(
+        self,
+        scope: Mapping[str, object],
+        memos: _Memos,
+        typed: Mapping[int, NameTypes] | None = None,
+    ) -> None:
         self.scope = scope
         self.memos = memos
+        self.typed = typed or {}  # by ``id``: the helpers this code's calls are typed for
+
+    def _key(self, func: types.FunctionType) -> _Key:
+        return id(func), id(func) in self.typed
 
     def __call__(self, name: str) -> frozenset[int | str] | None:
         return self.writes(name)
@@ -100,7 +114,7 @@ class _Resolver:
             value = value.py_func
         if not isinstance(value, types.FunctionType):
             return None  # a constructor keeps what it is given; anything else: unknown
-        key, returned = id(value), self.memos.returned
+        key, returned = self._key(value), self.memos.returned
         if key not in returned:
             returned[key] = None  # while recursing: unknown
             returned[key] = self._returned_by(value)
@@ -124,14 +138,14 @@ class _Resolver:
         self, func: types.FunctionType
     ) -> tuple[ast.FunctionDef, _Resolver, NameTypes] | None:
         """A helper's definition, a resolver of its scope and its names' types."""
-        key, parsed = id(func), self.memos.parsed
+        key, parsed = self._key(func), self.memos.parsed
         if key not in parsed:
             fn = helper_tree(func)
             scope = scope_of(func)
             types_ = helper_types(scope)
-            if key in self.memos.typed:
+            if key[1]:  # typed for this code's calls; the helper's own calls are not
                 types_ = dataclasses.replace(
-                    self.memos.typed[key],
+                    self.typed[id(func)],
                     numpy_names=types_.numpy_names,
                     instances=types_.instances,
                 )
@@ -160,7 +174,7 @@ class _Resolver:
         return None
 
     def of_function(self, func: types.FunctionType) -> frozenset[int | str] | None:
-        key, memo = id(func), self.memos.writes
+        key, memo = self._key(func), self.memos.writes
         if key in memo:
             return memo[key]  # None while recursing: unknown, so every argument
         memo[key] = None
@@ -168,6 +182,30 @@ class _Resolver:
         if helper is not None:
             memo[key] = written_parameters(*helper)
         return memo[key]
+
+
+def called_helpers(
+    fn: ast.FunctionDef, scope: Mapping[str, object]
+) -> dict[str, tuple[ast.FunctionDef, Any]]:
+    """The ``@njit`` functions of ``scope`` that the kernel ``fn`` calls by name from its
+    own statements and uses in no other way (not handed on, not called by a function
+    defined in it): by name, their definition and dispatcher."""
+    own = [s for s in fn.body if not isinstance(s, ast.FunctionDef)]
+    bound = set(parameters(fn)) | set(names_stored(fn.body))
+    direct: dict[str, int] = {}
+    for node in walk(own):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            direct[node.func.id] = direct.get(node.func.id, 0) + 1
+    found = {}
+    for name, count in direct.items():
+        value = scope.get(name)
+        if name in bound or not is_dispatcher(value):
+            continue
+        uses = sum(isinstance(n, ast.Name) and n.id == name for n in ast.walk(fn))
+        tree = helper_tree(value.py_func) if uses == count else None
+        if tree is not None:
+            found[name] = (tree, value)
+    return found
 
 
 def numpy_functions(scope: Mapping[str, object]) -> frozenset[str]:

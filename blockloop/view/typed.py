@@ -39,13 +39,13 @@ from ..transform.inner import inner_functions
 from ..transform.source import Source
 from ..transform.syntax import names_loaded, names_stored, parameters, subscript_parts, walk
 from ..transform.types import UNKNOWN, NameTypes
-from .helpers import scope_of, with_inner_functions
+from .helpers import called_helpers, scope_of, with_inner_functions
 
 __all__ = ["argument_types", "typed_view"]
 
 log = logging.getLogger("blockloop")
 
-_FORMAT = "2: with the types of the functions defined in the kernel"
+_FORMAT = "3: with the types of the functions the kernel calls"
 _USER_NAME = re.compile(r"([A-Za-z_]\w*)(?:\.\d+)?")  # ``t``, or its SSA version ``t.2``
 # types whose values neither hold nor refer to array memory
 _PLAIN = (
@@ -157,13 +157,13 @@ def _infer(
     signature: str,
 ) -> NameTypes:
     """Run numba's front end and type inference on ``func`` for ``argtypes``, and on the
-    functions defined in it for the types of their calls (see :func:`_inner_types`)."""
+    functions defined in it for the types of their calls (see :func:`_called_types`)."""
     local_types: Any = numba_options.get("locals") or {}
     typemap = _typemap(func, argtypes, numba_options.get("parallel", True), local_types)
     if typemap is None:
         return UNKNOWN
     kinds = _kinds(typemap.items(), signature)
-    return dataclasses.replace(kinds, helpers=_inner_types(func, source, typemap))
+    return dataclasses.replace(kinds, helpers=_called_types(func, source, typemap))
 
 
 def _typemap(func: Callable, argtypes: tuple, parallel: object, local_types: dict) -> dict | None:
@@ -183,24 +183,37 @@ def _typemap(func: Callable, argtypes: tuple, parallel: object, local_types: dic
         return None
 
 
-def _inner_types(
+def _called_types(
     func: Callable, source: Source, typemap: dict[str, nt.Type]
 ) -> dict[str, NameTypes]:
-    """The types of the names of each function defined in the kernel that blockloop
-    compiles beside it (see :mod:`~blockloop.transform.inner`), for the argument types of
-    all its calls: numba types each call's arguments in the kernel's type map (a name the
-    kernel binds, of one type in every binding; a constant; an element or a view of such
-    an array), and the function's body for them; the answers of all calls are merged, as
+    """The types of the names of each function the kernel calls from its own statements
+    (one defined in it that blockloop compiles beside it, see
+    :mod:`~blockloop.transform.inner`, or an ``@njit`` function of its module, see
+    :func:`~blockloop.view.helpers.called_helpers`), for the argument types of all its
+    calls: numba types each call's arguments in the kernel's type map (a name the kernel
+    binds, of one type in every binding; a constant; an element or a view of such an
+    array), and the function's body for them; the answers of all calls are merged, as
     those of a name's bindings are. A function called with an argument of no single type,
     or used other than by a direct call of the kernel's own body, is left out (its
     analysis reads the syntax alone)."""
     fn = ast.parse(source.text).body[0]
     assert isinstance(fn, ast.FunctionDef)
-    inner = inner_functions(fn, parameters(fn))
     own_statements = [s for s in fn.body if not isinstance(s, ast.FunctionDef)]
     own = list(walk(own_statements))
-    if not inner or any(isinstance(n, (ast.FunctionDef, ast.Lambda)) for n in own):
+    if any(isinstance(n, (ast.FunctionDef, ast.Lambda)) for n in own):
         return {}  # a call made in a nested function gives its own names, not the kernel's
+    namespace = with_inner_functions(source, scope_of(func))  # type: ignore[arg-type]
+    called: dict[str, tuple[ast.FunctionDef, Any, dict]] = {
+        name: (tree, value.py_func, value.targetoptions)
+        for name, (tree, value) in called_helpers(fn, namespace).items()
+    }
+    for inner in inner_functions(fn, parameters(fn)):
+        uses = [n for n in ast.walk(fn) if _names(n, inner.name)]  # inner bodies too
+        calls = [n for n in own if isinstance(n, ast.Call) and _names(n.func, inner.name)]
+        if calls and len(uses) == len(calls):  # not handed on, nor called by a function
+            called[inner.name] = (inner, namespace[inner.name], {})
+    if not called:
+        return {}
     # the kernel's own names only: a global handed on is not in the type map, where an
     # inlined function's local of that name may be
     kernel_names = set(parameters(fn)) | set(names_stored(own_statements))
@@ -208,24 +221,19 @@ def _inner_types(
     for name, ty in _user_names(typemap.items()):
         if name in kernel_names:
             kernel_types.setdefault(name, set()).add(ty)
-    namespace = with_inner_functions(source, scope_of(func))  # type: ignore[arg-type]
     out = {}
-    for helper in inner:
-        calls = [n for n in own if isinstance(n, ast.Call) and _names(n.func, helper.name)]
-        uses = [n for n in ast.walk(fn) if _names(n, helper.name)]  # inner bodies too
-        if not calls or len(uses) != len(calls):
-            continue  # handed on as a value, or called by itself or another function
-        inner_func: Any = namespace[helper.name]
+    for name, (helper, py_func, options) in called.items():
         typemaps = []
-        for call in calls:
+        for call in (n for n in own if isinstance(n, ast.Call) and _names(n.func, name)):
             argtypes = _call_types(helper, call, kernel_types)
-            found = None if argtypes is None else _typemap(inner_func, argtypes, False, {})
+            parallel, local_types = options.get("parallel", False), options.get("locals") or {}
+            found = None if argtypes is None else _typemap(py_func, argtypes, parallel, local_types)
             if found is None:
                 break
             typemaps.append(found)
         else:
             items = [item for found in typemaps for item in found.items()]
-            out[helper.name] = _kinds(items, f"{helper.name}, as the kernel calls it")
+            out[name] = _kinds(items, f"{name}, as the kernel calls it")
     return out
 
 
@@ -254,9 +262,10 @@ def _call_types(
 
 
 def _expr_type(expr: ast.expr, kernel_types: dict[str, set[nt.Type]]) -> nt.Type | None:
-    """numba's type of a constant, a name of one type, or an element or a view of an
-    array of those (``out[i]``, ``x[:, j]``; a view's layout ``A``, which types the same
-    names alike); None for anything else."""
+    """numba's type of a constant, a name of one type, an element or a view of an array
+    of those (``out[i]``, ``x[:, j]``; a view's layout ``A``, which types the same names
+    alike), an array's ``shape`` and its items, and arithmetic of numbers (an integer of
+    integers, but for ``/``; else a float); None for anything else."""
     if isinstance(expr, ast.Constant):
         try:
             return numba.typeof(expr.value)
@@ -265,9 +274,24 @@ def _expr_type(expr: ast.expr, kernel_types: dict[str, set[nt.Type]]) -> nt.Type
     if isinstance(expr, ast.Name):
         found = kernel_types.get(expr.id, set())
         return next(iter(found)) if len(found) == 1 else None
+    if isinstance(expr, (ast.BinOp, ast.UnaryOp)):
+        operands = [expr.left, expr.right] if isinstance(expr, ast.BinOp) else [expr.operand]
+        numbers = [_expr_type(e, kernel_types) for e in operands]
+        if not all(isinstance(t, nt.Number) for t in numbers) or isinstance(expr.op, ast.Not):
+            return None
+        whole = all(isinstance(t, nt.Integer) for t in numbers)
+        if whole and not isinstance(expr.op, ast.Div):
+            return numbers[0] if len(set(numbers)) == 1 else None
+        return nt.float64
+    if isinstance(expr, ast.Attribute) and expr.attr == "shape":
+        array = _expr_type(expr.value, kernel_types)
+        return nt.UniTuple(nt.intp, array.ndim) if isinstance(array, nt.Array) else None
     if isinstance(expr, ast.Subscript):
         array = _expr_type(expr.value, kernel_types)
         parts = subscript_parts(expr)
+        if isinstance(array, nt.UniTuple) and len(parts) == 1:
+            index = _expr_type(parts[0], kernel_types)
+            return array.dtype if isinstance(index, nt.Integer) else None
         if not isinstance(array, nt.Array) or len(parts) > array.ndim:
             return None
         kept = array.ndim - len(parts)
