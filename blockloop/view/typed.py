@@ -223,16 +223,19 @@ def _called_types(
             kernel_types.setdefault(name, set()).add(ty)
     out = {}
     for name, (helper, py_func, options) in called.items():
-        typemaps = []
+        typemaps: dict[tuple, dict] = {}  # by the calls' argument types: each typed once
         for call in (n for n in own if isinstance(n, ast.Call) and _names(n.func, name)):
             argtypes = _call_types(helper, call, kernel_types)
-            parallel, local_types = options.get("parallel", False), options.get("locals") or {}
-            found = None if argtypes is None else _typemap(py_func, argtypes, parallel, local_types)
-            if found is None:
+            if argtypes is None:
                 break
-            typemaps.append(found)
+            if argtypes not in typemaps:
+                parallel, local_types = options.get("parallel", False), options.get("locals")
+                found = _typemap(py_func, argtypes, parallel, local_types or {})
+                if found is None:
+                    break
+                typemaps[argtypes] = found
         else:
-            items = [item for found in typemaps for item in found.items()]
+            items = [item for found in typemaps.values() for item in found.items()]
             out[name] = _kinds(items, f"{name}, as the kernel calls it")
     return out
 
