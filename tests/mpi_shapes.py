@@ -6,7 +6,8 @@ under ``ROOT``, and each rank writes ``ROOT/out-SHAPE-RANK.json``
 (ranks print over each other): the hash of the result and of every argument array
 (arrays written in place), and the call's report. ``--plain`` runs the plain numba
 kernel (the reference bits); ``--gather=root`` or ``--gather=own`` decorates it with that
-option. An interrupted run writes ``{"exit": 85}`` and exits with that code. Every kernel
+option; ``--max-pieces=N`` lowers :data:`~blockloop.runtime.saved.MAX_PIECES`. An
+interrupted run writes ``{"exit": 85}`` and exits with that code. Every kernel
 is written here, in a shape found in real code.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from blockloop import Interrupted, checkpointed_loop
+from blockloop.runtime import saved
 from blockloop.tools.selftest import describe
 from kernels.kmeans import kmeans
 from kernels.kmeans import make_args as kmeans_args
@@ -335,6 +337,9 @@ KERNELS = {
 def main(argv: list[str]) -> int:
     shapes, sizes, root, *rest = argv
     rank = int(os.environ.get("PMI_RANK", "0"))
+    for arg in rest:  # fewer files per rank before they are written again as one
+        if arg.startswith("--max-pieces="):
+            saved.MAX_PIECES = int(arg.partition("=")[2])
     os.makedirs(root, exist_ok=True)
     os.environ["BLOCKLOOP_DIR"] = root
     for shape, n in zip(shapes.split(","), sizes.split(","), strict=True):

@@ -128,6 +128,33 @@ def _each_rank_wrote_its_own_rows(run_dir: Path, per_rank: list[dict]) -> None:
     assert {int(f.name[5:11]) for f in run_dir.glob("ckpt-*.r*.npz")} <= kept
 
 
+@needs_mpi
+def test_a_rank_keeps_a_bounded_number_of_files_however_many_checkpoints(single, tmp_path):
+    """Past ``MAX_PIECES`` files of one call (here 2), a rank writes all its rows of the
+    call again into one file: the newest checkpoint reads at most 2 files of each rank
+    while every rank still wrote only its own rows, and every rank returns one process's
+    bits."""
+    shape = "distances"
+    proc = job(2, [shape], tmp_path, "--max-pieces=2", BLOCKLOOP_INTERVAL="0.001")
+    code, found, err = outputs(proc, tmp_path)
+    assert code == 0, err
+    per_rank = found[shape]
+    assert all(d["hash"] == single[shape]["blocked"]["hash"] for d in per_rank), err
+    checkpoints = per_rank[0]["report"]["checkpoints"]
+    assert checkpoints > 4, checkpoints  # the rows were written again at least once
+    (run_dir,) = run_dirs(tmp_path, shape)
+    _each_rank_wrote_its_own_rows(run_dir, per_rank)
+    manifest = read_manifest(sorted(run_dir.glob("ckpt-*.json"))[-1])
+    files: dict[int, set[int]] = {}
+    for pieces in manifest["pieces"].values():
+        for piece in pieces["pieces"]:
+            files.setdefault(piece[7] if len(piece) == 8 else 0, set()).add(piece[2])
+    assert sorted(files) == [0, 1]
+    assert all(len(generations) <= 2 for generations in files.values()), files
+    on_disk = {f.name for f in run_dir.glob("ckpt-*.r1.npz")}
+    assert len(on_disk) <= 2 * len(list(run_dir.glob("ckpt-*.json"))), on_disk
+
+
 def stopped_rank0(marker: str, ranks: int, proc: subprocess.Popen) -> dict[int, int]:
     """The job's ranks (rank -> pid), once rank 0 has stopped itself (SIGSTOP) at its
     fault point; fails if the job ends first."""

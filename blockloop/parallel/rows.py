@@ -7,10 +7,14 @@ tiles of its segments (:mod:`blockloop.parallel.mpi`): its copy of the output ho
 own rows, and rows it has not received elsewhere.
 
 - **Checkpoints**: each rank writes the rows it computed since the last checkpoint to a
-  file of its own, one entry per array (:meth:`~blockloop.storage.store.Store.save_part`).
-  Rank 0 writes the rest of the state and commits the manifest, which refers to every
-  rank's rows, only after every rank's file is durable: a checkpoint holds all ranks'
-  rows or does not exist. No rank sends rows to another to checkpoint them.
+  file of its own, one entry per range of rows, straight from the output
+  (:meth:`~blockloop.storage.store.Store.save_part`). Rank 0 writes the rest of the state
+  and commits the manifest, which refers to every rank's rows, only after every rank's
+  file is durable: a checkpoint holds all ranks' rows or does not exist. No rank sends rows
+  to another to checkpoint them. A rank whose files of this call would pass
+  :data:`~blockloop.runtime.saved.MAX_PIECES` writes all its rows of the call again, into
+  one file, whose pieces replace those of its older files (which the store then deletes):
+  each rank keeps at most that many files per call, however long the run.
 - **Resume**: rank 0 reads the finished rows (whoever wrote them, on however many ranks)
   and broadcasts them, so a run stopped on N ranks resumes on M.
 - **The end**: each rank broadcasts the rows it computed in this call, straight from and
@@ -19,12 +23,14 @@ own rows, and rows it has not received elsewhere.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import replace
 
 import numpy as np
 
 from .._errors import CheckpointError
 from ..report import Report
+from ..runtime import saved
 from ..runtime.checkpointer import Checkpointer
 from ..runtime.kinds import LoopKind
 from ..runtime.reduction import ReductionKind
@@ -124,6 +130,19 @@ def exchange_rows(
                 report.bytes_sent += comm.hand_on(flat[lo:hi], rank, gather)
 
 
+def _uncovered(old: tuple[Piece, ...], new: list[Piece]) -> list[Piece]:
+    """The pieces of ``old`` whose rows no piece of ``new`` holds again (a rank that wrote
+    its rows again replaces its older pieces; the new pieces do not overlap)."""
+    ordered = sorted(new, key=lambda p: p.start)
+    starts = [p.start for p in ordered]
+    kept = []
+    for piece in old:
+        k = bisect.bisect_right(starts, piece.start) - 1
+        if k < 0 or ordered[k].stop < piece.stop:
+            kept.append(piece)
+    return kept
+
+
 def receive_rows(comm: MPIComm, kind: LoopKind, done: int) -> None:
     """After a resume: the rows the first ``done`` tiles finished, from rank 0 (which read
     them) to every rank."""
@@ -155,6 +174,8 @@ class RankCheckpointer(Checkpointer):
         self.every_rank_loads = every_rank_loads
         self._entries: dict[str, np.ndarray] = {}
         self._new: dict[str, list[Piece]] = {}
+        self.files = 0  # this rank's files of map rows that this call's checkpoints hold
+        self._again = False  # this checkpoint writes all this call's rows again
 
     def __enter__(self) -> RankCheckpointer:
         if self.rank == 0:
@@ -203,6 +224,8 @@ class RankCheckpointer(Checkpointer):
         outcome = dict(self.comm.bcast_json(outcome))  # type: ignore[call-overload]
         if outcome["error"] is None:
             self.ledger.committed()
+            if entries and isinstance(kind, ReductionKind):
+                self.files = 1 if self._again else self.files + 1
             if self.rank > 0:
                 self._written(generation, 0.0)
         elif why.forced:  # the process is about to end or return: say that nothing was saved
@@ -226,25 +249,18 @@ class RankCheckpointer(Checkpointer):
         if isinstance(kind, SequentialKind):
             return _own_blocks(kind)
         assert isinstance(kind, ReductionKind)
-        tiles = self.ledger.owned(self.rank, self.ledger.pending)
+        # past MAX_PIECES files, this call's rows again (finished rows never change)
+        self._again = self.files + 1 > saved.MAX_PIECES and self.ledger.pending > 0
+        tiles = self.ledger.owned(self.rank, 0 if self._again else self.ledger.pending)
         entries: dict[str, np.ndarray] = {}
         new: dict[str, list[Piece]] = {}
         for tracker in map_rows(kind):
-            ranges = _flat_ranges(kind, tracker, tiles)
-            new[tracker.name] = []
-            if not ranges:
-                continue
             flat = tracker.array.reshape(-1)
-            key = f"{tracker.key}_{ranges[0][0]}"
-            length = sum(hi - lo for lo, hi in ranges)
-            if len(ranges) == 1:
-                entries[key] = flat[ranges[0][0] : ranges[0][1]]  # finished rows: a view
-            else:
-                entries[key] = np.concatenate([flat[lo:hi] for lo, hi in ranges])
-            offset = 0
-            for lo, hi in ranges:
-                new[tracker.name].append(Piece(lo, hi, 0, key, offset, length))
-                offset += hi - lo
+            new[tracker.name] = []
+            for lo, hi in _flat_ranges(kind, tracker, tiles):
+                key = f"{tracker.key}_{lo}"
+                entries[key] = flat[lo:hi]  # finished rows: a view, never a copy
+                new[tracker.name].append(Piece(lo, hi, 0, key, 0, hi - lo))
         return entries, new
 
     def _commit_all(
@@ -293,7 +309,7 @@ class RankCheckpointer(Checkpointer):
             return self._entries, sets
         for tracker in map_rows(kind):  # the new rows beside those saved before
             new = self._new.get(tracker.name, [])
-            pieces = sorted([*tracker.pieces, *new], key=lambda p: p.start)
+            pieces = sorted([*_uncovered(tracker.pieces, new), *new], key=lambda p: p.start)
             array = tracker.array
             sets[tracker.name] = PieceSet(dtype_text(array.dtype), array.shape, tuple(pieces))
         return self._entries, sets
