@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 
+import numba
 import numpy as np
 import pytest
 
@@ -124,6 +125,15 @@ def test_a_module_helper_is_read_with_the_types_of_the_kernels_own_calls(tmp_pat
         )
     assert info.value.lineno == _line(tk.added_through_a_helper, "_add_to_first(x2, v[i])")
     assert "`x2`" in info.value.msg
+
+
+def test_a_helper_is_typed_for_the_kernels_calls_whatever_else_compiled_it():
+    tk._add_in_place(np.zeros((2, 3)), 0, 1.0)  # compiled in this process for a row too
+    args = tk.inputs("added_in_place")
+    func = tk.added_in_place
+    argtypes = tuple(numba.typeof(a) for a in args)
+    view = typed._infer(func.py_func, read_source(func), argtypes, {"parallel": True}, "sig")
+    assert view.helpers["_add_in_place"].memory["r"] is False  # a number, for this kernel
 
 
 def test_other_argument_types_are_analysed_again(tmp_path):

@@ -234,7 +234,7 @@ def ring_coupling(theta, reach, coupling):
     return out
 
 
-@njit(cache=True)
+@njit  # not cached: numba keeps the types of what it compiles in this process
 def _add_in_place(a, k, w):
     r = a[k]
     r += w
@@ -253,6 +253,13 @@ def added_through_a_helper(x1, x2, v):
     for i in prange(x1.shape[0]):
         _add_in_place(x1, i, v[i])
         _add_to_first(x2, v[i])
+
+
+@njit(parallel=True, cache=True)
+def added_in_place(x1, v):
+    # the same helper given an element of a 1-D array only: it adds to a number
+    for i in prange(x1.shape[0]):
+        _add_in_place(x1, i, v[i])
 
 
 def inputs(name: str) -> tuple:
@@ -285,4 +292,6 @@ def inputs(name: str) -> tuple:
         return rng.uniform(-8.0, 8.0, 4000), 3, 0.7
     if name in ("added_through_a_row", "added_through_a_helper"):
         return rng.random(300), np.zeros((4, 3)), rng.random(300)
+    if name == "added_in_place":
+        return rng.random(300), rng.random(300)
     raise KeyError(name)

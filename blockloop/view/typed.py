@@ -34,11 +34,11 @@ from numba.core.registry import cpu_target
 from .. import config
 from .._version import __version__
 from ..storage.fingerprint import closure_values, digest, helpers_fingerprint
-from ..transform.aliases import call_arguments
 from ..transform.inner import inner_functions
 from ..transform.source import Source
-from ..transform.syntax import names_loaded, names_stored, parameters, subscript_parts, walk
+from ..transform.syntax import names_loaded, names_stored, parameters, walk
 from ..transform.types import UNKNOWN, NameTypes
+from .calls import alike, call_types
 from .helpers import called_helpers, scope_of, with_inner_functions
 
 __all__ = ["argument_types", "typed_view"]
@@ -204,7 +204,7 @@ def _called_types(
         return {}  # a call made in a nested function gives its own names, not the kernel's
     namespace = with_inner_functions(source, scope_of(func))  # type: ignore[arg-type]
     called: dict[str, tuple[ast.FunctionDef, Any, dict]] = {
-        name: (tree, value.py_func, value.targetoptions)
+        name: (tree, value, value.targetoptions)
         for name, (tree, value) in called_helpers(fn, namespace).items()
     }
     for inner in inner_functions(fn, parameters(fn)):
@@ -222,89 +222,41 @@ def _called_types(
         if name in kernel_names:
             kernel_types.setdefault(name, set()).add(ty)
     out = {}
-    for name, (helper, py_func, options) in called.items():
-        typemaps: dict[tuple, dict] = {}  # by the calls' argument types: each typed once
-        for call in (n for n in own if isinstance(n, ast.Call) and _names(n.func, name)):
-            argtypes = _call_types(helper, call, kernel_types)
-            if argtypes is None:
-                break
-            if argtypes not in typemaps:
-                parallel, local_types = options.get("parallel", False), options.get("locals")
-                found = _typemap(py_func, argtypes, parallel, local_types or {})
-                if found is None:
-                    break
-                typemaps[argtypes] = found
-        else:
-            items = [item for found in typemaps.values() for item in found.items()]
-            out[name] = _kinds(items, f"{name}, as the kernel calls it")
+    for name, (helper, function, options) in called.items():
+        calls = [n for n in own if isinstance(n, ast.Call) and _names(n.func, name)]
+        argtypes = [call_types(helper, call, kernel_types) for call in calls]
+        if all(t is not None for t in argtypes):
+            typemaps = _typemaps(function, options, set(argtypes))  # type: ignore[arg-type]
+            if typemaps is not None:
+                items = [item for found in typemaps for item in found.items()]
+                out[name] = _kinds(items, f"{name}, as the kernel calls it")
     return out
+
+
+def _typemaps(function: Any, options: dict, calls: set[tuple]) -> list[dict] | None:
+    """numba's type maps of ``function`` for the argument types of ``calls``, each typed
+    once, or None where one cannot be typed so. Typing the kernel compiled an ``@njit``
+    function for these calls: where every signature it was compiled for in this process
+    is one of them (arrays alike in dtype and dimensions), and numba kept their types (not
+    loaded from its cache), those are the answers."""
+    overloads = getattr(function, "overloads", {})
+    found = [getattr(cres.type_annotation, "typemap", None) for cres in overloads.values()]
+    if (
+        found
+        and all(isinstance(typemap, dict) for typemap in found)
+        and all(any(alike(sig, t) for t in calls) for sig in overloads)
+        and all(any(alike(sig, t) for sig in overloads) for t in calls)
+    ):
+        return found  # type: ignore[return-value]
+    parallel, local_types = options.get("parallel", False), options.get("locals") or {}
+    py_func = getattr(function, "py_func", function)
+    typemaps = [_typemap(py_func, argtypes, parallel, local_types) for argtypes in calls]
+    return None if any(t is None for t in typemaps) else typemaps  # type: ignore[return-value]
 
 
 def _names(node: ast.AST, name: str) -> bool:
     """Whether ``node`` reads the name ``name``."""
     return isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
-
-
-def _call_types(
-    helper: ast.FunctionDef, call: ast.Call, kernel_types: dict[str, set[nt.Type]]
-) -> tuple | None:
-    """numba's types of the arguments of ``call`` by ``helper``'s parameters, or None."""
-    if helper.args.vararg or helper.args.kwarg or helper.args.kwonlyargs:
-        return None
-    params = parameters(helper)
-    given: dict[str, ast.expr] = {}
-    for key, arg in call_arguments(call, UNKNOWN):
-        name = params[key] if isinstance(key, int) and key < len(params) else key
-        if not isinstance(name, str) or name not in params or name in given:
-            return None  # ``*args``, ``**kwargs``, too many, or one given twice
-        given[name] = arg
-    if len(given) != len(params):
-        return None
-    out = [_expr_type(given[param], kernel_types) for param in params]
-    return None if any(t is None for t in out) else tuple(out)
-
-
-def _expr_type(expr: ast.expr, kernel_types: dict[str, set[nt.Type]]) -> nt.Type | None:
-    """numba's type of a constant, a name of one type, an element or a view of an array
-    of those (``out[i]``, ``x[:, j]``; a view's layout ``A``, which types the same names
-    alike), an array's ``shape`` and its items, and arithmetic of numbers (an integer of
-    integers, but for ``/``; else a float); None for anything else."""
-    if isinstance(expr, ast.Constant):
-        try:
-            return numba.typeof(expr.value)
-        except (ValueError, TypeError):
-            return None
-    if isinstance(expr, ast.Name):
-        found = kernel_types.get(expr.id, set())
-        return next(iter(found)) if len(found) == 1 else None
-    if isinstance(expr, (ast.BinOp, ast.UnaryOp)):
-        operands = [expr.left, expr.right] if isinstance(expr, ast.BinOp) else [expr.operand]
-        numbers = [_expr_type(e, kernel_types) for e in operands]
-        if not all(isinstance(t, nt.Number) for t in numbers) or isinstance(expr.op, ast.Not):
-            return None
-        whole = all(isinstance(t, nt.Integer) for t in numbers)
-        if whole and not isinstance(expr.op, ast.Div):
-            return numbers[0] if len(set(numbers)) == 1 else None
-        return nt.float64
-    if isinstance(expr, ast.Attribute) and expr.attr == "shape":
-        array = _expr_type(expr.value, kernel_types)
-        return nt.UniTuple(nt.intp, array.ndim) if isinstance(array, nt.Array) else None
-    if isinstance(expr, ast.Subscript):
-        array = _expr_type(expr.value, kernel_types)
-        parts = subscript_parts(expr)
-        if isinstance(array, nt.UniTuple) and len(parts) == 1:
-            index = _expr_type(parts[0], kernel_types)
-            return array.dtype if isinstance(index, nt.Integer) else None
-        if not isinstance(array, nt.Array) or len(parts) > array.ndim:
-            return None
-        kept = array.ndim - len(parts)
-        for part in parts:
-            if isinstance(part, ast.Slice):
-                kept += 1
-            elif not isinstance(_expr_type(part, kernel_types), nt.Integer):
-                return None
-        return array.dtype if kept == 0 else nt.Array(array.dtype, kept, "A")
-    return None
 
 
 def _cached_at(
