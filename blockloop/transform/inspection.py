@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from .inspect_pass import binds, cut, tests
-from .maps import carried_read, value_call
+from .maps import METADATA, carried_read, value_call
 from .owned import OwnedRows
 from .syntax import (
     Parents,
@@ -42,8 +42,6 @@ from .syntax import (
 from .types import UNKNOWN, NameTypes
 
 __all__ = ["Inspection", "inspect_reads", "inspection"]
-
-_SHAPE = frozenset({"shape", "size", "ndim", "dtype"})
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def _parts(node: ast.Subscript) -> list[ast.expr]:
 def _measured(node: ast.AST) -> set[int]:
     """The ``id()`` of names in ``node`` read only for their shape (``x.shape``, ``len(x)``)."""
     return {
-        id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute) and n.attr in _SHAPE
+        id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute) and n.attr in METADATA
     } | {
         id(n.args[0])
         for n in ast.walk(node)

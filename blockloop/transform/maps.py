@@ -23,7 +23,15 @@ from .syntax import (
 )
 from .writes import READ_ONLY_METHODS
 
-__all__ = ["VALUE_CALLS", "carried_read", "map_targets", "own_index", "owned_at", "shared_store"]
+__all__ = [
+    "METADATA",
+    "VALUE_CALLS",
+    "carried_read",
+    "map_targets",
+    "own_index",
+    "owned_at",
+    "shared_store",
+]
 
 
 def own_index(node: ast.Subscript, index: str) -> bool:
@@ -238,7 +246,7 @@ def _kept_apart(read: ast.Subscript, body: list[ast.stmt], index: str) -> bool:
     return False
 
 
-_METADATA = frozenset({"shape", "size", "ndim", "dtype"})
+METADATA = frozenset({"shape", "size", "ndim", "dtype"})  # an array's, not its elements
 
 
 def _used_in_place(name: str, body: list[ast.stmt], rank: int) -> bool:
@@ -252,7 +260,7 @@ def _used_in_place(name: str, body: list[ast.stmt], rank: int) -> bool:
         if not (isinstance(node, ast.Name) and node.id == name):
             continue
         above = parents.of(node)
-        if isinstance(above, ast.Attribute) and above.attr in _METADATA:
+        if isinstance(above, ast.Attribute) and above.attr in METADATA:
             continue
         if not isinstance(above, ast.Subscript) or above.value is not node:
             return False

@@ -135,7 +135,7 @@ class _Helpers:
                 anywhere: frozenset[tuple[int, str]] = frozenset()
                 found[p] = [Access(False, anywhere, fn), Access(True, anywhere, fn)]
             else:
-                found[p] = [_described(a, fn.name, source) for a in uses.of(p)]
+                found[p] = [a if a.detail else _described(a, fn.name, source) for a in uses.of(p)]
         return found, params
 
 
@@ -300,11 +300,11 @@ class _Uses:
 
 
 def _described(access: Access, helper: str, source: Source) -> Access:
-    """``access`` (in ``helper``, from ``source``) saying where it is, for messages."""
-    what, node = "writes" if access.write else "reads", access.node
+    """``access`` (in ``helper``, from ``source``, one with no detail yet) saying where it
+    is, for messages."""
+    node, what = access.node, "writes" if access.write else "reads"
     at = f"`{source.snippet(node)}` ({source.filename}, line {source.line_of(node)})"
-    detail = access.detail or f"`{helper}` {what} it at {at}"
-    return dataclasses.replace(access, detail=detail)
+    return dataclasses.replace(access, detail=f"`{helper}` {what} it at {at}")
 
 
 def refuse_hidden_reads(
