@@ -244,9 +244,12 @@ def test_a_wheel_runs_the_demo_outside_the_clone(tmp_path):
     assert got["hash"] == want["hash"]
 
 
-def test_selftest_describes_arrays_of_records():
+def test_selftest_describes_arrays_of_records_and_strings():
     records = np.zeros(3, dtype=[("count", "i8"), ("mean", "f8")])
     records["count"] = [1, 2, 3]
     text = describe(records)
     assert text["hash"] != describe(np.zeros_like(records))["hash"]
     assert "shape=(3,)" in text["repr"]
+    names = describe(np.array(["fe_1", "fe_2"]))  # a kernel's argument of strings
+    assert names["hash"] != describe(np.array(["fe_1", "fe_3"]))["hash"]
+    assert "dtype=<U4" in names["repr"]

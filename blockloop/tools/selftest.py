@@ -51,7 +51,8 @@ def describe(result: object) -> dict:
             "hash": "+".join(p["hash"] for p in parts),
         }
     if isinstance(result, np.ndarray):
-        total = f", sum={result.sum()!r}" if result.dtype.fields is None else ""  # not records
+        numbers = result.dtype.kind in "biufc"  # not records, strings or objects
+        total = f", sum={result.sum()!r}" if numbers else ""
         return {
             "repr": f"array(dtype={result.dtype}, shape={result.shape}{total})",
             "hash": array_hash(result),
