@@ -42,8 +42,9 @@ def call_types(
 def expression_type(expr: ast.expr, kernel_types: dict[str, set[nt.Type]]) -> nt.Type | None:
     """numba's type of a constant, a name of one type, an element or a view of an array
     of those (``out[i]``, ``x[:, j]``; a view's layout ``A``, which types the same names
-    alike), an array's ``shape`` and its items, and arithmetic of numbers (an integer of
-    integers, but for ``/``; else a float); None for anything else."""
+    alike), an array's ``shape`` and its items, and arithmetic of numbers of one type (a
+    float for ``/`` of integers) or of integers and ``float64`` (a ``float64``); None for
+    anything else."""
     if isinstance(expr, ast.Constant):
         try:
             return numba.typeof(expr.value)
@@ -57,10 +58,11 @@ def expression_type(expr: ast.expr, kernel_types: dict[str, set[nt.Type]]) -> nt
         numbers = [expression_type(e, kernel_types) for e in operands]
         if not all(isinstance(t, nt.Number) for t in numbers) or isinstance(expr.op, ast.Not):
             return None
-        whole = all(isinstance(t, nt.Integer) for t in numbers)
-        if whole and not isinstance(expr.op, ast.Div):
-            return numbers[0] if len(set(numbers)) == 1 else None
-        return nt.float64
+        if len(set(numbers)) == 1:  # one type: itself, but a float for ``/`` of integers
+            whole = isinstance(numbers[0], nt.Integer)
+            return nt.float64 if whole and isinstance(expr.op, ast.Div) else numbers[0]
+        mixed = all(isinstance(t, (nt.Integer, nt.Float)) for t in numbers)
+        return nt.float64 if mixed and nt.float64 in numbers else None
     if isinstance(expr, ast.Attribute) and expr.attr == "shape":
         array = expression_type(expr.value, kernel_types)
         return nt.UniTuple(nt.intp, array.ndim) if isinstance(array, nt.Array) else None
