@@ -219,9 +219,7 @@ def _as_called(
     params = parameters(helper)
     given: set[str] = set()
     for call in walk(fn.body):
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
-            continue
-        if call.func.id != name:
+        if not (isinstance(call, ast.Call) and dotted(call.func) == name):
             continue
         for k, arg in enumerate(call.args):
             if isinstance(arg, ast.Starred):
@@ -229,8 +227,10 @@ def _as_called(
             elif k < len(params) and not hopes.plain_value(arg):
                 given.add(params[k])
         for keyword in call.keywords:
-            if keyword.arg is None or not hopes.plain_value(keyword.value):
-                given |= set(params) if keyword.arg is None else {keyword.arg}
+            if keyword.arg is None:  # ``**kwargs``: any of them
+                given |= set(params)
+            elif not hopes.plain_value(keyword.value):
+                given.add(keyword.arg)
     own = optimistic(helper, helper=True)
     return replace(own, memory={n: v for n, v in own.memory.items() if n not in given})
 

@@ -36,6 +36,7 @@ __all__ = [
     "helper_tree",
     "helper_types",
     "numpy_functions",
+    "only_called",
     "prange_names",
     "resolve",
     "scope_of",
@@ -192,20 +193,30 @@ def called_helpers(
     defined in it): by name, their definition and dispatcher."""
     own = [s for s in fn.body if not isinstance(s, ast.FunctionDef)]
     bound = set(parameters(fn)) | set(names_stored(fn.body))
-    direct: dict[str, int] = {}
-    for node in walk(own):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            direct[node.func.id] = direct.get(node.func.id, 0) + 1
+    called = {
+        n.func.id for n in walk(own) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
     found = {}
-    for name, count in direct.items():
+    for name in called - bound:
         value = scope.get(name)
-        if name in bound or not is_dispatcher(value):
-            continue
-        uses = sum(isinstance(n, ast.Name) and n.id == name for n in ast.walk(fn))
-        tree = helper_tree(value.py_func) if uses == count else None
-        if tree is not None:
-            found[name] = (tree, value)
+        if is_dispatcher(value) and only_called(fn, name):
+            tree = helper_tree(value.py_func)
+            if tree is not None:
+                found[name] = (tree, value)
     return found
+
+
+def only_called(fn: ast.FunctionDef, name: str) -> bool:
+    """Whether the kernel ``fn`` uses ``name`` only as the function of calls made by its
+    own statements: never handed on as a value, nor used by a function defined in it."""
+    own = [s for s in fn.body if not isinstance(s, ast.FunctionDef)]
+    calls = sum(isinstance(n, ast.Call) and _named(n.func, name) for n in walk(own))
+    return calls > 0 and calls == sum(_named(n, name) for n in ast.walk(fn))
+
+
+def _named(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` is the name ``name``."""
+    return isinstance(node, ast.Name) and node.id == name
 
 
 def numpy_functions(scope: Mapping[str, object]) -> frozenset[str]:

@@ -39,7 +39,7 @@ from ..transform.source import Source
 from ..transform.syntax import names_loaded, names_stored, parameters, walk
 from ..transform.types import UNKNOWN, NameTypes
 from .calls import alike, call_types
-from .helpers import called_helpers, scope_of, with_inner_functions
+from .helpers import called_helpers, only_called, scope_of, with_inner_functions
 
 __all__ = ["argument_types", "typed_view"]
 
@@ -157,7 +157,7 @@ def _infer(
     signature: str,
 ) -> NameTypes:
     """Run numba's front end and type inference on ``func`` for ``argtypes``, and on the
-    functions defined in it for the types of their calls (see :func:`_called_types`)."""
+    functions it calls for the types of their calls (see :func:`_called_types`)."""
     local_types: Any = numba_options.get("locals") or {}
     typemap = _typemap(func, argtypes, numba_options.get("parallel", True), local_types)
     if typemap is None:
@@ -208,9 +208,7 @@ def _called_types(
         for name, (tree, value) in called_helpers(fn, namespace).items()
     }
     for inner in inner_functions(fn, parameters(fn)):
-        uses = [n for n in ast.walk(fn) if _names(n, inner.name)]  # inner bodies too
-        calls = [n for n in own if isinstance(n, ast.Call) and _names(n.func, inner.name)]
-        if calls and len(uses) == len(calls):  # not handed on, nor called by a function
+        if only_called(fn, inner.name):
             called[inner.name] = (inner, namespace[inner.name], {})
     if not called:
         return {}
